@@ -1,0 +1,156 @@
+/**
+ * Decoding of IDX files (the MNIST family's format), gzip through the web `DecompressionStream`,
+ * and SHA-256 of the decoded bytes. Pure web APIs: no file access here.
+ *
+ * IDX layout: magic `0x0000TTNN` (TT = 0x08 for unsigned bytes, NN = number of dimensions), then
+ * NN big-endian u32 dimensions, then the payload in row-major order.
+ *
+ * @module
+ */
+
+/** An error about a data file; its message names the file and what was wrong, on one line. */
+export class DataError extends Error {
+  /** The file (or URL) the error is about. */
+  readonly file: string;
+  /** @param file the file or URL; @param problem what was wrong with it. */
+  constructor(file: string, problem: string) {
+    super(`${file}: ${problem}`);
+    this.name = "DataError";
+    this.file = file;
+  }
+}
+
+/** IDX magic number of an image file (unsigned bytes, 3 dimensions). */
+export const IDX_IMAGES_MAGIC = 0x803;
+/** IDX magic number of a label file (unsigned bytes, 1 dimension). */
+export const IDX_LABELS_MAGIC = 0x801;
+
+/** Decoded IDX images: `count` images of `rows`×`cols` bytes, row-major. */
+export interface IdxImages {
+  /** Number of images. */
+  count: number;
+  /** Image height in pixels. */
+  rows: number;
+  /** Image width in pixels. */
+  cols: number;
+  /** `count * rows * cols` pixel bytes. */
+  pixels: Uint8Array;
+}
+
+/** True when `bytes` start with the gzip magic 1f 8b. */
+export function isGzip(bytes: Uint8Array): boolean {
+  return bytes.length >= 2 && bytes[0] === 0x1f && bytes[1] === 0x8b;
+}
+
+/**
+ * Decompresses gzip bytes with the web `DecompressionStream`; bytes that are not gzip (a plain
+ * `.idx` file) are returned as they are. A truncated or corrupt stream is a {@linkcode DataError}.
+ *
+ * @example
+ * ```ts
+ * import { gunzip } from "./idx.ts";
+ * const raw = await gunzip(new Uint8Array([0, 0, 8, 1, 0, 0, 0, 0]), "empty.idx");
+ * ```
+ */
+export async function gunzip(bytes: Uint8Array, file: string): Promise<Uint8Array> {
+  if (!isGzip(bytes)) return bytes;
+  try {
+    const stream = new Blob([bytes as Uint8Array<ArrayBuffer>]).stream()
+      .pipeThrough(new DecompressionStream("gzip"));
+    return new Uint8Array(await new Response(stream).arrayBuffer());
+  } catch (e) {
+    throw new DataError(file, `gzip data is truncated or corrupt (${errorText(e)})`);
+  }
+}
+
+/**
+ * Lower-case hex SHA-256 of `bytes`.
+ *
+ * @example
+ * ```ts
+ * import { sha256Hex } from "./idx.ts";
+ * const hex = await sha256Hex(new TextEncoder().encode("abc"));
+ * ```
+ */
+export async function sha256Hex(bytes: Uint8Array): Promise<string> {
+  const digest = await crypto.subtle.digest("SHA-256", bytes as Uint8Array<ArrayBuffer>);
+  return Array.from(new Uint8Array(digest), (b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+function readHeader(bytes: Uint8Array, file: string, magic: number): number[] {
+  const ndim = magic & 0xff;
+  if (bytes.length < 4) {
+    throw new DataError(file, `too short for an IDX header (${bytes.length} bytes)`);
+  }
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const found = view.getUint32(0);
+  if (found !== magic) {
+    throw new DataError(
+      file,
+      `bad IDX magic number 0x${found.toString(16).padStart(8, "0")}, expected 0x${
+        magic.toString(16).padStart(8, "0")
+      } (${ndim === 3 ? "images" : "labels"})`,
+    );
+  }
+  const headerBytes = 4 + 4 * ndim;
+  if (bytes.length < headerBytes) {
+    throw new DataError(file, `IDX header is truncated (${bytes.length} of ${headerBytes} bytes)`);
+  }
+  const dims: number[] = [];
+  for (let d = 0; d < ndim; d++) dims.push(view.getUint32(4 + 4 * d));
+  const payload = dims.reduce((a, b) => a * b, 1);
+  const actual = bytes.length - headerBytes;
+  if (actual !== payload) {
+    throw new DataError(
+      file,
+      `IDX payload is ${actual} bytes, expected ${payload} for dimensions ${dims.join("×")}`,
+    );
+  }
+  return dims;
+}
+
+/**
+ * Decodes an IDX image file (magic 0x803) and checks its dimensions and payload length.
+ *
+ * @example
+ * ```ts
+ * import { decodeIdxImages } from "./idx.ts";
+ * const bytes = new Uint8Array([0, 0, 8, 3, 0, 0, 0, 1, 0, 0, 0, 1, 0, 0, 0, 1, 255]);
+ * const { count, rows, cols, pixels } = decodeIdxImages(bytes, "one-pixel.idx");
+ * ```
+ */
+export function decodeIdxImages(bytes: Uint8Array, file: string): IdxImages {
+  const [count, rows, cols] = readHeader(bytes, file, IDX_IMAGES_MAGIC);
+  if (rows === 0 || cols === 0) {
+    throw new DataError(file, `image dimensions must be positive, got ${rows}×${cols}`);
+  }
+  return { count, rows, cols, pixels: bytes.subarray(16) };
+}
+
+/**
+ * Decodes an IDX label file (magic 0x801) and checks every label is below `numClasses`.
+ *
+ * @example
+ * ```ts
+ * import { decodeIdxLabels } from "./idx.ts";
+ * const labels = decodeIdxLabels(new Uint8Array([0, 0, 8, 1, 0, 0, 0, 2, 3, 9]), "l.idx", 10);
+ * ```
+ */
+export function decodeIdxLabels(bytes: Uint8Array, file: string, numClasses: number): Uint8Array {
+  readHeader(bytes, file, IDX_LABELS_MAGIC);
+  const labels = bytes.subarray(8);
+  for (let i = 0; i < labels.length; i++) {
+    if (labels[i] >= numClasses) {
+      throw new DataError(
+        file,
+        `label ${labels[i]} at index ${i} is out of range 0..${numClasses - 1}`,
+      );
+    }
+  }
+  return labels;
+}
+
+/** The message of any thrown value. */
+export function errorText(e: unknown): string {
+  return e instanceof Error ? e.message : String(e);
+}

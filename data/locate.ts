@@ -1,0 +1,298 @@
+/**
+ * Finding the dataset files on this machine (Deno only): an explicit folder, the
+ * `FASHION_MNIST_DIR` variable, the copy in this checkout, the user cache, system folders, and
+ * last a verified download into the cache.
+ *
+ * @module
+ */
+import { DataError, errorText } from "./idx.ts";
+import {
+  datasetFromBytes,
+  decodeVerified,
+  type IdxFileBytes,
+  type ImageDataset,
+} from "./dataset.ts";
+import { FASHION_MNIST, type IdxDatasetSpec } from "./spec.ts";
+
+/** Download progress of one file. */
+export interface DownloadProgress {
+  /** File name. */
+  file: string;
+  /** URL being fetched. */
+  url: string;
+  /** Bytes received so far. */
+  received: number;
+  /** Total bytes when the server said (Content-Length), else undefined. */
+  total?: number;
+}
+
+/** Where to look for the files, and how to download them. */
+export interface LoadOptions {
+  /** The dataset; default Fashion-MNIST. */
+  spec?: IdxDatasetSpec;
+  /** An explicit folder (`--data-dir`): when given, only this folder is used. */
+  dataDir?: string;
+  /** Read `FASHION_MNIST_DIR` (default true); like `dataDir` when set. */
+  useEnv?: boolean;
+  /** Look in this module's checkout (`data/<name>/`) when it runs from files (default true). */
+  useCheckout?: boolean;
+  /** Cache folder; default `$XDG_CACHE_HOME/lenet-webgpu/<name>` or `~/.cache/...`. */
+  cacheDir?: string;
+  /** System folders to look in; default `/usr/share/datasets/<name>` (Debian). */
+  systemDirs?: string[];
+  /** Download when no folder has the files (default true). */
+  download?: boolean;
+  /** Base URLs to download from, in order; default `spec.mirrors`. */
+  mirrors?: readonly string[];
+  /** Progress of a download; default prints to stderr. */
+  onProgress?: (p: DownloadProgress) => void;
+  /** Check SHA-256 of the decoded files (default true). */
+  verify?: boolean;
+}
+
+const FILE_KEYS = ["trainImages", "trainLabels", "testImages", "testLabels"] as const;
+
+function envVar(name: string): string | undefined {
+  try {
+    return Deno.env.get(name) || undefined;
+  } catch {
+    return undefined; // no --allow-env: behave as if unset
+  }
+}
+
+/** The default cache folder for a dataset name. */
+export function defaultCacheDir(name: string): string | undefined {
+  const base = envVar("XDG_CACHE_HOME") ??
+    (envVar("HOME") ? `${envVar("HOME")}/.cache` : undefined);
+  return base ? `${base}/lenet-webgpu/${name}` : undefined;
+}
+
+function checkoutDir(name: string): string | undefined {
+  const url = new URL(`./${name}/`, import.meta.url);
+  return url.protocol === "file:" ? decodeURIComponent(url.pathname) : undefined;
+}
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    return (await Deno.stat(path)).isFile;
+  } catch {
+    return false;
+  }
+}
+
+async function readFolder(
+  spec: IdxDatasetSpec,
+  dir: string,
+  verify: boolean,
+): Promise<ImageDataset> {
+  const entries = await Promise.all(FILE_KEYS.map(async (k) => {
+    const path = `${dir.replace(/\/$/, "")}/${spec.files[k].file}`;
+    let bytes: Uint8Array;
+    try {
+      bytes = await Deno.readFile(path);
+    } catch (e) {
+      throw new DataError(path, `cannot be read (${errorText(e)})`);
+    }
+    return [k, [path, bytes]] as const;
+  }));
+  return await datasetFromBytes(
+    spec,
+    Object.fromEntries(entries) as unknown as IdxFileBytes,
+    dir,
+    verify,
+  );
+}
+
+async function hasAll(spec: IdxDatasetSpec, dir: string): Promise<boolean> {
+  for (const k of FILE_KEYS) {
+    if (!await exists(`${dir}/${spec.files[k].file}`)) return false;
+  }
+  return true;
+}
+
+/**
+ * Loads an IDX dataset from the first place that has it (see {@linkcode LoadOptions}), verifying
+ * every file. When nothing is found, the error lists each place tried and what to do.
+ *
+ * @example
+ * ```ts ignore
+ * import { loadIdxDataset } from "./locate.ts";
+ * const ds = await loadIdxDataset({ dataDir: "/usr/share/datasets/fashion-mnist" });
+ * console.log(ds.train.count, ds.test.count); // 60000 10000
+ * ```
+ */
+export async function loadIdxDataset(options: LoadOptions = {}): Promise<ImageDataset> {
+  const spec = options.spec ?? FASHION_MNIST;
+  const verify = options.verify ?? true;
+  const explicit = options.dataDir ??
+    ((options.useEnv ?? true) ? envVar("FASHION_MNIST_DIR") : undefined);
+  if (explicit !== undefined) {
+    const dir = explicit.replace(/\/$/, "");
+    for (const k of FILE_KEYS) {
+      const path = `${dir}/${spec.files[k].file}`;
+      if (!await exists(path)) {
+        throw new DataError(
+          path,
+          `not found (the ${spec.name} folder given must hold all four files)`,
+        );
+      }
+    }
+    return await readFolder(spec, dir, verify);
+  }
+  const tried: string[] = [];
+  const cacheDir = options.cacheDir ?? defaultCacheDir(spec.name);
+  const folders = [
+    (options.useCheckout ?? true) ? checkoutDir(spec.name) : undefined,
+    cacheDir,
+    ...(options.systemDirs ?? [`/usr/share/datasets/${spec.name}`]),
+  ];
+  for (const dir of folders) {
+    if (dir === undefined) continue;
+    if (await hasAll(spec, dir)) return await readFolder(spec, dir, verify);
+    tried.push(dir);
+  }
+  if ((options.download ?? true) && cacheDir !== undefined) {
+    const mirrors = options.mirrors ?? spec.mirrors;
+    try {
+      await downloadAll(spec, cacheDir, mirrors, options.onProgress ?? printProgress);
+      return await readFolder(spec, cacheDir, verify);
+    } catch (e) {
+      tried.push(`download (${errorText(e)})`);
+    }
+  }
+  throw new DataError(
+    spec.name,
+    `dataset files not found; looked in: ${tried.join("; ")}. ` +
+      `Pass --data-dir DIR (or set FASHION_MNIST_DIR) to a folder with ${
+        FILE_KEYS.map((k) => spec.files[k].file).join(", ")
+      }, or on Debian run: apt-get install dataset-${spec.name}`,
+  );
+}
+
+/**
+ * Loads Fashion-MNIST; the same as {@linkcode loadIdxDataset} with the default spec.
+ *
+ * @example
+ * ```ts ignore
+ * import { loadFashionMnist } from "./locate.ts";
+ * const { train, test, classNames } = await loadFashionMnist();
+ * ```
+ */
+export function loadFashionMnist(options: LoadOptions = {}): Promise<ImageDataset> {
+  return loadIdxDataset({ ...options, spec: FASHION_MNIST });
+}
+
+/**
+ * Downloads every missing file of `spec` into `dir`, trying each mirror in turn. Each file is
+ * verified after decompression, written to a temp file and renamed: never a partial file.
+ *
+ * @example
+ * ```ts ignore
+ * import { downloadAll } from "./locate.ts";
+ * import { FASHION_MNIST } from "./spec.ts";
+ * await downloadAll(FASHION_MNIST, "/tmp/fmnist", FASHION_MNIST.mirrors, () => {});
+ * ```
+ */
+export async function downloadAll(
+  spec: IdxDatasetSpec,
+  dir: string,
+  mirrors: readonly string[],
+  onProgress: (p: DownloadProgress) => void,
+): Promise<void> {
+  await Deno.mkdir(dir, { recursive: true });
+  for (const k of FILE_KEYS) {
+    const fileSpec = spec.files[k];
+    const target = `${dir}/${fileSpec.file}`;
+    if (await exists(target)) continue;
+    const failures: string[] = [];
+    let done = false;
+    for (const base of mirrors) {
+      const url = new URL(fileSpec.file, base).href;
+      try {
+        const bytes = await fetchWithProgress(url, fileSpec.file, onProgress);
+        await decodeVerified(url, bytes, fileSpec);
+        await writeAtomic(target, bytes);
+        done = true;
+        break;
+      } catch (e) {
+        failures.push(errorText(e));
+      }
+    }
+    if (!done) {
+      throw new DataError(
+        fileSpec.file,
+        `download failed from every mirror: ${failures.join("; ")}`,
+      );
+    }
+  }
+}
+
+async function fetchWithProgress(
+  url: string,
+  file: string,
+  onProgress: (p: DownloadProgress) => void,
+): Promise<Uint8Array> {
+  const response = await fetch(url);
+  if (!response.ok || !response.body) {
+    await response.body?.cancel();
+    throw new DataError(url, `HTTP ${response.status} ${response.statusText}`.trim());
+  }
+  const length = Number(response.headers.get("content-length"));
+  const total = Number.isFinite(length) && length > 0 ? length : undefined;
+  const chunks: Uint8Array[] = [];
+  let received = 0;
+  for await (const chunk of response.body) {
+    chunks.push(chunk);
+    received += chunk.length;
+    onProgress({ file, url, received, total });
+  }
+  if (total !== undefined && received !== total) {
+    throw new DataError(url, `download ended after ${received} of ${total} bytes`);
+  }
+  const bytes = new Uint8Array(received);
+  let offset = 0;
+  for (const c of chunks) {
+    bytes.set(c, offset);
+    offset += c.length;
+  }
+  return bytes;
+}
+
+/**
+ * Writes `bytes` to `path` through a temp file in the same folder and a rename, so a reader never
+ * sees a partial file.
+ *
+ * @example
+ * ```ts ignore
+ * import { writeAtomic } from "./locate.ts";
+ * await writeAtomic("/tmp/out.bin", new Uint8Array([1, 2, 3]));
+ * ```
+ */
+export async function writeAtomic(path: string, bytes: Uint8Array | string): Promise<void> {
+  const tmp = `${path}.${crypto.randomUUID().slice(0, 8)}.tmp`;
+  try {
+    if (typeof bytes === "string") await Deno.writeTextFile(tmp, bytes);
+    else await Deno.writeFile(tmp, bytes);
+    await Deno.rename(tmp, path);
+  } catch (e) {
+    await Deno.remove(tmp).catch(() => {});
+    throw e;
+  }
+}
+
+let lastPrint = 0;
+function printProgress(p: DownloadProgress): void {
+  const now = Date.now();
+  const finished = p.total !== undefined && p.received === p.total;
+  if (!finished && now - lastPrint < 500) return;
+  lastPrint = now;
+  const mb = (n: number) => (n / 1e6).toFixed(1);
+  const pct = p.total ? ` ${(100 * p.received / p.total).toFixed(0)}%` : "";
+  const text = `downloading ${p.file}: ${mb(p.received)}${
+    p.total ? `/${mb(p.total)}` : ""
+  } MB${pct}`;
+  const tty = Deno.stderr.isTerminal();
+  Deno.stderr.writeSync(
+    new TextEncoder().encode(tty ? `\r${text}${finished ? "\n" : ""}` : `${text}\n`),
+  );
+}

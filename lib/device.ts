@@ -1,0 +1,121 @@
+/**
+ * The WebGPU device: one call that finds an adapter, asks for the limits this project needs, and
+ * explains how to get WebGPU when there is none.
+ *
+ * @module
+ */
+
+/** What the adapter says about itself, for logs. */
+export interface AdapterSummary {
+  /** Adapter description, e.g. `llvmpipe (LLVM 15.0.6, 256 bits)` or the GPU's name. */
+  description: string;
+  /** Vendor id or name. */
+  vendor: string;
+  /** Architecture, when reported. */
+  architecture: string;
+  /** True for a software (CPU) adapter such as lavapipe or llvmpipe. */
+  isFallbackAdapter: boolean;
+}
+
+/** A device ready for this project's kernels. */
+export interface Gpu {
+  /** The adapter it came from. */
+  adapter: GPUAdapter;
+  /** The device. */
+  device: GPUDevice;
+  /** The adapter's self-description. */
+  info: AdapterSummary;
+}
+
+/** Options of {@linkcode requestGpu}. */
+export interface GpuOptions {
+  /** `high-performance` (default) or `low-power`. */
+  powerPreference?: GPUPowerPreference;
+  /** Storage-buffer size the caller needs in bytes (the whole training set sits in one). */
+  storageBufferBytes?: number;
+}
+
+/** Thrown when WebGPU, or any adapter, is missing; the message says how to fix it. */
+export class WebGpuUnavailableError extends Error {
+  /** @param message the reason and the fix. */
+  constructor(message: string) {
+    super(message);
+    this.name = "WebGpuUnavailableError";
+  }
+}
+
+const HOW_TO_FIX = "Install a Vulkan driver (Debian/Ubuntu: apt-get install mesa-vulkan-drivers, " +
+  "which gives the lavapipe CPU adapter), or use OpenGL with DENO_WEBGPU_BACKEND=gl; " +
+  "in a browser, use one with WebGPU enabled.";
+
+/**
+ * Requests a WebGPU adapter and device with the limits this project needs.
+ *
+ * @example
+ * ```ts ignore
+ * import { describeGpu, requestGpu } from "./device.ts";
+ * const gpu = await requestGpu();
+ * console.log(describeGpu(gpu)); // "llvmpipe (LLVM 15.0.6, 256 bits) [fallback adapter]"
+ * ```
+ */
+export async function requestGpu(options: GpuOptions = {}): Promise<Gpu> {
+  const gpu = (globalThis.navigator as Navigator | undefined)?.gpu;
+  if (!gpu) {
+    throw new WebGpuUnavailableError(
+      `WebGPU is not available here (navigator.gpu is missing). ${HOW_TO_FIX}`,
+    );
+  }
+  const adapter = await gpu.requestAdapter({
+    powerPreference: options.powerPreference ?? "high-performance",
+  });
+  if (!adapter) {
+    throw new WebGpuUnavailableError(`No WebGPU adapter was found. ${HOW_TO_FIX}`);
+  }
+  const want = options.storageBufferBytes ?? 0;
+  const limits = adapter.limits;
+  if (want > limits.maxStorageBufferBindingSize) {
+    throw new WebGpuUnavailableError(
+      `The adapter allows storage buffers of ${limits.maxStorageBufferBindingSize} bytes, ` +
+        `${want} are needed.`,
+    );
+  }
+  const device = await adapter.requestDevice({
+    requiredLimits: {
+      // The training set is one storage buffer (47 MB for Fashion-MNIST): ask for all there is.
+      maxStorageBufferBindingSize: limits.maxStorageBufferBindingSize,
+      maxBufferSize: limits.maxBufferSize,
+      maxStorageBuffersPerShaderStage: Math.min(limits.maxStorageBuffersPerShaderStage, 10),
+    },
+  });
+  const info = adapter.info;
+  return {
+    adapter,
+    device,
+    info: {
+      description: info.description || info.device || "unknown adapter",
+      vendor: info.vendor,
+      architecture: info.architecture,
+      isFallbackAdapter: Boolean(
+        (info as GPUAdapterInfo & { isFallbackAdapter?: boolean }).isFallbackAdapter ??
+          (adapter as GPUAdapter & { isFallbackAdapter?: boolean }).isFallbackAdapter,
+      ),
+    },
+  };
+}
+
+/**
+ * One line naming the adapter, e.g. for the first line of a training log.
+ *
+ * @example
+ * ```ts ignore
+ * import { describeGpu, requestGpu } from "./device.ts";
+ * console.log(describeGpu(await requestGpu()));
+ * ```
+ */
+export function describeGpu(gpu: Gpu): string {
+  const { description, vendor, architecture, isFallbackAdapter } = gpu.info;
+  const extra = [architecture, vendor && `vendor ${vendor}`].filter(Boolean).join(", ");
+  return `${description}${extra ? ` (${extra})` : ""}${
+    isFallbackAdapter ? " [fallback adapter: software, runs on the CPU]" : ""
+  }`;
+}

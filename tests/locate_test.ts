@@ -1,0 +1,174 @@
+import { assert, assertEquals, assertRejects } from "./_assert.ts";
+import { loadFashionMnist, loadIdxDataset } from "../data/locate.ts";
+import { classCounts } from "../data/dataset.ts";
+import type { IdxDatasetSpec } from "../data/spec.ts";
+import { sha256Hex } from "../data/idx.ts";
+import { gzip, tinySplit } from "./_idx.ts";
+
+async function tinyServed() {
+  const tr = tinySplit(20), te = tinySplit(6);
+  const raw = { ti: tr.images, tl: tr.labels, si: te.images, sl: te.labels };
+  const spec: IdxDatasetSpec = {
+    name: "tiny",
+    classNames: ["0", "1", "2", "3", "4", "5", "6", "7", "8", "9"],
+    files: {
+      trainImages: { file: "ti.gz", sha256: await sha256Hex(raw.ti) },
+      trainLabels: { file: "tl.gz", sha256: await sha256Hex(raw.tl) },
+      testImages: { file: "si.gz", sha256: await sha256Hex(raw.si) },
+      testLabels: { file: "sl.gz", sha256: await sha256Hex(raw.sl) },
+    },
+    mirrors: [],
+  };
+  const gz: Record<string, Uint8Array> = {};
+  for (const [k, v] of Object.entries(raw)) gz[`${k}.gz`] = await gzip(v);
+  const hits: string[] = [];
+  // /good/ serves the files, /missing/ answers 404, /corrupt/ serves other bytes.
+  const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, (req) => {
+    const [, mirror, file] = new URL(req.url).pathname.split("/");
+    hits.push(`${mirror}/${file}`);
+    const body = gz[file];
+    if (mirror === "missing" || !body) return new Response("no", { status: 404 });
+    if (mirror === "corrupt") {
+      return new Response(
+        (body === gz["ti.gz"] ? gz["tl.gz"] : gz["ti.gz"]) as Uint8Array<ArrayBuffer>,
+      );
+    }
+    return new Response(body as Uint8Array<ArrayBuffer>);
+  });
+  const base = `http://127.0.0.1:${server.addr.port}`;
+  return { spec, server, base, hits, gz };
+}
+
+const isolated = { useEnv: false, useCheckout: false, systemDirs: [], onProgress: () => {} };
+
+async function files(dir: string): Promise<string[]> {
+  const names: string[] = [];
+  for await (const e of Deno.readDir(dir)) names.push(e.name);
+  return names.sort();
+}
+
+Deno.test("download: fetches every file into the cache and then loads it from there", async () => {
+  const { spec, server, base, hits } = await tinyServed();
+  const cacheDir = await Deno.makeTempDir();
+  try {
+    const progress: number[] = [];
+    const ds = await loadIdxDataset({
+      ...isolated,
+      spec,
+      cacheDir,
+      mirrors: [`${base}/good/`],
+      onProgress: (p) => progress.push(p.received),
+    });
+    assertEquals([ds.train.count, ds.test.count, ds.source], [20, 6, cacheDir]);
+    assertEquals(await files(cacheDir), ["si.gz", "sl.gz", "ti.gz", "tl.gz"]);
+    assert(progress.length >= 4);
+    const again = await loadIdxDataset({ ...isolated, spec, cacheDir, mirrors: [`${base}/good/`] });
+    assertEquals(again.train.count, 20);
+    assertEquals(hits.length, 4, "the second load must come from the cache");
+  } finally {
+    await server.shutdown();
+    await Deno.remove(cacheDir, { recursive: true });
+  }
+});
+
+Deno.test("download: a 404 and a checksum mismatch fall through to the next mirror", async () => {
+  const { spec, server, base, hits } = await tinyServed();
+  const cacheDir = await Deno.makeTempDir();
+  try {
+    const mirrors = [`${base}/missing/`, `${base}/corrupt/`, `${base}/good/`];
+    const ds = await loadIdxDataset({ ...isolated, spec, cacheDir, mirrors });
+    assertEquals(ds.train.count, 20);
+    assertEquals(hits.slice(0, 3), ["missing/ti.gz", "corrupt/ti.gz", "good/ti.gz"]);
+  } finally {
+    await server.shutdown();
+    await Deno.remove(cacheDir, { recursive: true });
+  }
+});
+
+Deno.test("download: when every mirror fails, the error lists them and no file is left", async () => {
+  const { spec, server, base } = await tinyServed();
+  const cacheDir = await Deno.makeTempDir();
+  try {
+    const err = await loadIdxDataset({
+      ...isolated,
+      spec,
+      cacheDir,
+      mirrors: [`${base}/missing/`, `${base}/corrupt/`],
+    }).catch((e) => e);
+    assert(err instanceof Error);
+    assert(!err.message.includes("\n"), err.message);
+    assert(/HTTP 404/.test(err.message), err.message);
+    assert(/SHA-256 of the decompressed data/.test(err.message), err.message);
+    assert(/looked in: .*download/.test(err.message), err.message);
+    assertEquals(await files(cacheDir), [], "no partial or temp file may remain");
+  } finally {
+    await server.shutdown();
+    await Deno.remove(cacheDir, { recursive: true });
+  }
+});
+
+Deno.test("an explicit dataDir is used alone, and a missing file there is named", async () => {
+  const { spec, server, gz } = await tinyServed();
+  await server.shutdown();
+  const dir = await Deno.makeTempDir();
+  try {
+    for (const [name, bytes] of Object.entries(gz)) await Deno.writeFile(`${dir}/${name}`, bytes);
+    const ds = await loadIdxDataset({ ...isolated, spec, dataDir: dir, download: false });
+    assertEquals(ds.test.count, 6);
+    await Deno.remove(`${dir}/sl.gz`);
+    await assertRejects(
+      () => loadIdxDataset({ ...isolated, spec, dataDir: dir }),
+      new RegExp(`${dir}/sl\\.gz: not found`),
+    );
+    await Deno.writeFile(`${dir}/sl.gz`, gz["sl.gz"].subarray(0, 12));
+    await assertRejects(
+      () => loadIdxDataset({ ...isolated, spec, dataDir: dir }),
+      new RegExp(`${dir}/sl\\.gz: gzip data is truncated or corrupt`),
+    );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("with nothing found and no download, the error says where it looked", async () => {
+  const { spec, server } = await tinyServed();
+  await server.shutdown();
+  await assertRejects(
+    () =>
+      loadIdxDataset({
+        ...isolated,
+        spec,
+        cacheDir: "/nonexistent/cache",
+        systemDirs: ["/nonexistent/system"],
+        download: false,
+      }),
+    /looked in: \/nonexistent\/cache; \/nonexistent\/system\. Pass --data-dir/,
+  );
+});
+
+Deno.test("the committed Fashion-MNIST: 60,000 + 10,000 images, 6,000 / 1,000 per class", async () => {
+  const ds = await loadFashionMnist({ useEnv: false, download: false });
+  assert(ds.source.endsWith("data/fashion-mnist/"), ds.source);
+  assertEquals([ds.train.count, ds.test.count, ds.train.rows, ds.train.cols], [
+    60000,
+    10000,
+    28,
+    28,
+  ]);
+  assertEquals(classCounts(ds.train, 10), new Array(10).fill(6000));
+  assertEquals(classCounts(ds.test, 10), new Array(10).fill(1000));
+  assertEquals(ds.classNames.length, 10);
+});
+
+const debian = "/usr/share/datasets/fashion-mnist";
+Deno.test({
+  name: "Debian's dataset-fashion-mnist folder loads to the same data",
+  ignore: !(await Deno.stat(debian).then(() => true, () => false)),
+  async fn() {
+    const a = await loadFashionMnist({ dataDir: debian });
+    const b = await loadFashionMnist({ useEnv: false, download: false });
+    assertEquals([a.train.count, a.test.count], [60000, 10000]);
+    assertEquals(a.train.labels, b.train.labels);
+    assertEquals(a.test.images, b.test.images);
+  },
+});
