@@ -1,0 +1,68 @@
+/**
+ * Element-wise activations, forward and backward. Both backward kernels read the forward's
+ * output y (not its input): sigmoid' = y(1 - y), relu' = [y > 0].
+ *
+ * Shapes: x, y, dy, dx all [n].
+ *
+ * @module
+ */
+import { ceilDiv, type KernelSpec, u32 } from "./spec.ts";
+
+/** Activation kind. */
+export type ActivationKind = "sigmoid" | "relu";
+
+const WG = 256;
+
+/**
+ * Forward: y = f(x). Bindings: x, y.
+ *
+ * @example
+ * ```ts
+ * import { activationForward } from "./activation.ts";
+ * const k = activationForward("sigmoid", 256 * 6 * 28 * 28);
+ * ```
+ */
+export function activationForward(kind: ActivationKind, n: number): KernelSpec {
+  const f = kind === "sigmoid" ? "1.0 / (1.0 + exp(-v))" : "max(v, 0.0)";
+  return {
+    key: `${kind}_forward:n${n}`,
+    bindings: [
+      { name: "x", type: "array<f32>", access: "read" },
+      { name: "y", type: "array<f32>", access: "read_write" },
+    ],
+    workgroupSize: WG,
+    workgroupCount: ceilDiv(n, WG),
+    body: `
+  if (i >= ${u32(n)}) { return; }
+  let v = x[i];
+  y[i] = ${f};`,
+  };
+}
+
+/**
+ * Backward: dx = dy · f'(x), written with the forward's output y. Bindings: y, dy, dx.
+ *
+ * @example
+ * ```ts
+ * import { activationBackward } from "./activation.ts";
+ * const k = activationBackward("relu", 256 * 120);
+ * ```
+ */
+export function activationBackward(kind: ActivationKind, n: number): KernelSpec {
+  const f = kind === "sigmoid" ? "g * v * (1.0 - v)" : "select(0.0, g, v > 0.0)";
+  return {
+    key: `${kind}_backward:n${n}`,
+    bindings: [
+      { name: "y", type: "array<f32>", access: "read" },
+      { name: "dy", type: "array<f32>", access: "read" },
+      { name: "dx", type: "array<f32>", access: "read_write" },
+    ],
+    workgroupSize: WG,
+    workgroupCount: ceilDiv(n, WG),
+    body: `
+  if (i >= ${u32(n)}) { return; }
+  let v = y[i];
+  let g = dy[i];
+  dx[i] = ${f};`,
+  };
+}

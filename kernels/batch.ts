@@ -1,0 +1,89 @@
+/**
+ * Batch assembly on the device: picks images of the resident dataset in the order given,
+ * scales bytes to [0, 1] (`ToTensor()`), optionally resizes bilinearly (half-pixel centres,
+ * PyTorch's `interpolate(align_corners=False)`), and writes the labels as u32.
+ *
+ * Shapes:
+ *   images [N·SH·SW bytes, packed 4 per u32], labels [N bytes, packed], order [N] (u32)
+ *   window (uniform u32): index in `order` of the batch's first image
+ *   x [B, 1, DH, DW] (f32), y [B] (u32)
+ *
+ * @module
+ */
+import { ceilDiv, f32, type KernelSpec, u32 } from "./spec.ts";
+
+/** Shape of a batch gather. */
+export interface GatherShape {
+  /** Images in the batch. */
+  batch: number;
+  /** Stored image height. */
+  srcHeight: number;
+  /** Stored image width. */
+  srcWidth: number;
+  /** Output height (resize when different from srcHeight). */
+  dstHeight: number;
+  /** Output width. */
+  dstWidth: number;
+}
+
+const WG = 64;
+
+/**
+ * Gathers one batch. Bindings: images, labels, order, window (uniform u32), x, y.
+ *
+ * @example
+ * ```ts
+ * import { gatherBatch } from "./batch.ts";
+ * const k = gatherBatch({ batch: 256, srcHeight: 28, srcWidth: 28, dstHeight: 28, dstWidth: 28 });
+ * ```
+ */
+export function gatherBatch(s: GatherShape): KernelSpec {
+  const SP = s.srcHeight * s.srcWidth, DP = s.dstHeight * s.dstWidth;
+  const n = s.batch * DP;
+  const resize = s.srcHeight !== s.dstHeight || s.srcWidth !== s.dstWidth;
+  const pixel = resize
+    ? `
+  let dy = p / ${u32(s.dstWidth)};
+  let dx = p % ${u32(s.dstWidth)};
+  let sy = max((f32(dy) + 0.5) * ${f32(s.srcHeight / s.dstHeight)} - 0.5, 0.0);
+  let sx = max((f32(dx) + 0.5) * ${f32(s.srcWidth / s.dstWidth)} - 0.5, 0.0);
+  let y0 = min(u32(sy), ${u32(s.srcHeight - 1)});
+  let x0 = min(u32(sx), ${u32(s.srcWidth - 1)});
+  let y1 = min(y0 + 1u, ${u32(s.srcHeight - 1)});
+  let x1 = min(x0 + 1u, ${u32(s.srcWidth - 1)});
+  let wy = sy - f32(y0);
+  let wx = sx - f32(x0);
+  let top = mix(byteAt(base + y0 * ${u32(s.srcWidth)} + x0), byteAt(base + y0 * ${
+      u32(s.srcWidth)
+    } + x1), wx);
+  let bottom = mix(byteAt(base + y1 * ${u32(s.srcWidth)} + x0), byteAt(base + y1 * ${
+      u32(s.srcWidth)
+    } + x1), wx);
+  x[i] = mix(top, bottom, wy) / 255.0;`
+    : `
+  x[i] = byteAt(base + p) / 255.0;`;
+  return {
+    key: `gather_batch:b${s.batch}:${s.srcHeight}x${s.srcWidth}->${s.dstHeight}x${s.dstWidth}`,
+    helpers: `
+fn byteAt(at: u32) -> f32 {
+  return f32((images[at / 4u] >> ((at % 4u) * 8u)) & 255u);
+}`,
+    bindings: [
+      { name: "images", type: "array<u32>", access: "read" },
+      { name: "labels", type: "array<u32>", access: "read" },
+      { name: "order", type: "array<u32>", access: "read" },
+      { name: "window", type: "u32", access: "uniform" },
+      { name: "x", type: "array<f32>", access: "read_write" },
+      { name: "y", type: "array<u32>", access: "read_write" },
+    ],
+    workgroupSize: WG,
+    workgroupCount: ceilDiv(n, WG),
+    body: `
+  if (i >= ${u32(n)}) { return; }
+  let b = i / ${u32(DP)};
+  let p = i % ${u32(DP)};
+  let item = order[window + b];
+  let base = item * ${u32(SP)};
+  if (p == 0u) { y[b] = (labels[item / 4u] >> ((item % 4u) * 8u)) & 255u; }${pixel}`,
+  };
+}

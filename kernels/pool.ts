@@ -1,0 +1,157 @@
+/**
+ * Average and max pooling (PyTorch's `AvgPool2d` with `count_include_pad=True`, `MaxPool2d`),
+ * forward and backward.
+ *
+ * Shapes:
+ *   x  [B, C, H, W]      input
+ *   y  [B, C, OH, OW]    OH = floor((H + 2*PH - KH) / SH) + 1
+ *   idx [B, C, OH, OW]   max pooling: the winning input position iy*W + ix (first maximum)
+ *   backward: dx [B, C, H, W] from dy [B, C, OH, OW]; one invocation per input element gathers
+ *   from the windows that cover it, so overlapping windows need no atomics.
+ *
+ * @module
+ */
+import { windowOutputSize } from "./conv2d.ts";
+import { ceilDiv, f32, type KernelSpec, u32 } from "./spec.ts";
+
+/** Shape of a pooling layer. */
+export interface Pool2dShape {
+  /** Batch size B. */
+  batch: number;
+  /** Channels C. */
+  channels: number;
+  /** Input height H. */
+  height: number;
+  /** Input width W. */
+  width: number;
+  /** Window [KH, KW]. */
+  kernel: readonly [number, number];
+  /** Stride [SH, SW]. */
+  stride: readonly [number, number];
+  /** Padding [PH, PW]. */
+  padding: readonly [number, number];
+}
+
+/** Pooling kind. */
+export type PoolKind = "avg" | "max";
+
+const WG = 64;
+
+function dims(s: Pool2dShape) {
+  const [OH, OW] = windowOutputSize([s.height, s.width], s.kernel, s.stride, s.padding);
+  if (OH < 1 || OW < 1) throw new RangeError(`pool2d: output would be ${OH}×${OW}`);
+  return {
+    BC: s.batch * s.channels,
+    H: s.height,
+    W: s.width,
+    KH: s.kernel[0],
+    KW: s.kernel[1],
+    SH: s.stride[0],
+    SW: s.stride[1],
+    PH: s.padding[0],
+    PW: s.padding[1],
+    OH,
+    OW,
+  };
+}
+
+function key(name: string, s: Pool2dShape): string {
+  return `${name}:b${s.batch}:c${s.channels}:h${s.height}:w${s.width}:k${s.kernel}:s${s.stride}:p${s.padding}`;
+}
+
+/**
+ * Forward pooling. Bindings: x, y, and for max pooling idx (array<u32>).
+ *
+ * @example
+ * ```ts
+ * import { pool2dForward } from "./pool.ts";
+ * const k = pool2dForward("avg", {
+ *   batch: 256, channels: 6, height: 28, width: 28, kernel: [2, 2], stride: [2, 2], padding: [0, 0],
+ * });
+ * ```
+ */
+export function pool2dForward(kind: PoolKind, s: Pool2dShape): KernelSpec {
+  const d = dims(s);
+  const n = d.BC * d.OH * d.OW;
+  const max = kind === "max";
+  return {
+    key: key(`${kind}pool2d_forward`, s),
+    bindings: [
+      { name: "x", type: "array<f32>", access: "read" },
+      { name: "y", type: "array<f32>", access: "read_write" },
+      ...(max ? [{ name: "idx", type: "array<u32>", access: "read_write" as const }] : []),
+    ],
+    workgroupSize: WG,
+    workgroupCount: ceilDiv(n, WG),
+    body: `
+  if (i >= ${u32(n)}) { return; }
+  let ox = i % ${u32(d.OW)};
+  let oy = (i / ${u32(d.OW)}) % ${u32(d.OH)};
+  let plane = (i / ${u32(d.OH * d.OW)}) * ${u32(d.H * d.W)};
+  var acc = 0.0;
+  var arg = 0xffffffffu;
+  for (var ky = 0u; ky < ${u32(d.KH)}; ky++) {
+    let iy = i32(oy * ${u32(d.SH)} + ky) - ${d.PH};
+    if (iy < 0 || iy >= ${d.H}) { continue; }
+    for (var kx = 0u; kx < ${u32(d.KW)}; kx++) {
+      let ix = i32(ox * ${u32(d.SW)} + kx) - ${d.PW};
+      if (ix < 0 || ix >= ${d.W}) { continue; }
+      let at = u32(iy) * ${u32(d.W)} + u32(ix);
+      let v = x[plane + at];
+      ${max ? "if (arg == 0xffffffffu || v > acc) { acc = v; arg = at; }" : "acc += v;"}
+    }
+  }
+  ${max ? "y[i] = acc;\n  idx[i] = arg;" : `y[i] = acc * ${f32(1 / (d.KH * d.KW))};`}`,
+  };
+}
+
+/**
+ * Backward pooling: `dx` from `dy` (and the forward's `idx` for max pooling).
+ * Bindings: dy, [idx,] dx.
+ *
+ * @example
+ * ```ts
+ * import { pool2dBackward } from "./pool.ts";
+ * const k = pool2dBackward("max", {
+ *   batch: 256, channels: 16, height: 10, width: 10, kernel: [2, 2], stride: [2, 2], padding: [0, 0],
+ * });
+ * ```
+ */
+export function pool2dBackward(kind: PoolKind, s: Pool2dShape): KernelSpec {
+  const d = dims(s);
+  const n = d.BC * d.H * d.W;
+  const max = kind === "max";
+  const stepCheck = (t: string, S: number) => (S > 1 ? ` || ${t} % ${S} != 0` : "");
+  return {
+    key: key(`${kind}pool2d_backward`, s),
+    bindings: [
+      { name: "dy", type: "array<f32>", access: "read" },
+      ...(max ? [{ name: "idx", type: "array<u32>", access: "read" as const }] : []),
+      { name: "dx", type: "array<f32>", access: "read_write" },
+    ],
+    workgroupSize: WG,
+    workgroupCount: ceilDiv(n, WG),
+    body: `
+  if (i >= ${u32(n)}) { return; }
+  let ix = i % ${u32(d.W)};
+  let iy = (i / ${u32(d.W)}) % ${u32(d.H)};
+  let at = iy * ${u32(d.W)} + ix;
+  let oplane = (i / ${u32(d.H * d.W)}) * ${u32(d.OH * d.OW)};
+  var acc = 0.0;
+  for (var ky = 0u; ky < ${u32(d.KH)}; ky++) {
+    let ty = i32(iy) + ${d.PH} - i32(ky);
+    if (ty < 0${stepCheck("ty", d.SH)}) { continue; }
+    let oy = u32(ty) / ${u32(d.SH)};
+    if (oy >= ${u32(d.OH)}) { continue; }
+    for (var kx = 0u; kx < ${u32(d.KW)}; kx++) {
+      let tx = i32(ix) + ${d.PW} - i32(kx);
+      if (tx < 0${stepCheck("tx", d.SW)}) { continue; }
+      let ox = u32(tx) / ${u32(d.SW)};
+      if (ox >= ${u32(d.OW)}) { continue; }
+      let o = oplane + oy * ${u32(d.OW)} + ox;
+      ${max ? "if (idx[o] == at) { acc += dy[o]; }" : "acc += dy[o];"}
+    }
+  }
+  dx[i] = acc${max ? "" : ` * ${f32(1 / (d.KH * d.KW))}`};`,
+  };
+}

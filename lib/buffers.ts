@@ -1,0 +1,109 @@
+/**
+ * GPU buffer helpers: creating storage buffers from data, and reading results back.
+ *
+ * @module
+ */
+
+/** Usage of every storage buffer here: bindable, and copyable both ways for upload and readback. */
+export const STORAGE_USAGE: number = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC |
+  GPUBufferUsage.COPY_DST;
+
+/**
+ * A storage buffer of `bytes` (rounded up to 4), filled with `data` when given.
+ *
+ * @example
+ * ```ts ignore
+ * import { storageBuffer } from "./buffers.ts";
+ * const buf = storageBuffer(device, 1024, "activations");
+ * const weights = storageBuffer(device, new Float32Array([1, 2, 3, 4]), "w");
+ * ```
+ */
+export function storageBuffer(
+  device: GPUDevice,
+  init: number | ArrayBufferView,
+  label?: string,
+  usage: number = STORAGE_USAGE,
+): GPUBuffer {
+  const bytes = typeof init === "number" ? init : init.byteLength;
+  const buffer = device.createBuffer({ size: Math.max(4, Math.ceil(bytes / 4) * 4), usage, label });
+  if (typeof init !== "number" && init.byteLength > 0) writeBytes(device, buffer, 0, init);
+  return buffer;
+}
+
+/** A 16-byte uniform buffer for per-step scalars. */
+export function uniformBuffer(device: GPUDevice, label?: string): GPUBuffer {
+  return device.createBuffer({
+    size: 16,
+    usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST,
+    label,
+  });
+}
+
+/**
+ * Writes `data` at `offset` bytes; a length that is not a multiple of 4 is padded with zeros
+ * (WebGPU copies whole words).
+ */
+export function writeBytes(
+  device: GPUDevice,
+  buffer: GPUBuffer,
+  offset: number,
+  data: ArrayBufferView,
+): void {
+  const bytes = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+  if (bytes.length % 4 === 0) {
+    device.queue.writeBuffer(buffer, offset, bytes as Uint8Array<ArrayBuffer>);
+    return;
+  }
+  const padded = new Uint8Array(Math.ceil(bytes.length / 4) * 4);
+  padded.set(bytes);
+  device.queue.writeBuffer(buffer, offset, padded);
+}
+
+/**
+ * Copies `size` bytes at `offset` of `buffer` to the CPU (after all submitted work).
+ *
+ * @example
+ * ```ts ignore
+ * import { readFloats } from "./buffers.ts";
+ * const logits = await readFloats(device, logitsBuffer);
+ * ```
+ */
+export async function readBytes(
+  device: GPUDevice,
+  buffer: GPUBuffer,
+  offset = 0,
+  size: number = buffer.size - offset,
+): Promise<ArrayBuffer> {
+  const staging = device.createBuffer({
+    size,
+    usage: GPUBufferUsage.COPY_DST | GPUBufferUsage.MAP_READ,
+  });
+  const encoder = device.createCommandEncoder();
+  encoder.copyBufferToBuffer(buffer, offset, staging, 0, size);
+  device.queue.submit([encoder.finish()]);
+  await staging.mapAsync(GPUMapMode.READ);
+  const copy = staging.getMappedRange().slice(0);
+  staging.unmap();
+  staging.destroy();
+  return copy;
+}
+
+/** {@linkcode readBytes} as float32; `offset` and `count` in elements. */
+export async function readFloats(
+  device: GPUDevice,
+  buffer: GPUBuffer,
+  offset = 0,
+  count: number = buffer.size / 4 - offset,
+): Promise<Float32Array> {
+  return new Float32Array(await readBytes(device, buffer, offset * 4, count * 4));
+}
+
+/** {@linkcode readBytes} as uint32; `offset` and `count` in elements. */
+export async function readUints(
+  device: GPUDevice,
+  buffer: GPUBuffer,
+  offset = 0,
+  count: number = buffer.size / 4 - offset,
+): Promise<Uint32Array> {
+  return new Uint32Array(await readBytes(device, buffer, offset * 4, count * 4));
+}

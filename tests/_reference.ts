@@ -1,0 +1,176 @@
+// Plain TypeScript (float64) references of every kernel, written for clarity, not speed.
+
+export interface ConvDims {
+  B: number;
+  C: number;
+  H: number;
+  W: number;
+  O: number;
+  KH: number;
+  KW: number;
+  SH: number;
+  SW: number;
+  PH: number;
+  PW: number;
+}
+
+export function outSize(H: number, K: number, S: number, P: number): number {
+  return Math.floor((H + 2 * P - K) / S) + 1;
+}
+
+type Arr = ArrayLike<number>;
+
+/** Calls f(b, o, c, oy, ox, ky, kx, xIndex, yIndex, wIndex) for every tap inside the image. */
+function convTaps(
+  d: ConvDims,
+  f: (xi: number, yi: number, wi: number, b: number, o: number) => void,
+): void {
+  const OH = outSize(d.H, d.KH, d.SH, d.PH), OW = outSize(d.W, d.KW, d.SW, d.PW);
+  for (let b = 0; b < d.B; b++) {
+    for (let o = 0; o < d.O; o++) {
+      for (let oy = 0; oy < OH; oy++) {
+        for (let ox = 0; ox < OW; ox++) {
+          const yi = ((b * d.O + o) * OH + oy) * OW + ox;
+          for (let c = 0; c < d.C; c++) {
+            for (let ky = 0; ky < d.KH; ky++) {
+              const iy = oy * d.SH + ky - d.PH;
+              if (iy < 0 || iy >= d.H) continue;
+              for (let kx = 0; kx < d.KW; kx++) {
+                const ix = ox * d.SW + kx - d.PW;
+                if (ix < 0 || ix >= d.W) continue;
+                f(
+                  ((b * d.C + c) * d.H + iy) * d.W + ix,
+                  yi,
+                  ((o * d.C + c) * d.KH + ky) * d.KW + kx,
+                  b,
+                  o,
+                );
+              }
+            }
+          }
+        }
+      }
+    }
+  }
+}
+
+export function conv2d(d: ConvDims, x: Arr, w: Arr, bias: Arr): Float64Array {
+  const OH = outSize(d.H, d.KH, d.SH, d.PH), OW = outSize(d.W, d.KW, d.SW, d.PW);
+  const y = new Float64Array(d.B * d.O * OH * OW);
+  for (let i = 0; i < y.length; i++) y[i] = bias[Math.floor(i / (OH * OW)) % d.O];
+  convTaps(d, (xi, yi, wi) => y[yi] += x[xi] * w[wi]);
+  return y;
+}
+
+export function conv2dBackward(d: ConvDims, x: Arr, w: Arr, dy: Arr) {
+  const OH = outSize(d.H, d.KH, d.SH, d.PH), OW = outSize(d.W, d.KW, d.SW, d.PW);
+  const dx = new Float64Array(d.B * d.C * d.H * d.W);
+  const dw = new Float64Array(d.O * d.C * d.KH * d.KW);
+  const db = new Float64Array(d.O);
+  convTaps(d, (xi, yi, wi) => {
+    dx[xi] += dy[yi] * w[wi];
+    dw[wi] += dy[yi] * x[xi];
+  });
+  for (let i = 0; i < dy.length; i++) db[Math.floor(i / (OH * OW)) % d.O] += dy[i];
+  return { dx, dw, db };
+}
+
+export interface PoolDims {
+  B: number;
+  C: number;
+  H: number;
+  W: number;
+  K: number;
+  S: number;
+  P: number;
+}
+
+export function pool(kind: "avg" | "max", d: PoolDims, x: Arr) {
+  const OH = outSize(d.H, d.K, d.S, d.P), OW = outSize(d.W, d.K, d.S, d.P);
+  const y = new Float64Array(d.B * d.C * OH * OW), idx = new Int32Array(y.length);
+  for (let bc = 0; bc < d.B * d.C; bc++) {
+    for (let oy = 0; oy < OH; oy++) {
+      for (let ox = 0; ox < OW; ox++) {
+        let acc = kind === "max" ? -Infinity : 0, arg = -1;
+        for (let ky = 0; ky < d.K; ky++) {
+          for (let kx = 0; kx < d.K; kx++) {
+            const iy = oy * d.S + ky - d.P, ix = ox * d.S + kx - d.P;
+            if (iy < 0 || iy >= d.H || ix < 0 || ix >= d.W) continue;
+            const v = x[(bc * d.H + iy) * d.W + ix];
+            if (kind === "avg") acc += v;
+            else if (v > acc) [acc, arg] = [v, iy * d.W + ix];
+          }
+        }
+        const o = (bc * OH + oy) * OW + ox;
+        y[o] = kind === "avg" ? acc / (d.K * d.K) : acc;
+        idx[o] = arg;
+      }
+    }
+  }
+  return { y, idx };
+}
+
+export function poolBackward(kind: "avg" | "max", d: PoolDims, x: Arr, dy: Arr): Float64Array {
+  const OH = outSize(d.H, d.K, d.S, d.P), OW = outSize(d.W, d.K, d.S, d.P);
+  const { idx } = pool(kind, d, x);
+  const dx = new Float64Array(d.B * d.C * d.H * d.W);
+  for (let bc = 0; bc < d.B * d.C; bc++) {
+    for (let oy = 0; oy < OH; oy++) {
+      for (let ox = 0; ox < OW; ox++) {
+        const o = (bc * OH + oy) * OW + ox;
+        if (kind === "max") {
+          dx[bc * d.H * d.W + idx[o]] += dy[o];
+          continue;
+        }
+        for (let ky = 0; ky < d.K; ky++) {
+          for (let kx = 0; kx < d.K; kx++) {
+            const iy = oy * d.S + ky - d.P, ix = ox * d.S + kx - d.P;
+            if (iy < 0 || iy >= d.H || ix < 0 || ix >= d.W) continue;
+            dx[(bc * d.H + iy) * d.W + ix] += dy[o] / (d.K * d.K);
+          }
+        }
+      }
+    }
+  }
+  return dx;
+}
+
+/** C[M,N] = A'·B'; A stored [M,K] (or [K,M] when transA), B stored [K,N] (or [N,K]). */
+export function matmul(
+  A: Arr,
+  B: Arr,
+  M: number,
+  N: number,
+  K: number,
+  transA = false,
+  transB = false,
+): Float64Array {
+  const C = new Float64Array(M * N);
+  for (let m = 0; m < M; m++) {
+    for (let n = 0; n < N; n++) {
+      let s = 0;
+      for (let k = 0; k < K; k++) {
+        s += (transA ? A[k * M + m] : A[m * K + k]) * (transB ? B[n * K + k] : B[k * N + n]);
+      }
+      C[m * N + n] = s;
+    }
+  }
+  return C;
+}
+
+export function softmaxCrossEntropy(z: Arr, labels: ArrayLike<number>, B: number, K: number) {
+  const rowLoss = new Float64Array(B), correct = new Float64Array(B), dz = new Float64Array(B * K);
+  for (let b = 0; b < B; b++) {
+    const row = Array.from({ length: K }, (_, k) => z[b * K + k]);
+    const top = Math.max(...row);
+    const sum = row.reduce((s, v) => s + Math.exp(v - top), 0);
+    rowLoss[b] = top + Math.log(sum) - row[labels[b]];
+    correct[b] = row.indexOf(top) === labels[b] ? 1 : 0;
+    for (let k = 0; k < K; k++) {
+      dz[b * K + k] = (Math.exp(row[k] - top) / sum - (k === labels[b] ? 1 : 0)) / B;
+    }
+  }
+  return { rowLoss, correct, dz };
+}
+
+export const sigmoid = (v: number): number => 1 / (1 + Math.exp(-v));

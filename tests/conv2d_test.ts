@@ -1,0 +1,58 @@
+import { assert } from "./_assert.ts";
+import { maxAbs, maxAbsDiff, randomFloats, runKernel } from "./_gpu.ts";
+import * as ref from "./_reference.ts";
+import {
+  conv2dBackwardInput,
+  conv2dBackwardWeight,
+  conv2dForward,
+  type Conv2dShape,
+} from "../kernels/conv2d.ts";
+import { sumRows } from "../kernels/reduce.ts";
+
+const cases: ref.ConvDims[] = [
+  { B: 3, C: 1, H: 28, W: 28, O: 6, KH: 5, KW: 5, SH: 1, SW: 1, PH: 2, PW: 2 }, // LeNet conv1
+  { B: 2, C: 6, H: 14, W: 14, O: 16, KH: 5, KW: 5, SH: 1, SW: 1, PH: 0, PW: 0 }, // LeNet conv2
+  { B: 2, C: 3, H: 9, W: 7, O: 5, KH: 3, KW: 2, SH: 2, SW: 3, PH: 1, PW: 2 }, // odd everything
+  { B: 1, C: 20, H: 6, W: 6, O: 34, KH: 3, KW: 3, SH: 2, SW: 2, PH: 1, PW: 1 }, // channel blocks
+];
+
+function shapeOf(d: ref.ConvDims): Conv2dShape {
+  return {
+    batch: d.B,
+    inChannels: d.C,
+    height: d.H,
+    width: d.W,
+    outChannels: d.O,
+    kernel: [d.KH, d.KW],
+    stride: [d.SH, d.SW],
+    padding: [d.PH, d.PW],
+  };
+}
+
+for (const [n, d] of cases.entries()) {
+  Deno.test(`conv2d forward and backward match the CPU reference (case ${n})`, async () => {
+    const OH = ref.outSize(d.H, d.KH, d.SH, d.PH), OW = ref.outSize(d.W, d.KW, d.SW, d.PW);
+    const x = randomFloats(d.B * d.C * d.H * d.W, 1 + n);
+    const wCount = d.O * d.C * d.KH * d.KW;
+    const wb = randomFloats(wCount + d.O, 2 + n, -0.5, 0.5);
+    const w = wb.subarray(0, wCount), bias = wb.subarray(wCount);
+    const dy = randomFloats(d.B * d.O * OH * OW, 3 + n);
+    const s = shapeOf(d);
+
+    const [y] = await runKernel(conv2dForward(s), [x, wb, d.B * d.O * OH * OW]);
+    const yRef = ref.conv2d(d, x, w, bias);
+    const [dx] = await runKernel(conv2dBackwardInput(s), [dy, wb, x.length]);
+    const back = ref.conv2dBackward(d, x, w, dy);
+    const [partial] = await runKernel(conv2dBackwardWeight(s), [x, dy, d.B * (wCount + d.O)]);
+    const [grad] = await runKernel(sumRows(d.B, wCount + d.O), [partial, wCount + d.O]);
+
+    const errs = {
+      y: maxAbsDiff(y, yRef) / maxAbs(yRef),
+      dx: maxAbsDiff(dx, back.dx) / maxAbs(back.dx),
+      dw: maxAbsDiff(grad.subarray(0, wCount), back.dw) / maxAbs(back.dw),
+      db: maxAbsDiff(grad.subarray(wCount), back.db) / maxAbs(back.db),
+    };
+    console.log(`conv2d case ${n}: max relative difference`, errs);
+    for (const [k, e] of Object.entries(errs)) assert(e < 1e-5, `${k}: ${e}`);
+  });
+}
