@@ -3,15 +3,32 @@
  * through WebGPU (`navigator.gpu`) — in Deno, the Deno Jupyter kernel or a browser.
  *
  * ```ts ignore
- * import { loadFashionMnist, requestGpu } from "@lenet-webgpu/lenet-webgpu";
- * const gpu = await requestGpu();
+ * import { evaluate, lenet5, loadFashionMnist, Model, requestGpu, train } from "@lenet-webgpu/lenet-webgpu";
+ *
  * const data = await loadFashionMnist();
+ * const model = new Model(await requestGpu(), lenet5({ seed: 0 }));
+ * const history = await train(model, data, { epochs: 10 }); // Adam 1e-3, batches of 256
+ * const { accuracy } = await evaluate(model, data.test);
  * ```
  *
  * @module
  */
 export * from "./lib/device.ts";
 export * from "./lib/random.ts";
+export * from "./lib/buffers.ts";
+export * from "./lib/kernel_runner.ts";
+export * from "./lib/layers/layer.ts";
+export * from "./lib/layers/conv2d.ts";
+export * from "./lib/layers/pool.ts";
+export * from "./lib/layers/activation.ts";
+export * from "./lib/layers/linear.ts";
+export * from "./lib/layers/flatten.ts";
+export * from "./lib/layers/sequential.ts";
+export * from "./lib/lenet.ts";
+export * from "./lib/model.ts";
+export * from "./lib/optimizer.ts";
+export * from "./lib/trainer.ts";
+export * from "./lib/evaluator.ts";
 export * from "./data/idx.ts";
 export * from "./data/spec.ts";
 export * from "./data/dataset.ts";

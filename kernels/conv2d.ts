@@ -74,8 +74,144 @@ export function conv2dParameterCount(
   return outChannels * inChannels * kh * kw + outChannels;
 }
 
+/** Options shared by the convolution kernels. */
+export interface Conv2dKernelOptions {
+  /**
+   * Bind the parameter segment as a uniform buffer (`array<vec4f>`) instead of storage. Uniform
+   * reads are far cheaper on CPU adapters (lavapipe); the segment must fit the device's
+   * `maxUniformBufferBindingSize`.
+   */
+  uniformWeights?: boolean;
+}
+
+/** Weight binding and an accessor `W(k)` for either binding kind. */
+function weightBinding(floats: number, uniform: boolean) {
+  return uniform
+    ? {
+      binding: {
+        name: "wu",
+        type: `array<vec4f, ${ceilDiv(floats, 4)}>`,
+        access: "uniform" as const,
+      },
+      helpers: "fn W(k: u32) -> f32 { return wu[k >> 2u][k & 3u]; }",
+    }
+    : {
+      binding: { name: "wb", type: "array<f32>", access: "read" as const },
+      helpers: "fn W(k: u32) -> f32 { return wb[k]; }",
+    };
+}
+
 /**
- * Forward: `y = conv(x, w) + bias`. Bindings: x, wb, y.
+ * A 2-D correlation with register tiles: `out[b,p,oy,ox] = bias[p] + Σ_q Σ_ty,tx
+ * in[b, q, oy*S + ty - pad, ox*S + tx - pad] · W(p, q, ty, tx)`, where `in` may be zero-dilated
+ * (a logical position u holds element u / dilation when u % dilation == 0, else 0).
+ * Each invocation computes PB output channels × TX adjacent outputs of one row.
+ */
+interface Correlation {
+  key: string;
+  batch: number;
+  inChannels: number; // Q
+  inSize: readonly [number, number]; // stored input height and width
+  dilation: readonly [number, number]; // of the input (stride of the convolution being differentiated)
+  outChannels: number; // P
+  outSize: readonly [number, number];
+  taps: readonly [number, number];
+  stride: readonly [number, number];
+  pad: readonly [number, number];
+  weightFloats: number;
+  /** WGSL expression of the weight index for output channel `p`, input channel `q`, tap (ty, tx). */
+  weightIndex: (p: string, q: string, ty: string, tx: string) => string;
+  biasOffset?: number;
+  uniformWeights: boolean;
+}
+
+function largestDivisorUpTo(n: number, cap: number): number {
+  for (let d = Math.min(n, cap); d > 1; d--) if (n % d === 0) return d;
+  return 1;
+}
+
+function correlate2d(c: Correlation): KernelSpec {
+  const [IH, IW] = c.inSize, [OH, OW] = c.outSize, [KH, KW] = c.taps, [SH, SW] = c.stride;
+  const [DH, DW] = c.dilation;
+  const LH = (IH - 1) * DH + 1, LW = (IW - 1) * DW + 1; // logical (dilated) input size
+  const PB = blockSize(c.outChannels, MAX_BLOCK);
+  const cap = Math.max(1, Math.floor(32 / PB));
+  const div = largestDivisorUpTo(OW, cap);
+  const TX = 2 * div >= Math.min(cap, OW) ? div : Math.min(cap, OW);
+  const tiles = ceilDiv(OW, TX);
+  const span = (TX - 1) * SW + KW; // logical input columns one tile reads
+  const rows = c.batch * OH * tiles;
+  const perBlock = ceilDiv(rows, WG);
+  const w = weightBinding(c.weightFloats, c.uniformWeights);
+  const inRange = (v: string, size: number, D: number) =>
+    `${v} >= 0 && ${v} < ${size}${D > 1 ? ` && ${v} % ${D} == 0` : ""}`;
+  const stored = (v: string, D: number) => (D > 1 ? `u32(${v}) / ${u32(D)}` : `u32(${v})`);
+  const loads = unroll(span, (u) =>
+    `      let lx${u} = lx0 + ${u};
+      let v${u} = select(0.0, x[row + ${stored(`clamp(lx${u}, 0, ${LW - 1})`, DW)}], ${
+      inRange(`lx${u}`, LW, DW)
+    });`);
+  const fmas = unroll(
+    KW,
+    (tx) =>
+      unroll(
+        PB,
+        (k) =>
+          `      { let wk = W(${c.weightIndex(`(pb + ${u32(k)})`, "q", "ty", `${u32(tx)}`)});
+${unroll(TX, (t) => `        acc${k}_${t} += v${t * SW + tx} * wk;`)} }`,
+      ),
+  );
+  const init = unroll(
+    PB,
+    (k) =>
+      unroll(
+        TX,
+        (t) =>
+          `  var acc${k}_${t} = ${
+            c.biasOffset === undefined ? "0.0" : `W(${u32(c.biasOffset)} + pb + ${u32(k)})`
+          };`,
+      ),
+  );
+  const store = unroll(PB, (k) =>
+    unroll(TX, (t) => {
+      const write = `y[obase + ${u32(k * OH * OW)} + ox0 + ${u32(t)}] = acc${k}_${t};`;
+      return OW % TX === 0 ? `  ${write}` : `  if (ox0 + ${u32(t)} < ${u32(OW)}) { ${write} }`;
+    }));
+  return {
+    key: `${c.key}:tile${PB}x${TX}:u${c.uniformWeights}`,
+    helpers: w.helpers,
+    bindings: [
+      { name: "x", type: "array<f32>", access: "read" },
+      w.binding,
+      { name: "y", type: "array<f32>", access: "read_write" },
+    ],
+    workgroupSize: WG,
+    workgroupCount: perBlock * (c.outChannels / PB),
+    body: `
+  let pb = (wg / ${u32(perBlock)}) * ${u32(PB)};
+  let r = (wg % ${u32(perBlock)}) * WORKGROUP_SIZE + lidx;
+  if (r >= ${u32(rows)}) { return; }
+  let ox0 = (r % ${u32(tiles)}) * ${u32(TX)};
+  let oy = (r / ${u32(tiles)}) % ${u32(OH)};
+  let b = r / ${u32(tiles * OH)};
+  let lx0 = i32(ox0 * ${u32(SW)}) - ${c.pad[1]};
+${init}
+  for (var q = 0u; q < ${u32(c.inChannels)}; q++) {
+    for (var ty = 0u; ty < ${u32(KH)}; ty++) {
+      let ly = i32(oy * ${u32(SH)} + ty) - ${c.pad[0]};
+      if (!(${inRange("ly", LH, DH)})) { continue; }
+      let row = ((b * ${u32(c.inChannels)} + q) * ${u32(IH)} + ${stored("ly", DH)}) * ${u32(IW)};
+${loads}
+${fmas}
+    }
+  }
+  let obase = ((b * ${u32(c.outChannels)} + pb) * ${u32(OH)} + oy) * ${u32(OW)};
+${store}`,
+  };
+}
+
+/**
+ * Forward: `y = conv(x, w) + bias`. Bindings: x, the parameter segment (weights then bias), y.
  *
  * @example
  * ```ts
@@ -83,54 +219,34 @@ export function conv2dParameterCount(
  * const k = conv2dForward({
  *   batch: 256, inChannels: 1, height: 28, width: 28, outChannels: 6,
  *   kernel: [5, 5], stride: [1, 1], padding: [2, 2],
- * });
+ * }, { uniformWeights: true });
  * ```
  */
-export function conv2dForward(s: Conv2dShape): KernelSpec {
+export function conv2dForward(s: Conv2dShape, options: Conv2dKernelOptions = {}): KernelSpec {
   const d = dims(s);
-  const OB = blockSize(d.O, MAX_BLOCK);
-  const positions = d.B * d.OH * d.OW;
-  const perBlock = ceilDiv(positions, WG);
-  return {
+  return correlate2d({
     key: key("conv2d_forward", s),
-    bindings: [
-      { name: "x", type: "array<f32>", access: "read" },
-      { name: "wb", type: "array<f32>", access: "read" },
-      { name: "y", type: "array<f32>", access: "read_write" },
-    ],
-    workgroupSize: WG,
-    workgroupCount: perBlock * (d.O / OB),
-    body: `
-  let ob = wg / ${u32(perBlock)};
-  let p = (wg % ${u32(perBlock)}) * WORKGROUP_SIZE + lidx;
-  if (p >= ${u32(positions)}) { return; }
-  let ox = p % ${u32(d.OW)};
-  let oy = (p / ${u32(d.OW)}) % ${u32(d.OH)};
-  let b = p / ${u32(d.OH * d.OW)};
-  let wblock = ob * ${u32(OB * d.CKK)};
-${unroll(OB, (k) => `  var acc${k} = wb[${u32(d.O * d.CKK)} + ob * ${u32(OB)} + ${u32(k)}];`)}
-  for (var c = 0u; c < ${u32(d.C)}; c++) {
-    for (var ky = 0u; ky < ${u32(d.KH)}; ky++) {
-      let iy = i32(oy * ${u32(d.SH)} + ky) - ${d.PH};
-      if (iy < 0 || iy >= ${d.H}) { continue; }
-      let xrow = ((b * ${u32(d.C)} + c) * ${u32(d.H)} + u32(iy)) * ${u32(d.W)};
-      let wrow = wblock + (c * ${u32(d.KH)} + ky) * ${u32(d.KW)};
-      for (var kx = 0u; kx < ${u32(d.KW)}; kx++) {
-        let ix = i32(ox * ${u32(d.SW)} + kx) - ${d.PW};
-        if (ix < 0 || ix >= ${d.W}) { continue; }
-        let xv = x[xrow + u32(ix)];
-${unroll(OB, (k) => `        acc${k} += xv * wb[wrow + kx + ${u32(k * d.CKK)}];`)}
-      }
-    }
-  }
-  let ybase = ((b * ${u32(d.O)} + ob * ${u32(OB)}) * ${u32(d.OH)} + oy) * ${u32(d.OW)} + ox;
-${unroll(OB, (k) => `  y[ybase + ${u32(k * d.OH * d.OW)}] = acc${k};`)}`,
-  };
+    batch: d.B,
+    inChannels: d.C,
+    inSize: [d.H, d.W],
+    dilation: [1, 1],
+    outChannels: d.O,
+    outSize: [d.OH, d.OW],
+    taps: [d.KH, d.KW],
+    stride: [d.SH, d.SW],
+    pad: [d.PH, d.PW],
+    weightFloats: d.O * d.CKK + d.O,
+    weightIndex: (p, q, ty, tx) =>
+      `((${p} * ${u32(d.C)} + ${q}) * ${u32(d.KH)} + ${ty}) * ${u32(d.KW)} + ${tx}`,
+    biasOffset: d.O * d.CKK,
+    uniformWeights: options.uniformWeights ?? false,
+  });
 }
 
 /**
- * Backward to the input: `dx[b,c,iy,ix] = Σ dy[b,o,oy,ox] · w[o,c,ky,kx]` over the outputs whose
- * window covers (iy, ix). Bindings: dy, wb, dx.
+ * Backward to the input: the correlation of dy (zero-dilated by the stride, padded by K-1-P)
+ * with the weights flipped and with in/out channels swapped:
+ * `dx[b,c,iy,ix] = Σ_o Σ_ky,kx dy[b,o,oy,ox] · w[o,c,ky,kx]`. Bindings: dy, parameter segment, dx.
  *
  * @example
  * ```ts
@@ -141,57 +257,36 @@ ${unroll(OB, (k) => `  y[ybase + ${u32(k * d.OH * d.OW)}] = acc${k};`)}`,
  * });
  * ```
  */
-export function conv2dBackwardInput(s: Conv2dShape): KernelSpec {
+export function conv2dBackwardInput(s: Conv2dShape, options: Conv2dKernelOptions = {}): KernelSpec {
   const d = dims(s);
-  const CB = blockSize(d.C, MAX_BLOCK);
-  const positions = d.B * d.H * d.W;
-  const perBlock = ceilDiv(positions, WG);
-  // The output row (column) whose window puts tap k on this input row (column), if any.
-  const tap = (axis: "y" | "x", S: number, out: number) => `
-      let t${axis} = i${axis}p - i32(k${axis});
-      if (t${axis} < 0${S > 1 ? ` || t${axis} % ${S} != 0` : ""}) { continue; }
-      let o${axis} = u32(t${axis}) / ${u32(S)};
-      if (o${axis} >= ${u32(out)}) { continue; }`;
-  return {
+  // Input rows/columns past the last full window get no gradient from it; the dilated dy
+  // grid covers (OH-1)*S+1 rows, padded so that every input position sees all its taps.
+  return correlate2d({
     key: key("conv2d_backward_input", s),
-    bindings: [
-      { name: "dy", type: "array<f32>", access: "read" },
-      { name: "wb", type: "array<f32>", access: "read" },
-      { name: "dx", type: "array<f32>", access: "read_write" },
-    ],
-    workgroupSize: WG,
-    workgroupCount: perBlock * (d.C / CB),
-    body: `
-  let cb = wg / ${u32(perBlock)};
-  let q = (wg % ${u32(perBlock)}) * WORKGROUP_SIZE + lidx;
-  if (q >= ${u32(positions)}) { return; }
-  let ix = q % ${u32(d.W)};
-  let iy = (q / ${u32(d.W)}) % ${u32(d.H)};
-  let b = q / ${u32(d.H * d.W)};
-  let iyp = i32(iy) + ${d.PH};
-  let ixp = i32(ix) + ${d.PW};
-${unroll(CB, (k) => `  var acc${k} = 0.0;`)}
-  for (var o = 0u; o < ${u32(d.O)}; o++) {
-    let dyplane = (b * ${u32(d.O)} + o) * ${u32(d.OH * d.OW)};
-    let wplane = (o * ${u32(d.C)} + cb * ${u32(CB)}) * ${u32(d.KK)};
-    for (var ky = 0u; ky < ${u32(d.KH)}; ky++) {${tap("y", d.SH, d.OH)}
-      for (var kx = 0u; kx < ${u32(d.KW)}; kx++) {${tap("x", d.SW, d.OW)}
-        let g = dy[dyplane + oy * ${u32(d.OW)} + ox];
-        let widx = wplane + ky * ${u32(d.KW)} + kx;
-${unroll(CB, (k) => `        acc${k} += g * wb[widx + ${u32(k * d.KK)}];`)}
-      }
-    }
-  }
-  let xbase = ((b * ${u32(d.C)} + cb * ${u32(CB)}) * ${u32(d.H)} + iy) * ${u32(d.W)} + ix;
-${unroll(CB, (k) => `  dx[xbase + ${u32(k * d.H * d.W)}] = acc${k};`)}`,
-  };
+    batch: d.B,
+    inChannels: d.O,
+    inSize: [d.OH, d.OW],
+    dilation: [d.SH, d.SW],
+    outChannels: d.C,
+    outSize: [d.H, d.W],
+    taps: [d.KH, d.KW],
+    stride: [1, 1],
+    pad: [d.KH - 1 - d.PH, d.KW - 1 - d.PW],
+    weightFloats: d.O * d.CKK + d.O,
+    weightIndex: (p, q, ty, tx) =>
+      `((${q} * ${u32(d.C)} + ${p}) * ${u32(d.KH)} + ${u32(d.KH - 1)} - ${ty}) * ${u32(d.KW)} + ${
+        u32(d.KW - 1)
+      } - ${tx}`,
+    uniformWeights: options.uniformWeights ?? false,
+  });
 }
 
 /**
  * Backward to weight and bias, first stage: one row of partial sums per image,
- * `partial[b, o*C*KH*KW + j] = Σ_{oy,ox} dy[b,o,oy,ox] · x[b, c, oy*SH+ky-PH, ox*SW+kx-PW]`
- * (j = (c, ky, kx)) and `partial[b, O*C*KH*KW + o] = Σ_{oy,ox} dy[b,o,oy,ox]`.
- * Bindings: x, dy, partial. Then `sumRows(B, O*C*KH*KW + O)` gives the gradient segment.
+ * `partial[b, o*C*KH*KW + (c,ky,kx)] = Σ_{oy,ox} dy[b,o,oy,ox] · x[b, c, oy*SH+ky-PH, ox*SW+kx-PW]`
+ * and `partial[b, O*C*KH*KW + o] = Σ_{oy,ox} dy[b,o,oy,ox]`. Each invocation owns one (c, ky)
+ * row of taps for a block of output channels: the input row is loaded once per output row and
+ * reused across kx and the block. Bindings: x, dy, partial; `sumRows(B, O*C*KH*KW + O)` follows.
  *
  * @example
  * ```ts
@@ -204,56 +299,65 @@ ${unroll(CB, (k) => `  dx[xbase + ${u32(k * d.H * d.W)}] = acc${k};`)}`,
  */
 export function conv2dBackwardWeight(s: Conv2dShape): KernelSpec {
   const d = dims(s);
-  const OB = blockSize(d.O, MAX_BLOCK);
-  const columns = d.CKK + 1; // the last column is the bias
-  const perImage = ceilDiv(columns, 32);
+  const OB = blockSize(d.O, Math.max(1, Math.floor(32 / d.KW)));
   const blocks = d.O / OB;
+  const lanes = d.C * d.KH + 1; // the last lane of each image sums the bias
+  const perImage = ceilDiv(lanes * blocks, 32);
   const row = d.O * d.CKK + d.O;
+  const span = (d.OW - 1) * d.SW + d.KW;
+  const loads = unroll(span, (u) =>
+    `    let ix${u} = i32(${u}) - ${d.PW};
+    let v${u} = select(0.0, x[xrow + u32(clamp(ix${u}, 0, ${
+      d.W - 1
+    }))], ix${u} >= 0 && ix${u} < ${d.W});`);
   return {
-    key: key("conv2d_backward_weight", s),
+    key: key("conv2d_backward_weight", s) + `:ob${OB}`,
     bindings: [
       { name: "x", type: "array<f32>", access: "read" },
       { name: "dy", type: "array<f32>", access: "read" },
       { name: "partial", type: "array<f32>", access: "read_write" },
     ],
     workgroupSize: 32,
-    workgroupCount: d.B * blocks * perImage,
+    workgroupCount: d.B * perImage,
     body: `
-  let b = wg / ${u32(blocks * perImage)};
-  let ob = (wg / ${u32(perImage)}) % ${u32(blocks)};
+  let b = wg / ${u32(perImage)};
   let j = (wg % ${u32(perImage)}) * WORKGROUP_SIZE + lidx;
-  if (j >= ${u32(columns)}) { return; }
-  let dybase = (b * ${u32(d.O)} + ob * ${u32(OB)}) * ${u32(d.OH * d.OW)};
+  if (j >= ${u32(lanes * blocks)}) { return; }
+  let ob = (j / ${u32(lanes)}) * ${u32(OB)};
+  let lane = j % ${u32(lanes)};
+  let dybase = (b * ${u32(d.O)} + ob) * ${u32(d.OH * d.OW)};
   let prow = b * ${u32(row)};
-${unroll(OB, (k) => `  var acc${k} = 0.0;`)}
-  if (j == ${u32(d.CKK)}) {
+  if (lane == ${u32(lanes - 1)}) {
+${unroll(OB, (k) => `    var s${k} = 0.0;`)}
     for (var p = 0u; p < ${u32(d.OH * d.OW)}; p++) {
-${unroll(OB, (k) => `      acc${k} += dy[dybase + p + ${u32(k * d.OH * d.OW)}];`)}
+${unroll(OB, (k) => `      s${k} += dy[dybase + ${u32(k * d.OH * d.OW)} + p];`)}
     }
-${
-      unroll(OB, (k) =>
-        `    partial[prow + ${u32(d.O * d.CKK)} + ob * ${u32(OB)} + ${u32(k)}] = acc${k};`)
-    }
+${unroll(OB, (k) => `    partial[prow + ${u32(d.O * d.CKK)} + ob + ${u32(k)}] = s${k};`)}
     return;
   }
-  let c = j / ${u32(d.KK)};
-  let ky = (j / ${u32(d.KW)}) % ${u32(d.KH)};
-  let kx = j % ${u32(d.KW)};
-  let xplane = (b * ${u32(d.C)} + c) * ${u32(d.H * d.W)};
+  let c = lane / ${u32(d.KH)};
+  let ky = lane % ${u32(d.KH)};
+${unroll(OB, (k) => unroll(d.KW, (kx) => `  var acc${k}_${kx} = 0.0;`))}
   for (var oy = 0u; oy < ${u32(d.OH)}; oy++) {
     let iy = i32(oy * ${u32(d.SH)} + ky) - ${d.PH};
     if (iy < 0 || iy >= ${d.H}) { continue; }
-    for (var ox = 0u; ox < ${u32(d.OW)}; ox++) {
-      let ix = i32(ox * ${u32(d.SW)} + kx) - ${d.PW};
-      if (ix < 0 || ix >= ${d.W}) { continue; }
-      let xv = x[xplane + u32(iy) * ${u32(d.W)} + u32(ix)];
-      let p = dybase + oy * ${u32(d.OW)} + ox;
-${unroll(OB, (k) => `      acc${k} += xv * dy[p + ${u32(k * d.OH * d.OW)}];`)}
+    let xrow = ((b * ${u32(d.C)} + c) * ${u32(d.H)} + u32(iy)) * ${u32(d.W)};
+    let dyrow = dybase + oy * ${u32(d.OW)};
+${loads}
+${
+      unroll(d.OW, (ox) =>
+        `    {
+${unroll(OB, (k) => `      let g${k} = dy[dyrow + ${u32(k * d.OH * d.OW + ox)}];`)}
+${unroll(d.KW, (kx) => unroll(OB, (k) => `      acc${k}_${kx} += g${k} * v${ox * d.SW + kx};`))}
+    }`)
     }
   }
 ${
       unroll(OB, (k) =>
-        `  partial[prow + (ob * ${u32(OB)} + ${u32(k)}) * ${u32(d.CKK)} + j] = acc${k};`)
+        unroll(d.KW, (kx) =>
+          `  partial[prow + (ob + ${u32(k)}) * ${u32(d.CKK)} + (c * ${u32(d.KH)} + ky) * ${
+            u32(d.KW)
+          } + ${u32(kx)}] = acc${k}_${kx};`))
     }`,
   };
 }

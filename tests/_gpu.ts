@@ -1,6 +1,6 @@
 // Runs one kernel on the test device with given inputs and reads every writable binding back.
 import { type Gpu, requestGpu } from "../lib/device.ts";
-import { readBytes, storageBuffer, uniformBuffer, writeBytes } from "../lib/buffers.ts";
+import { readBytes, storageBuffer, writeBytes } from "../lib/buffers.ts";
 import { KernelRunner } from "../lib/kernel_runner.ts";
 import type { KernelSpec } from "../kernels/spec.ts";
 import { Random } from "../lib/random.ts";
@@ -20,8 +20,12 @@ export async function runKernel(kernel: KernelSpec, args: KernelArg[]): Promise<
   const buffers = kernel.bindings.map((b, n) => {
     const arg = args[n];
     if (b.access === "uniform") {
-      const u = uniformBuffer(device);
-      writeBytes(device, u, 0, arg as ArrayBufferView);
+      const data = arg as ArrayBufferView;
+      const u = device.createBuffer({
+        size: Math.max(16, Math.ceil(data.byteLength / 16) * 16),
+        usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST,
+      });
+      writeBytes(device, u, 0, data);
       return u;
     }
     return storageBuffer(device, typeof arg === "number" ? arg * 4 : arg);

@@ -30,7 +30,8 @@ function shapeOf(d: ref.ConvDims): Conv2dShape {
 }
 
 for (const [n, d] of cases.entries()) {
-  Deno.test(`conv2d forward and backward match the CPU reference (case ${n})`, async () => {
+  const uniformWeights = n % 2 === 0; // both weight bindings get exercised
+  Deno.test(`conv2d forward and backward match the CPU reference (case ${n}, uniform weights ${uniformWeights})`, async () => {
     const OH = ref.outSize(d.H, d.KH, d.SH, d.PH), OW = ref.outSize(d.W, d.KW, d.SW, d.PW);
     const x = randomFloats(d.B * d.C * d.H * d.W, 1 + n);
     const wCount = d.O * d.C * d.KH * d.KW;
@@ -39,9 +40,14 @@ for (const [n, d] of cases.entries()) {
     const dy = randomFloats(d.B * d.O * OH * OW, 3 + n);
     const s = shapeOf(d);
 
-    const [y] = await runKernel(conv2dForward(s), [x, wb, d.B * d.O * OH * OW]);
+    const wArg = uniformWeights ? padded(wb) : wb;
+    const [y] = await runKernel(conv2dForward(s, { uniformWeights }), [
+      x,
+      wArg,
+      d.B * d.O * OH * OW,
+    ]);
     const yRef = ref.conv2d(d, x, w, bias);
-    const [dx] = await runKernel(conv2dBackwardInput(s), [dy, wb, x.length]);
+    const [dx] = await runKernel(conv2dBackwardInput(s, { uniformWeights }), [dy, wArg, x.length]);
     const back = ref.conv2dBackward(d, x, w, dy);
     const [partial] = await runKernel(conv2dBackwardWeight(s), [x, dy, d.B * (wCount + d.O)]);
     const [grad] = await runKernel(sumRows(d.B, wCount + d.O), [partial, wCount + d.O]);
@@ -55,4 +61,11 @@ for (const [n, d] of cases.entries()) {
     console.log(`conv2d case ${n}: max relative difference`, errs);
     for (const [k, e] of Object.entries(errs)) assert(e < 1e-5, `${k}: ${e}`);
   });
+}
+
+/** Uniform arrays of vec4f need a multiple of 4 floats. */
+function padded(a: Float32Array): Float32Array {
+  const out = new Float32Array(Math.ceil(a.length / 4) * 4);
+  out.set(a);
+  return out;
 }

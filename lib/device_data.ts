@@ -1,0 +1,63 @@
+/**
+ * A dataset split resident on the device: pixels and labels packed four bytes to a u32, and
+ * an order buffer (identity for evaluation, a permutation per epoch for training). Uploaded once
+ * per device and split; batches are then gathered on the device.
+ *
+ * @module
+ */
+import type { Split } from "../data/dataset.ts";
+import { storageBuffer, writeBytes } from "./buffers.ts";
+
+/** The buffers of a split on a device. */
+export interface DeviceSplit {
+  /** Number of images. */
+  count: number;
+  /** Image height. */
+  rows: number;
+  /** Image width. */
+  cols: number;
+  /** Pixels, 4 per u32. */
+  images: GPUBuffer;
+  /** Labels, 4 per u32. */
+  labels: GPUBuffer;
+  /** Sample order (u32 per image); identity until written. */
+  order: GPUBuffer;
+}
+
+const cache = new WeakMap<GPUDevice, WeakMap<Split, DeviceSplit>>();
+
+/**
+ * Uploads `split` to `device` (once: later calls return the same buffers).
+ *
+ * @example
+ * ```ts ignore
+ * import { deviceSplit } from "./device_data.ts";
+ * const test = deviceSplit(gpu.device, data.test);
+ * ```
+ */
+export function deviceSplit(device: GPUDevice, split: Split): DeviceSplit {
+  let perDevice = cache.get(device);
+  if (!perDevice) cache.set(device, perDevice = new WeakMap());
+  let resident = perDevice.get(split);
+  if (!resident) {
+    const identity = Uint32Array.from({ length: split.count }, (_, i) => i);
+    resident = {
+      count: split.count,
+      rows: split.rows,
+      cols: split.cols,
+      images: storageBuffer(device, split.images, "dataset images"),
+      labels: storageBuffer(device, split.labels, "dataset labels"),
+      order: storageBuffer(device, identity, "dataset order"),
+    };
+    perDevice.set(split, resident);
+  }
+  return resident;
+}
+
+/** Writes a new sample order (a permutation of 0..count-1). */
+export function setOrder(device: GPUDevice, split: DeviceSplit, order: Uint32Array): void {
+  if (order.length !== split.count) {
+    throw new RangeError(`order has ${order.length} entries, split ${split.count}`);
+  }
+  writeBytes(device, split.order, 0, order);
+}

@@ -1,0 +1,44 @@
+/**
+ * `Flatten`: [C, H, W] → [C·H·W]. Row-major memory is already flat, so it records no kernel and
+ * its output is its input buffer.
+ *
+ * @module
+ */
+import type { KernelCall } from "../kernel_runner.ts";
+import { type Layer, type Parameter, type Shape, sizeOf } from "./layer.ts";
+
+/**
+ * Flattens every dimension but the batch.
+ *
+ * @example
+ * ```ts
+ * import { Flatten } from "./flatten.ts";
+ * console.log(new Flatten().outputShape([16, 5, 5])); // [400]
+ * ```
+ */
+export class Flatten implements Layer {
+  /** No parameters. */
+  readonly parameters: readonly Parameter[] = [];
+  /** The output is the input reinterpreted. */
+  readonly reshapeOnly = true;
+  /** [product of the input dimensions]. */
+  outputShape(input: Shape): Shape {
+    return [sizeOf(input)];
+  }
+  /** No scratch buffers. */
+  workspace(): Record<string, number> {
+    return {};
+  }
+  /** No kernel: y is x. */
+  forward(): KernelCall[] {
+    return [];
+  }
+  /** No kernel: dx is dy. */
+  backward(): KernelCall[] {
+    return [];
+  }
+  /** PyTorch's repr. */
+  toString(): string {
+    return "Flatten(start_dim=1, end_dim=-1)";
+  }
+}

@@ -1,0 +1,130 @@
+/**
+ * The layer contract. A layer describes its parameters (with PyTorch's initial values), its
+ * output shape, the scratch buffers it needs per batch size, and the kernel calls of its forward
+ * and backward passes. It allocates nothing itself: a {@linkcode Model} places parameters in one
+ * flat buffer and binds each layer's segment, and a program allocates activations.
+ *
+ * Shapes are per sample (no batch dimension): `[C, H, W]` for images, `[F]` for features.
+ *
+ * @module
+ */
+import type { BufferSlice, KernelCall } from "../kernel_runner.ts";
+import { Random } from "../random.ts";
+
+/** A per-sample tensor shape. */
+export type Shape = readonly number[];
+
+/** A parameter tensor with its values on the CPU (initial, or loaded). */
+export interface Parameter {
+  /** Name within its layer: `weight` or `bias`. */
+  name: string;
+  /** PyTorch shape, e.g. `[6, 1, 5, 5]`. */
+  shape: readonly number[];
+  /** Values, row-major. */
+  data: Float32Array;
+}
+
+/** The buffers of one forward pass through a layer. */
+export interface ForwardIO {
+  /** Batch size. */
+  batch: number;
+  /** Per-sample input shape. */
+  input: Shape;
+  /** Input activations [batch, ...input]. */
+  x: BufferSlice;
+  /** Output activations [batch, ...outputShape(input)]. */
+  y: BufferSlice;
+  /** The scratch buffers the layer asked for in `workspace`. */
+  work: Readonly<Record<string, BufferSlice>>;
+}
+
+/** The buffers of one backward pass: the forward's, plus the gradients. */
+export interface BackwardIO extends ForwardIO {
+  /** Gradient of the loss with respect to y. */
+  dy: BufferSlice;
+  /** Gradient with respect to x, or null when nobody needs it (the first layer). */
+  dx: BufferSlice | null;
+}
+
+/** Where a layer's parameters and their gradients live on the device. */
+export interface ParameterSegment {
+  /** Weights then bias, as in `parameters`. */
+  params: BufferSlice;
+  /** Gradients, same layout. */
+  grads: BufferSlice;
+  /**
+   * The parameters again, sized for a uniform binding (`array<vec4f>`), when the segment fits
+   * the device's uniform limit: uniform reads are much cheaper than storage reads on CPU adapters.
+   */
+  uniformParams?: BufferSlice;
+}
+
+/** A layer: forward and backward as kernel calls over buffers it is given. */
+export interface Layer {
+  /** Its parameters (none for activations and pooling). */
+  readonly parameters: readonly Parameter[];
+  /** Output shape for an input shape; throws when the input does not fit. */
+  outputShape(input: Shape): Shape;
+  /**
+   * Scratch buffers (name → bytes) for a batch size, kept from forward to backward; `training`
+   * says whether backward will run.
+   */
+  workspace(batch: number, input: Shape, training: boolean): Record<string, number>;
+  /** Kernel calls of the forward pass. */
+  forward(io: ForwardIO): KernelCall[];
+  /** Kernel calls of the backward pass: parameter gradients, and dx when asked. */
+  backward(io: BackwardIO): KernelCall[];
+  /** True when the output is the input reinterpreted (Flatten): no kernel, same buffer. */
+  readonly reshapeOnly?: boolean;
+  /** PyTorch-style description, e.g. `Conv2d(1, 6, kernel_size=(5, 5), padding=(2, 2))`. */
+  toString(): string;
+}
+
+/** Base of layers with parameters: holds the device segment once a model binds it. */
+export abstract class ParametricLayer {
+  #segment?: ParameterSegment;
+
+  /** Binds the layer's parameter and gradient segment (done by the model). */
+  bind(segment: ParameterSegment): void {
+    this.#segment = segment;
+  }
+
+  /** The bound segment; throws when the layer is not part of a model yet. */
+  get segment(): ParameterSegment {
+    if (!this.#segment) throw new Error(`${this} is not on a device yet: create a Model with it`);
+    return this.#segment;
+  }
+}
+
+/**
+ * PyTorch's default initialisation of Conv2d and Linear: weights by kaiming-uniform with a = √5
+ * and biases U(±1/√fan_in), which both come to U(±1/√fan_in).
+ */
+export function defaultInit(count: number, fanIn: number, rng: Random): Float32Array {
+  const bound = 1 / Math.sqrt(fanIn);
+  return Float32Array.from({ length: count }, () => rng.uniform(-bound, bound));
+}
+
+/** Elements in a shape. */
+export function sizeOf(shape: Shape): number {
+  return shape.reduce((a, b) => a * b, 1);
+}
+
+/** A number or pair as a pair. */
+export function pair(v: number | readonly [number, number]): [number, number] {
+  return typeof v === "number" ? [v, v] : [v[0], v[1]];
+}
+
+/** Throws a shape error naming the layer. */
+export function expectShape(layer: Layer, input: Shape, ok: boolean, expected: string): void {
+  if (!ok) {
+    throw new RangeError(
+      `${layer}: input shape [${input.join(", ")}] does not fit, expected ${expected}`,
+    );
+  }
+}
+
+/** A fresh default generator for layers built without one. */
+export function defaultRandom(): Random {
+  return new Random(0);
+}

@@ -1,0 +1,143 @@
+/**
+ * `Sequential`: layers applied in order. Its workspace holds the intermediate activations (and,
+ * for training, their gradients) plus every child's scratch buffers, named `<index>/<name>`.
+ *
+ * @module
+ */
+import type { BufferSlice, KernelCall } from "../kernel_runner.ts";
+import type { BackwardIO, ForwardIO, Layer, Parameter, Shape } from "./layer.ts";
+import { sizeOf } from "./layer.ts";
+
+/** A parameter with its PyTorch `state_dict` name, e.g. `0.weight`. */
+export interface NamedParameter extends Parameter {
+  /** `<index>.<name>` as in PyTorch's `nn.Sequential`. */
+  qualifiedName: string;
+  /** The layer that owns it. */
+  layer: Layer;
+}
+
+/**
+ * Layers in order, like PyTorch's `nn.Sequential`.
+ *
+ * @example
+ * ```ts
+ * import { Sequential } from "./sequential.ts";
+ * import { Linear } from "./linear.ts";
+ * import { ReLU } from "./activation.ts";
+ * const mlp = new Sequential([new Linear(784, 64), new ReLU(), new Linear(64, 10)]);
+ * console.log(mlp.outputShape([784])); // [10]
+ * ```
+ */
+export class Sequential implements Layer {
+  /** The layers. */
+  readonly layers: readonly Layer[];
+
+  /** Wraps `layers`, applied first to last. */
+  constructor(layers: readonly Layer[]) {
+    if (layers.length === 0) throw new RangeError("Sequential needs at least one layer");
+    this.layers = layers;
+  }
+
+  /** Every child's parameters, in order (a Sequential has none of its own). */
+  get parameters(): readonly Parameter[] {
+    return this.namedParameters().map(({ name, shape, data }) => ({ name, shape, data }));
+  }
+
+  /** Parameters with their `state_dict` names. */
+  namedParameters(): NamedParameter[] {
+    return this.layers.flatMap((layer, i) =>
+      layer instanceof Sequential
+        ? layer.namedParameters().map((p) => ({ ...p, qualifiedName: `${i}.${p.qualifiedName}` }))
+        : layer.parameters.map((p) => ({ ...p, qualifiedName: `${i}.${p.name}`, layer }))
+    );
+  }
+
+  /** Every layer's input shape, and the final output shape last. */
+  shapes(input: Shape): Shape[] {
+    const shapes = [input];
+    for (const layer of this.layers) shapes.push(layer.outputShape(shapes[shapes.length - 1]));
+    return shapes;
+  }
+
+  /** The last layer's output shape. */
+  outputShape(input: Shape): Shape {
+    return this.shapes(input).at(-1)!;
+  }
+
+  /** Intermediate activations (`act<i>`), their gradients (`grad<i>`), and children's scratch. */
+  workspace(batch: number, input: Shape, training: boolean): Record<string, number> {
+    const shapes = this.shapes(input);
+    const out: Record<string, number> = {};
+    this.layers.forEach((layer, i) => {
+      for (const [name, bytes] of Object.entries(layer.workspace(batch, shapes[i], training))) {
+        out[`${i}/${name}`] = bytes;
+      }
+      if (i < this.layers.length - 1 && !layer.reshapeOnly) {
+        out[`act${i}`] = batch * sizeOf(shapes[i + 1]) * 4;
+        if (training) out[`grad${i}`] = out[`act${i}`];
+      }
+    });
+    return out;
+  }
+
+  #wiring(io: ForwardIO) {
+    const shapes = this.shapes(io.input);
+    const n = this.layers.length;
+    const acts: BufferSlice[] = [], grads: (BufferSlice | undefined)[] = [];
+    for (let i = 0; i < n; i++) {
+      const reshape = this.layers[i].reshapeOnly;
+      acts.push(i === n - 1 ? io.y : reshape ? (i ? acts[i - 1] : io.x) : io.work[`act${i}`]);
+      grads.push(reshape ? (i ? grads[i - 1] : undefined) : io.work[`grad${i}`]);
+    }
+    const work = (i: number) => {
+      const prefix = `${i}/`;
+      return Object.fromEntries(
+        Object.entries(io.work).filter(([k]) => k.startsWith(prefix)).map((
+          [k, v],
+        ) => [k.slice(prefix.length), v]),
+      );
+    };
+    return { shapes, acts, grads, work };
+  }
+
+  /** Each layer's forward, in order. */
+  forward(io: ForwardIO): KernelCall[] {
+    const { shapes, acts, work } = this.#wiring(io);
+    return this.layers.flatMap((layer, i) =>
+      layer.forward({
+        batch: io.batch,
+        input: shapes[i],
+        x: i ? acts[i - 1] : io.x,
+        y: acts[i],
+        work: work(i),
+      })
+    );
+  }
+
+  /** Each layer's backward, last to first; the first layer gets `io.dx` (null: skipped). */
+  backward(io: BackwardIO): KernelCall[] {
+    const { shapes, acts, grads, work } = this.#wiring(io);
+    const n = this.layers.length;
+    const calls: KernelCall[] = [];
+    for (let i = n - 1; i >= 0; i--) {
+      const dy = i === n - 1 ? io.dy : grads[i]!;
+      const dx = i === 0 ? io.dx : grads[i - 1] ?? io.dx;
+      calls.push(...this.layers[i].backward({
+        batch: io.batch,
+        input: shapes[i],
+        x: i ? acts[i - 1] : io.x,
+        y: acts[i],
+        work: work(i),
+        dy,
+        dx,
+      }));
+    }
+    return calls;
+  }
+
+  /** PyTorch's repr. */
+  toString(): string {
+    const lines = this.layers.map((l, i) => `  (${i}): ${String(l).replaceAll("\n", "\n  ")}`);
+    return `Sequential(\n${lines.join("\n")}\n)`;
+  }
+}

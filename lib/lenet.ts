@@ -1,0 +1,85 @@
+/**
+ * The LeNet-5 of the reference program, and its variants.
+ *
+ *   Conv2d(1, 6, 5, padding=2) → act → pool(2) → Conv2d(6, 16, 5) → act → pool(2) → Flatten →
+ *   Linear(400, 120) → act → Linear(120, 84) → act → Linear(84, 10)
+ *
+ * The indices match PyTorch's `nn.Sequential`, so parameter names are `0.weight`, `3.weight`,
+ * `7.weight`, `9.weight` and `11.weight` (and biases), as in the reference's `state_dict()`.
+ *
+ * @module
+ */
+import { ReLU, Sigmoid } from "./layers/activation.ts";
+import { Conv2d } from "./layers/conv2d.ts";
+import { Flatten } from "./layers/flatten.ts";
+import type { Layer } from "./layers/layer.ts";
+import { Linear } from "./layers/linear.ts";
+import { AvgPool2d, MaxPool2d } from "./layers/pool.ts";
+import { Sequential } from "./layers/sequential.ts";
+import { Random } from "./random.ts";
+
+/** Options of {@linkcode lenet5}. */
+export interface LeNetOptions {
+  /** Activation after each conv and hidden linear layer; default `sigmoid` (the reference). */
+  activation?: "sigmoid" | "relu";
+  /** Pooling; default `avg` (the reference). */
+  pool?: "avg" | "max";
+  /** Seed of the initial weights; default 0. */
+  seed?: number;
+  /** Side of the square input images; default 28. */
+  inputSize?: number;
+  /** Number of classes; default 10. */
+  numClasses?: number;
+}
+
+/**
+ * Builds LeNet-5 with PyTorch's default initialisation from a seeded generator.
+ *
+ * @example
+ * ```ts
+ * import { lenet5 } from "./lenet.ts";
+ * const net = lenet5({ activation: "relu", pool: "max", seed: 1 });
+ * console.log(net.outputShape([1, 28, 28])); // [10]
+ * ```
+ */
+export function lenet5(options: LeNetOptions = {}): Sequential {
+  const rng = new Random(options.seed ?? 0);
+  const act = (): Layer =>
+    (options.activation ?? "sigmoid") === "relu" ? new ReLU() : new Sigmoid();
+  const pool = (): Layer => (options.pool ?? "avg") === "max" ? new MaxPool2d(2) : new AvgPool2d(2);
+  const side = options.inputSize ?? 28;
+  const after = Math.floor((Math.floor(side / 2) - 4) / 2); // conv(5, pad 2) keeps side; pool halves
+  if (after < 1) throw new RangeError(`lenet5: input size ${side} is too small (at least 12)`);
+  return new Sequential([
+    new Conv2d(1, 6, 5, { padding: 2, rng }),
+    act(),
+    pool(),
+    new Conv2d(6, 16, 5, { rng }),
+    act(),
+    pool(),
+    new Flatten(),
+    new Linear(16 * after * after, 120, { rng }),
+    act(),
+    new Linear(120, 84, { rng }),
+    act(),
+    new Linear(84, options.numClasses ?? 10, { rng }),
+  ]);
+}
+
+/**
+ * The reference's shape printout: each layer's name and output shape for one input, e.g.
+ * `Conv2d output shape:\t [1, 6, 28, 28]`.
+ *
+ * @example
+ * ```ts
+ * import { lenet5, shapeSummary } from "./lenet.ts";
+ * console.log(shapeSummary(lenet5(), [1, 28, 28]).join("\n"));
+ * ```
+ */
+export function shapeSummary(net: Sequential, input: readonly number[]): string[] {
+  const shapes = net.shapes(input);
+  return net.layers.map((layer, i) => {
+    const name = String(layer).replace(/\(.*/s, "");
+    return `${name} output shape:\t [1, ${shapes[i + 1].join(", ")}]`;
+  });
+}
