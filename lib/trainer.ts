@@ -7,7 +7,7 @@
  */
 import type { Split } from "../data/dataset.ts";
 import { accumulateMetrics } from "../kernels/metrics.ts";
-import { readFloats, storageBuffer, uniformBuffer } from "./buffers.ts";
+import { readFloats, storageBuffer, uniformBuffer, writeBytes } from "./buffers.ts";
 import { deviceSplit, setOrder } from "./device_data.ts";
 import { batchPlan, evaluate, gatherCall } from "./evaluator.ts";
 import { type Dispatch, KernelRunner } from "./kernel_runner.ts";
@@ -223,4 +223,45 @@ export async function train(
     window.destroy();
   }
   return history;
+}
+
+/**
+ * One step on a batch you supply (Keras' `train_on_batch`): forward, mean cross-entropy,
+ * backward, and the optimiser's update when one is given (without one, only the gradients are
+ * computed, like `loss.backward()`). Returns the batch's mean loss.
+ *
+ * @example
+ * ```ts ignore
+ * import { Adam, trainOnBatch } from "../mod.ts";
+ * const loss = await trainOnBatch(model, batch.images, batch.labels, new Adam());
+ * ```
+ */
+export async function trainOnBatch(
+  model: Model,
+  images: Float32Array,
+  labels: ArrayLike<number>,
+  optimizer?: Optimizer,
+): Promise<number> {
+  const n = labels.length;
+  const per = model.inputShape.reduce((a, b) => a * b, 1);
+  if (images.length !== n * per) {
+    throw new RangeError(
+      `trainOnBatch: ${images.length} floats for ${n} labels, expected ${n * per}`,
+    );
+  }
+  const device = model.gpu.device;
+  const runner = KernelRunner.for(device);
+  const program = await model.program(n, true);
+  const dispatches = await runner.prepareAll([
+    ...program.forward,
+    ...program.loss,
+    ...program.backward,
+    ...(optimizer ? [optimizer.attach(model)] : []),
+  ]);
+  writeBytes(device, program.input, 0, images);
+  writeBytes(device, program.labels, 0, Uint32Array.from(labels));
+  optimizer?.beginStep(device);
+  runner.submit(dispatches);
+  const rowLoss = await readFloats(device, program.rowLoss);
+  return rowLoss.reduce((a, b) => a + b, 0) / n;
 }

@@ -1,0 +1,90 @@
+// PyTorch parity: fixtures written by tools/make_parity_fixtures.py with torch 1.13 (fixed
+// weights, 8 real test images): logits, loss, every gradient, and one Adam and one SGD step.
+import { assert } from "./_assert.ts";
+import { testGpu } from "./_gpu.ts";
+import { decodeSafetensors, float32Tensors } from "../lib/safetensors.ts";
+import { lenet5 } from "../lib/lenet.ts";
+import { Model, type Tensor } from "../lib/model.ts";
+import { trainOnBatch } from "../lib/trainer.ts";
+import { Adam, SGD } from "../lib/optimizer.ts";
+import { readFloats } from "../lib/buffers.ts";
+
+const PARAMS = ["0", "3", "7", "9", "11"].flatMap((i) => [`${i}.weight`, `${i}.bias`]);
+
+function prefixed(all: Record<string, Tensor>, prefix: string): Record<string, Tensor> {
+  return Object.fromEntries(PARAMS.map((name) => [name, all[`${prefix}.${name}`]]));
+}
+
+/** Max |a-b|, and the max of |a-b| / max(|b|, floor) (relative, guarded near zero). */
+function compare(a: Float32Array, b: Float32Array, floor: number) {
+  let abs = 0, rel = 0;
+  for (let i = 0; i < b.length; i++) {
+    const d = Math.abs(a[i] - b[i]);
+    abs = Math.max(abs, d);
+    rel = Math.max(rel, d / Math.max(Math.abs(b[i]), floor));
+  }
+  return { abs, rel };
+}
+
+async function flatToNamed(model: Model, buffer: GPUBuffer): Promise<Record<string, Float32Array>> {
+  const flat = await readFloats(model.gpu.device, buffer);
+  return Object.fromEntries(model.parameters.map((p) => [
+    p.name,
+    flat.slice(p.offset, p.offset + p.shape.reduce((x, y) => x * y, 1)),
+  ]));
+}
+
+for (const [activation, pool] of [["sigmoid", "avg"], ["relu", "max"]] as const) {
+  Deno.test(`PyTorch parity, ${activation} + ${pool} pooling: logits, loss, gradients, Adam and SGD steps`, async () => {
+    const file = `tests/fixtures/parity_${activation}_${pool}.safetensors`;
+    const t = float32Tensors(decodeSafetensors(await Deno.readFile(file), file), file);
+    const model = new Model(await testGpu(), lenet5({ activation, pool }));
+    model.loadStateDict(prefixed(t, "weight"));
+    const images = t.input.data, labels = t.labels.data;
+
+    const loss = await trainOnBatch(model, images, labels);
+    const program = await model.program(labels.length, true);
+    const logits = compare(await readFloats(model.gpu.device, program.logits), t.logits.data, 1);
+    const lossDiff = Math.abs(loss - t.loss.data[0]);
+    console.log(
+      `logits max abs difference ${logits.abs.toExponential(2)}, loss ${lossDiff.toExponential(2)}`,
+    );
+    assert(logits.abs < 1e-4 && lossDiff < 1e-4);
+
+    // Relative to each tensor's largest entry: a gradient of 1e-9 next to ones of 1e-2 is noise.
+    const report = (
+      what: string,
+      got: Record<string, Float32Array>,
+      want: Record<string, Tensor>,
+      tol: number,
+    ) => {
+      for (const name of PARAMS) {
+        const ref = want[name].data;
+        const scale = ref.reduce((m, v) => Math.max(m, Math.abs(v)), 0);
+        const d = compare(got[name], ref, scale);
+        console.log(
+          `${what} ${name}: max abs ${d.abs.toExponential(2)}, relative ${d.rel.toExponential(2)}`,
+        );
+        assert(d.rel < tol, `${what} ${name}: relative difference ${d.rel}`);
+      }
+    };
+    report("gradient", await flatToNamed(model, model.gradientBuffer), prefixed(t, "grad"), 1e-3);
+
+    await trainOnBatch(model, images, labels, new Adam({ lr: 1e-3 }));
+    report(
+      "after Adam",
+      await flatToNamed(model, model.parameterBuffer),
+      prefixed(t, "adam"),
+      1e-3,
+    );
+
+    model.loadStateDict(prefixed(t, "weight"));
+    await trainOnBatch(
+      model,
+      images,
+      labels,
+      new SGD({ lr: 0.1, momentum: 0.9, weightDecay: 5e-4 }),
+    );
+    report("after SGD", await flatToNamed(model, model.parameterBuffer), prefixed(t, "sgd"), 1e-3);
+  });
+}
