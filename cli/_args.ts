@@ -1,0 +1,107 @@
+// The one place the CLI parses arguments (node:util's parseArgs; JSR's @std/cli is not reachable).
+import { parseArgs } from "node:util";
+
+/** A usage error: printed as one line, exit code 2. */
+export class UsageError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "UsageError";
+  }
+}
+
+/** One flag: its kind, default and help text. */
+export interface FlagSpec {
+  type: "string" | "boolean";
+  default?: string;
+  help: string;
+  /** For documentation: what a value looks like. */
+  value?: string;
+}
+
+/** Parses `args` against `flags`; unknown flags and positionals are usage errors. */
+export function parseFlags(
+  args: string[],
+  flags: Record<string, FlagSpec>,
+): Record<string, string | boolean | undefined> {
+  try {
+    const { values } = parseArgs({
+      args,
+      options: Object.fromEntries(
+        Object.entries(flags).map((
+          [name, f],
+        ) => [name, name === "help" ? { type: f.type, short: "h" } : { type: f.type }]),
+      ),
+      strict: true,
+      allowPositionals: false,
+    });
+    return values as Record<string, string | boolean | undefined>;
+  } catch (e) {
+    throw new UsageError(
+      (e instanceof Error ? e.message : String(e)).split("\n")[0].replace(/\. To specify.*$/, ""),
+    );
+  }
+}
+
+/** The help text: usage line, then each flag with its default. */
+export function helpText(usage: string, flags: Record<string, FlagSpec>): string {
+  const rows = Object.entries(flags).map(([name, f]) => {
+    const left = `  --${name}${f.type === "string" ? ` ${f.value ?? "VALUE"}` : ""}`;
+    const def = f.default !== undefined ? ` (default: ${f.default})` : "";
+    return `${left.padEnd(30)} ${f.help}${def}`;
+  });
+  return `${usage}\n\nOptions:\n${rows.join("\n")}\n`;
+}
+
+/** A number flag: finite, and within the given checks. */
+export function numberFlag(
+  name: string,
+  raw: string | boolean | undefined,
+  fallback: number,
+  check: { integer?: boolean; min?: number; exclusiveMin?: number } = {},
+): number {
+  if (raw === undefined) return fallback;
+  const v = Number(raw);
+  const kind = check.integer ? "an integer" : "a number";
+  const bound = check.exclusiveMin !== undefined
+    ? ` greater than ${check.exclusiveMin}`
+    : check.min !== undefined
+    ? ` of at least ${check.min}`
+    : "";
+  const bad = typeof raw !== "string" || raw.trim() === "" || !Number.isFinite(v) ||
+    (check.integer && !Number.isInteger(v)) || (check.min !== undefined && v < check.min) ||
+    (check.exclusiveMin !== undefined && v <= check.exclusiveMin);
+  if (bad) throw new UsageError(`--${name} expects ${kind}${bound}, got "${raw}"`);
+  return v;
+}
+
+/** A choice flag. */
+export function choiceFlag<T extends string>(
+  name: string,
+  raw: string | boolean | undefined,
+  choices: readonly T[],
+  fallback: T,
+): T {
+  if (raw === undefined) return fallback;
+  if (typeof raw !== "string" || !choices.includes(raw as T)) {
+    throw new UsageError(`--${name} expects one of ${choices.join(", ")}, got "${raw}"`);
+  }
+  return raw as T;
+}
+
+/** Runs `main`, turning errors into one line on stderr and an exit code (2: usage, 1: other). */
+export async function runCli(main: () => Promise<void>, usageHint: string): Promise<void> {
+  try {
+    await main();
+  } catch (e) {
+    const message = e instanceof Error ? e.message : String(e);
+    if (e instanceof UsageError) {
+      console.error(`error: ${message}\n${usageHint}`);
+      Deno.exit(2);
+    }
+    const firstLine = message.split("\n")[0];
+    console.error(
+      `error: ${e instanceof Error && e.name === "KernelCompileError" ? message : firstLine}`,
+    );
+    Deno.exit(1);
+  }
+}

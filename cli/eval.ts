@@ -1,0 +1,93 @@
+/**
+ * `deno task eval --checkpoint FILE`: test loss and accuracy of a safetensors checkpoint — this
+ * project's, or a `state_dict` exported from PyTorch with the reference `nn.Sequential`'s names
+ * (the architecture then comes from the flags; this project's files carry it in their metadata).
+ *
+ * @module
+ */
+import { choiceFlag, helpText, numberFlag, parseFlags, runCli, UsageError } from "./_args.ts";
+import { describeGpu, requestGpu } from "../lib/device.ts";
+import { lenet5 } from "../lib/lenet.ts";
+import { Model } from "../lib/model.ts";
+import { checkpointMetadata, loadCheckpoint } from "../lib/checkpoint.ts";
+import { evaluate } from "../lib/evaluator.ts";
+import { loadFashionMnist } from "../data/locate.ts";
+import { errorText } from "../data/idx.ts";
+
+const FLAGS = {
+  checkpoint: { type: "string", value: "FILE", help: "safetensors file to evaluate (required)" },
+  "data-dir": {
+    type: "string",
+    value: "DIR",
+    help: "folder with the four Fashion-MNIST .gz files",
+    default: "searched",
+  },
+  activation: {
+    type: "string",
+    value: "sigmoid|relu",
+    help: "activation",
+    default: "from the file, else sigmoid",
+  },
+  pool: { type: "string", value: "avg|max", help: "pooling", default: "from the file, else avg" },
+  "batch-size": { type: "string", default: "256", value: "N", help: "images per batch" },
+  json: { type: "boolean", help: "print one JSON object with test_accuracy and test_loss" },
+  help: { type: "boolean", help: "show this help" },
+} as const;
+
+const USAGE = "Usage: deno task eval --checkpoint FILE [options]";
+
+async function main() {
+  const flags = parseFlags(Deno.args, FLAGS);
+  if (flags.help) {
+    console.log(helpText(USAGE, FLAGS));
+    return;
+  }
+  const file = flags.checkpoint;
+  if (typeof file !== "string" || !file) throw new UsageError("--checkpoint FILE is required");
+  const batchSize = numberFlag("batch-size", flags["batch-size"], 256, { integer: true, min: 1 });
+  let bytes: Uint8Array;
+  try {
+    bytes = await Deno.readFile(file);
+  } catch (e) {
+    throw new Error(`${file}: cannot be read (${errorText(e)})`);
+  }
+  const meta = checkpointMetadata(bytes, file);
+  const activation = choiceFlag(
+    "activation",
+    flags.activation,
+    ["sigmoid", "relu"] as const,
+    meta.activation === "relu" ? "relu" : "sigmoid",
+  );
+  const pool = choiceFlag(
+    "pool",
+    flags.pool,
+    ["avg", "max"] as const,
+    meta.pool === "max" ? "max" : "avg",
+  );
+  const data = await loadFashionMnist({ dataDir: flags["data-dir"] as string | undefined });
+  const gpu = await requestGpu();
+  const model = new Model(gpu, lenet5({ activation, pool }));
+  loadCheckpoint(model, bytes, file);
+  const result = await evaluate(model, data.test, { batchSize });
+  if (flags.json) {
+    console.log(
+      JSON.stringify({
+        test_accuracy: result.accuracy,
+        test_loss: result.loss,
+        count: result.count,
+        activation,
+        pool,
+      }),
+    );
+  } else {
+    console.log(`adapter: ${describeGpu(gpu)}`);
+    console.log(`${file} (${activation}, ${pool} pooling) on ${result.count} test images:`);
+    console.log(
+      `test loss ${result.loss.toFixed(4)}, test accuracy ${result.accuracy.toFixed(4)} (${
+        result.seconds.toFixed(1)
+      } s)`,
+    );
+  }
+}
+
+await runCli(main, "Run `deno task eval --help` for the options.");

@@ -1,0 +1,138 @@
+/**
+ * The training chart as a standalone SVG: the logged mini-batch loss against steps (left axis),
+ * and the test accuracy at each epoch's end (right axis), like the reference's matplotlib plot.
+ * Pure string building, so it renders in a browser or a notebook too.
+ *
+ * @module
+ */
+import type { EpochMetrics, LossPoint } from "./trainer.ts";
+
+/** What to draw. */
+export interface ChartData {
+  /** Logged losses. */
+  losses: readonly LossPoint[];
+  /** Epoch summaries (test accuracy is drawn at `epoch * stepsPerEpoch`). */
+  epochs: readonly EpochMetrics[];
+  /** Steps per epoch, to place the epoch ends on the step axis. */
+  stepsPerEpoch: number;
+  /** Title; default "LeNet-5 on Fashion-MNIST". */
+  title?: string;
+}
+
+const W = 720, H = 420, L = 70, R = 70, T = 50, B = 60;
+
+function niceStep(range: number, ticks: number): number {
+  const raw = range / ticks;
+  const mag = 10 ** Math.floor(Math.log10(raw));
+  const norm = raw / mag;
+  return (norm < 1.5 ? 1 : norm < 3 ? 2 : norm < 7 ? 5 : 10) * mag;
+}
+
+function escape(s: string): string {
+  return s.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
+}
+
+/**
+ * Renders the chart.
+ *
+ * @example
+ * ```ts
+ * import { lossChartSvg } from "./chart.ts";
+ * const svg = lossChartSvg({ losses: [{ step: 100, loss: 2.1 }, { step: 200, loss: 1.2 }], epochs: [], stepsPerEpoch: 235 });
+ * ```
+ */
+export function lossChartSvg(data: ChartData): string {
+  const maxStep = Math.max(
+    1,
+    ...data.losses.map((p) => p.step),
+    data.epochs.length * data.stepsPerEpoch,
+  );
+  const finite = data.losses.map((p) => p.loss).filter(Number.isFinite);
+  const maxLoss = finite.length ? Math.max(...finite) * 1.05 : 1;
+  const x = (step: number) => L + (step / maxStep) * (W - L - R);
+  const yLoss = (v: number) => H - B - (v / maxLoss) * (H - T - B);
+  const yAcc = (v: number) => H - B - v * (H - T - B);
+  const parts: string[] = [];
+  const text = (px: number, py: number, s: string, extra = "") =>
+    parts.push(`<text x="${px.toFixed(1)}" y="${py.toFixed(1)}" ${extra}>${escape(s)}</text>`);
+  parts.push(`<rect width="${W}" height="${H}" fill="white"/>`);
+  text(
+    W / 2,
+    28,
+    data.title ?? "LeNet-5 on Fashion-MNIST",
+    `text-anchor="middle" font-size="18" font-weight="bold"`,
+  );
+  // grid and axes
+  const stepTick = niceStep(maxStep, 8);
+  for (let s = 0; s <= maxStep + 1e-9; s += stepTick) {
+    parts.push(`<line x1="${x(s)}" y1="${T}" x2="${x(s)}" y2="${H - B}" stroke="#eee"/>`);
+    text(x(s), H - B + 18, String(Math.round(s)), `text-anchor="middle" font-size="12"`);
+  }
+  const lossTick = niceStep(maxLoss, 6);
+  for (let v = 0; v <= maxLoss + 1e-9; v += lossTick) {
+    parts.push(`<line x1="${L}" y1="${yLoss(v)}" x2="${W - R}" y2="${yLoss(v)}" stroke="#eee"/>`);
+    text(
+      L - 8,
+      yLoss(v) + 4,
+      v.toFixed(lossTick < 0.1 ? 2 : 1),
+      `text-anchor="end" font-size="12" fill="#1f77b4"`,
+    );
+  }
+  for (let a = 0; a <= 1.0001; a += 0.2) {
+    text(W - R + 8, yAcc(a) + 4, a.toFixed(1), `font-size="12" fill="#d62728"`);
+  }
+  parts.push(
+    `<rect x="${L}" y="${T}" width="${W - L - R}" height="${
+      H - T - B
+    }" fill="none" stroke="#333"/>`,
+  );
+  text(W / 2, H - 18, "training step (batches)", `text-anchor="middle" font-size="14"`);
+  text(
+    18,
+    H / 2,
+    "mini-batch loss (mean since last point)",
+    `text-anchor="middle" font-size="14" fill="#1f77b4" transform="rotate(-90 18 ${H / 2})"`,
+  );
+  text(
+    W - 14,
+    H / 2,
+    "test accuracy",
+    `text-anchor="middle" font-size="14" fill="#d62728" transform="rotate(90 ${W - 14} ${H / 2})"`,
+  );
+  if (data.losses.length) {
+    const d = data.losses.map((p, i) =>
+      `${i ? "L" : "M"}${x(p.step).toFixed(1)},${yLoss(p.loss).toFixed(1)}`
+    );
+    parts.push(`<path d="${d.join(" ")}" fill="none" stroke="#1f77b4" stroke-width="2"/>`);
+  }
+  const acc = data.epochs.filter((e) => Number.isFinite(e.test_accuracy));
+  if (acc.length) {
+    const d = acc.map((e, i) =>
+      `${i ? "L" : "M"}${x(e.epoch * data.stepsPerEpoch).toFixed(1)},${
+        yAcc(e.test_accuracy).toFixed(1)
+      }`
+    );
+    parts.push(
+      `<path d="${
+        d.join(" ")
+      }" fill="none" stroke="#d62728" stroke-width="2" stroke-dasharray="6 4"/>`,
+    );
+    for (const e of acc) {
+      parts.push(
+        `<circle cx="${x(e.epoch * data.stepsPerEpoch).toFixed(1)}" cy="${
+          yAcc(e.test_accuracy).toFixed(1)
+        }" r="4" fill="#d62728"/>`,
+      );
+    }
+    const last = acc[acc.length - 1];
+    text(
+      W - R - 8,
+      T + 20,
+      `test accuracy ${last.test_accuracy.toFixed(4)} after epoch ${last.epoch}`,
+      `text-anchor="end" font-size="13" fill="#d62728"`,
+    );
+  }
+  return `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="sans-serif">\n${
+    parts.join("\n")
+  }\n</svg>\n`;
+}
