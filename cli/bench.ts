@@ -1,0 +1,121 @@
+/**
+ * `deno task bench`: where the time of a training step goes on this adapter (each kernel of the
+ * step, repeated inside one pass so that no per-submit latency is counted), then end-to-end
+ * training and evaluation throughput for both LeNet-5 variants.
+ *
+ * @module
+ */
+import { helpText, numberFlag, parseFlags, runCli } from "./_args.ts";
+import { describeGpu, type Gpu, requestGpu } from "../lib/device.ts";
+import { type Dispatch, KernelRunner } from "../lib/kernel_runner.ts";
+import { lenet5 } from "../lib/lenet.ts";
+import { Model } from "../lib/model.ts";
+import { Adam } from "../lib/optimizer.ts";
+import { train } from "../lib/trainer.ts";
+import { evaluate } from "../lib/evaluator.ts";
+import { loadFashionMnist } from "../data/locate.ts";
+
+const FLAGS = {
+  "batch-size": { type: "string", default: "256", value: "N", help: "images per batch" },
+  steps: { type: "string", default: "40", value: "N", help: "training steps timed per variant" },
+  reps: { type: "string", default: "10", value: "N", help: "repetitions of each kernel" },
+  json: { type: "boolean", help: "print one JSON object" },
+  help: { type: "boolean", help: "show this help" },
+} as const;
+
+/** Training FLOPs per image (forward 0.83 M, backward about twice that), as in the reference. */
+const TRAIN_FLOP_PER_IMAGE = 2.27e6;
+
+async function timeDispatch(gpu: Gpu, d: Dispatch, reps: number): Promise<number> {
+  const runner = KernelRunner.for(gpu.device);
+  runner.submit([d]);
+  await gpu.device.queue.onSubmittedWorkDone();
+  let best = Infinity;
+  for (let trial = 0; trial < 3; trial++) {
+    const t = performance.now();
+    runner.submit(Array(reps).fill(d));
+    await gpu.device.queue.onSubmittedWorkDone();
+    best = Math.min(best, (performance.now() - t) / reps);
+  }
+  return best;
+}
+
+async function main() {
+  const flags = parseFlags(Deno.args, FLAGS);
+  if (flags.help) {
+    console.log(helpText("Usage: deno task bench [options]", FLAGS));
+    return;
+  }
+  const batch = numberFlag("batch-size", flags["batch-size"], 256, { integer: true, min: 1 });
+  const steps = numberFlag("steps", flags.steps, 40, { integer: true, min: 2 });
+  const reps = numberFlag("reps", flags.reps, 10, { integer: true, min: 1 });
+  const json = flags.json === true;
+  const say = (s: string) => !json && console.log(s);
+  const data = await loadFashionMnist();
+  const gpu = await requestGpu({ storageBufferBytes: data.train.images.length });
+  say(`adapter: ${describeGpu(gpu)}`);
+  const report: Record<string, unknown> = { adapter: gpu.info, batch, kernels: {}, variants: {} };
+
+  // 1. Kernel by kernel, for the reference variant.
+  const model = new Model(gpu, lenet5());
+  const program = await model.program(batch, true);
+  const optimizer = new Adam();
+  const calls = [...program.forward, ...program.loss, ...program.backward, optimizer.attach(model)];
+  const dispatches = await KernelRunner.for(gpu.device).prepareAll(calls);
+  optimizer.beginStep(gpu.device);
+  const rows: [string, number][] = [];
+  for (const d of dispatches) rows.push([d.key, await timeDispatch(gpu, d, reps)]);
+  const total = rows.reduce((s, [, t]) => s + t, 0);
+  say(`\nkernels of one training step (batch ${batch}, sigmoid + avg pooling):`);
+  for (const [key, t] of [...rows].sort((a, b) => b[1] - a[1])) {
+    say(`${t.toFixed(2).padStart(9)} ms ${(100 * t / total).toFixed(1).padStart(5)}%  ${key}`);
+  }
+  say(
+    `${total.toFixed(2).padStart(9)} ms         sum (${
+      (batch / total * 1000).toFixed(0)
+    } images/s if nothing else cost)`,
+  );
+  report.kernels = Object.fromEntries(rows.map(([k, t]) => [k, t]));
+
+  // 2. End to end: training steps on the resident dataset, then the whole test set.
+  const subset = { ...data.train, count: batch * steps };
+  subset.images = data.train.images.subarray(0, subset.count * 784);
+  subset.labels = data.train.labels.subarray(0, subset.count);
+  say(
+    `\nend to end (${steps} steps of ${batch}, first step excluded; evaluation of ${data.test.count} images):`,
+  );
+  for (const [activation, pool] of [["sigmoid", "avg"], ["relu", "max"]] as const) {
+    const m = new Model(gpu, lenet5({ activation, pool }));
+    let t1 = 0, imagesAfterFirst = 0;
+    const history = await train(m, { train: subset }, {
+      epochs: 1,
+      batchSize: batch,
+      syncEvery: 1,
+      onStep: (e) => {
+        if (e.step === 1) t1 = e.seconds;
+        else imagesAfterFirst = e.images - batch;
+      },
+    });
+    const seconds = history.epochs[0].train_seconds - t1;
+    const imagesPerSecond = imagesAfterFirst / seconds;
+    const ev = await evaluate(m, data.test, { batchSize: batch });
+    const evalPerSecond = ev.count / ev.seconds;
+    say(
+      `  ${`${activation} + ${pool}`.padEnd(14)} train ${
+        imagesPerSecond.toFixed(0).padStart(7)
+      } images/s ` +
+        `(${(imagesPerSecond * TRAIN_FLOP_PER_IMAGE / 1e9).toFixed(2)} GFLOP/s, ${
+          (60000 / imagesPerSecond).toFixed(1)
+        } s/epoch)  ` +
+        `eval ${evalPerSecond.toFixed(0).padStart(7)} images/s`,
+    );
+    (report.variants as Record<string, unknown>)[`${activation}_${pool}`] = {
+      train_images_per_second: imagesPerSecond,
+      train_seconds_per_epoch: 60000 / imagesPerSecond,
+      eval_images_per_second: evalPerSecond,
+    };
+  }
+  if (json) console.log(JSON.stringify(report));
+}
+
+await runCli(main, "Run `deno task bench --help` for the options.");

@@ -1,0 +1,35 @@
+import { assert } from "./_assert.ts";
+import { lossChartSvg } from "../lib/chart.ts";
+import type { EpochMetrics } from "../lib/trainer.ts";
+
+Deno.test("the loss chart is an SVG with a title, labelled axes, the loss curve and accuracy points", () => {
+  const epoch = (e: number, acc: number): EpochMetrics => ({
+    epoch: e,
+    train_loss: 1,
+    train_accuracy: acc,
+    test_loss: 1,
+    test_accuracy: acc,
+    train_seconds: 1,
+    eval_seconds: 1,
+    images_per_second: 1,
+  });
+  const svg = lossChartSvg({
+    losses: [{ step: 100, loss: 2.3 }, { step: 200, loss: 1.1 }, { step: 300, loss: 0.7 }],
+    epochs: [epoch(1, 0.6), epoch(2, 0.7)],
+    stepsPerEpoch: 235,
+  });
+  assert(svg.startsWith("<svg") && svg.trimEnd().endsWith("</svg>"));
+  for (
+    const text of [
+      "LeNet-5 on Fashion-MNIST",
+      "training step",
+      "mini-batch loss",
+      "test accuracy",
+      "0.7000 after epoch 2",
+    ]
+  ) {
+    assert(svg.includes(text), text);
+  }
+  assert((svg.match(/<path /g) ?? []).length === 2 && (svg.match(/<circle /g) ?? []).length === 2);
+  assert(!svg.includes("NaN"));
+});

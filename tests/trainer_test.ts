@@ -1,0 +1,73 @@
+import { assert, assertEquals } from "./_assert.ts";
+import { testGpu } from "./_gpu.ts";
+import { fashionMnist, head } from "./_data.ts";
+import { lenet5 } from "../lib/lenet.ts";
+import { Model } from "../lib/model.ts";
+import { type EpochMetrics, type StepEvent, train } from "../lib/trainer.ts";
+import { evaluate } from "../lib/evaluator.ts";
+import { Adam } from "../lib/optimizer.ts";
+
+async function shortRun(seed: number, epochs = 2) {
+  const ds = await fashionMnist();
+  const model = new Model(await testGpu(), lenet5({ activation: "relu", pool: "max", seed }));
+  const steps: StepEvent[] = [];
+  const history = await train(model, { train: head(ds.train, 4096), test: head(ds.test, 2000) }, {
+    epochs,
+    seed,
+    batchSize: 64,
+    logEvery: 16,
+    optimizer: new Adam({ lr: 2e-3 }),
+    onStep: (e) => void steps.push(e),
+  });
+  return { model, history, steps };
+}
+
+const withoutTimes = (m: EpochMetrics) => {
+  const { train_seconds: _a, eval_seconds: _b, images_per_second: _c, ...rest } = m;
+  return rest;
+};
+
+Deno.test("a short run on real Fashion-MNIST images learns far above chance, and repeats exactly", async () => {
+  const a = await shortRun(5);
+  const last = a.history.epochs.at(-1)!;
+  console.log(
+    `4096 images × 2 epochs: test accuracy ${last.test_accuracy}, loss ${last.test_loss}`,
+  );
+  assert(last.test_accuracy > 0.6, `test accuracy ${last.test_accuracy} (chance is 0.1)`);
+  assert(last.train_loss < a.history.epochs[0].train_loss);
+  assertEquals(a.steps.length, 128);
+  assertEquals(a.steps.filter((s) => s.loss !== undefined).length, 8);
+  assertEquals(a.history.losses.length, 8);
+  assertEquals(a.steps.at(-1)!.images, 4096);
+  assert(a.history.losses.every((p) => Number.isFinite(p.loss)));
+  const b = await shortRun(5);
+  assertEquals(b.history.epochs.map(withoutTimes), a.history.epochs.map(withoutTimes));
+  assertEquals(b.history.losses, a.history.losses);
+  const again = await evaluate(a.model, head((await fashionMnist()).test, 2000));
+  assertEquals(again.accuracy, last.test_accuracy);
+});
+
+Deno.test("an AbortSignal stops training after the current step", async () => {
+  const ds = await fashionMnist();
+  const model = new Model(await testGpu(), lenet5());
+  const controller = new AbortController();
+  const history = await train(model, { train: head(ds.train, 2048) }, {
+    epochs: 3,
+    signal: controller.signal,
+    onStep: (e) => {
+      if (e.step === 3) controller.abort();
+    },
+  });
+  assert(history.stopped);
+  assertEquals(history.epochs.length, 0);
+});
+
+Deno.test("train rejects bad options with a clear error", async () => {
+  const ds = await fashionMnist();
+  const model = new Model(await testGpu(), lenet5());
+  const err = await train(model, { train: head(ds.train, 10) }, { batchSize: 0 }).catch((e) => e);
+  assert(
+    err instanceof RangeError && /batchSize must be a positive integer/.test(err.message),
+    String(err),
+  );
+});
