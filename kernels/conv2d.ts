@@ -281,12 +281,74 @@ export function conv2dBackwardInput(s: Conv2dShape, options: Conv2dKernelOptions
   });
 }
 
+/** One chunk of images whose dy is read through a uniform view. */
+export interface WeightGradChunk {
+  /** First image. */
+  first: number;
+  /** Images in the chunk. */
+  count: number;
+  /** Float offset of the uniform view in dy (a multiple of 64: 256-byte binding alignment). */
+  viewOffset: number;
+  /** Float offset of the chunk's first image within the view. */
+  base: number;
+}
+
+/** How dy is split into uniform views for {@linkcode conv2dBackwardWeight}. */
+export interface WeightGradPlan {
+  /** Images per chunk (the last may have fewer). */
+  images: number;
+  /** Floats in each view (the WGSL array length × 4). */
+  viewFloats: number;
+  /** The chunks. */
+  chunks: WeightGradChunk[];
+}
+
+/**
+ * Splits the batch so that each chunk's dy fits one uniform binding of `maxUniformFloats`
+ * floats; null when not even one image fits (then dy is read from storage). Views start at
+ * 64-float (256-byte) boundaries; the last is clamped to end at `ceil64(B·O·OH·OW)`, which the
+ * dy buffer must hold (storage buffers here are rounded up to 256 bytes).
+ */
+export function conv2dWeightGradPlan(
+  s: Conv2dShape,
+  maxUniformFloats: number,
+): WeightGradPlan | null {
+  const d = dims(s);
+  const per = d.O * d.OH * d.OW;
+  const total = ceilDiv(d.B * per, 64) * 64;
+  const viewFloats = Math.min(Math.floor(maxUniformFloats / 64) * 64, total);
+  const images = total <= viewFloats ? d.B : Math.floor((viewFloats - 63) / per);
+  if (images < 1) return null;
+  const chunks: WeightGradChunk[] = [];
+  for (let first = 0; first < d.B; first += images) {
+    const start = first * per;
+    const viewOffset = Math.min(Math.floor(start / 64) * 64, total - viewFloats);
+    chunks.push({
+      first,
+      count: Math.min(images, d.B - first),
+      viewOffset,
+      base: start - viewOffset,
+    });
+  }
+  return { images, viewFloats, chunks };
+}
+
+/** The constants of each chunk, one 256-byte slot each (uniform binding offsets must align). */
+export function weightGradChunkConstants(plan: WeightGradPlan): Uint32Array {
+  const out = new Uint32Array(plan.chunks.length * 64);
+  plan.chunks.forEach((c, k) => out.set([c.first, c.count, c.base], k * 64));
+  return out;
+}
+
 /**
  * Backward to weight and bias, first stage: one row of partial sums per image,
  * `partial[b, o*C*KH*KW + (c,ky,kx)] = Σ_{oy,ox} dy[b,o,oy,ox] · x[b, c, oy*SH+ky-PH, ox*SW+kx-PW]`
  * and `partial[b, O*C*KH*KW + o] = Σ_{oy,ox} dy[b,o,oy,ox]`. Each invocation owns one (c, ky)
  * row of taps for a block of output channels: the input row is loaded once per output row and
- * reused across kx and the block. Bindings: x, dy, partial; `sumRows(B, O*C*KH*KW + O)` follows.
+ * reused across kx and the block. `sumRows(B, O*C*KH*KW + O)` follows.
+ *
+ * Bindings: x, dy, partial — or, with a plan, x, a uniform view of dy, the chunk's constants
+ * (`first`, `count`, `base`), partial, dispatched once per chunk: dy is then read at uniform cost.
  *
  * @example
  * ```ts
@@ -297,7 +359,10 @@ export function conv2dBackwardInput(s: Conv2dShape, options: Conv2dKernelOptions
  * });
  * ```
  */
-export function conv2dBackwardWeight(s: Conv2dShape): KernelSpec {
+export function conv2dBackwardWeight(
+  s: Conv2dShape,
+  plan: WeightGradPlan | null = null,
+): KernelSpec {
   const d = dims(s);
   const OB = blockSize(d.O, Math.max(1, Math.floor(32 / d.KW)));
   const blocks = d.O / OB;
@@ -305,32 +370,49 @@ export function conv2dBackwardWeight(s: Conv2dShape): KernelSpec {
   const perImage = ceilDiv(lanes * blocks, 32);
   const row = d.O * d.CKK + d.O;
   const span = (d.OW - 1) * d.SW + d.KW;
+  const OHW = d.OH * d.OW;
+  const G = (k: string) => (plan ? `D(${k})` : `dy[${k}]`);
   const loads = unroll(span, (u) =>
     `    let ix${u} = i32(${u}) - ${d.PW};
     let v${u} = select(0.0, x[xrow + u32(clamp(ix${u}, 0, ${
       d.W - 1
     }))], ix${u} >= 0 && ix${u} < ${d.W});`);
   return {
-    key: key("conv2d_backward_weight", s) + `:ob${OB}`,
-    bindings: [
-      { name: "x", type: "array<f32>", access: "read" },
-      { name: "dy", type: "array<f32>", access: "read" },
-      { name: "partial", type: "array<f32>", access: "read_write" },
-    ],
+    key: key("conv2d_backward_weight", s) + `:ob${OB}` +
+      (plan ? `:chunk${plan.images}:v${plan.viewFloats}` : ""),
+    helpers: plan
+      ? `struct Chunk { first: u32, count: u32, base: u32 }
+fn D(k: u32) -> f32 { return dyu[k >> 2u][k & 3u]; }`
+      : undefined,
+    bindings: plan
+      ? [
+        { name: "x", type: "array<f32>", access: "read" },
+        { name: "dyu", type: `array<vec4f, ${plan.viewFloats / 4}>`, access: "uniform" },
+        { name: "chunk", type: "Chunk", access: "uniform" },
+        { name: "partial", type: "array<f32>", access: "read_write" },
+      ]
+      : [
+        { name: "x", type: "array<f32>", access: "read" },
+        { name: "dy", type: "array<f32>", access: "read" },
+        { name: "partial", type: "array<f32>", access: "read_write" },
+      ],
     workgroupSize: 32,
-    workgroupCount: d.B * perImage,
+    workgroupCount: (plan ? plan.images : d.B) * perImage,
     body: `
-  let b = wg / ${u32(perImage)};
+  let local = wg / ${u32(perImage)};
   let j = (wg % ${u32(perImage)}) * WORKGROUP_SIZE + lidx;
-  if (j >= ${u32(lanes * blocks)}) { return; }
+  if (j >= ${u32(lanes * blocks)}${plan ? " || local >= chunk.count" : ""}) { return; }
+  let b = ${plan ? "chunk.first + local" : "local"};
   let ob = (j / ${u32(lanes)}) * ${u32(OB)};
   let lane = j % ${u32(lanes)};
-  let dybase = (b * ${u32(d.O)} + ob) * ${u32(d.OH * d.OW)};
+  let dybase = ${plan ? "chunk.base + " : ""}(${plan ? "local" : "b"} * ${u32(d.O)} + ob) * ${
+      u32(OHW)
+    };
   let prow = b * ${u32(row)};
   if (lane == ${u32(lanes - 1)}) {
 ${unroll(OB, (k) => `    var s${k} = 0.0;`)}
-    for (var p = 0u; p < ${u32(d.OH * d.OW)}; p++) {
-${unroll(OB, (k) => `      s${k} += dy[dybase + ${u32(k * d.OH * d.OW)} + p];`)}
+    for (var p = 0u; p < ${u32(OHW)}; p++) {
+${unroll(OB, (k) => `      s${k} += ${G(`dybase + ${u32(k * OHW)} + p`)};`)}
     }
 ${unroll(OB, (k) => `    partial[prow + ${u32(d.O * d.CKK)} + ob + ${u32(k)}] = s${k};`)}
     return;
@@ -347,7 +429,7 @@ ${loads}
 ${
       unroll(d.OW, (ox) =>
         `    {
-${unroll(OB, (k) => `      let g${k} = dy[dyrow + ${u32(k * d.OH * d.OW + ox)}];`)}
+${unroll(OB, (k) => `      let g${k} = ${G(`dyrow + ${u32(k * OHW + ox)}`)};`)}
 ${unroll(d.KW, (kx) => unroll(OB, (k) => `      acc${k}_${kx} += g${k} * v${ox * d.SW + kx};`))}
     }`)
     }

@@ -114,3 +114,6 @@ export function blockSize(n: number, limit: number): number {
   for (let d = Math.min(n, limit); d > 1; d--) if (n % d === 0) return d;
   return 1;
 }
+
+/** Floats in one uniform binding that every WebGPU device accepts (64 KiB). */
+export const UNIFORM_BINDING_FLOATS = 16384;

@@ -4,9 +4,12 @@
  * @module
  */
 
-/** Usage of every storage buffer here: bindable, and copyable both ways for upload and readback. */
-export const STORAGE_USAGE: number = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC |
-  GPUBufferUsage.COPY_DST;
+/**
+ * Usage of every storage buffer here: bindable as storage or as a uniform view (much cheaper
+ * reads on CPU adapters), and copyable both ways for upload and readback.
+ */
+export const STORAGE_USAGE: number = GPUBufferUsage.STORAGE | GPUBufferUsage.UNIFORM |
+  GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST;
 
 /**
  * A storage buffer of `bytes` (rounded up to 4), filled with `data` when given.
@@ -25,8 +28,25 @@ export function storageBuffer(
   usage: number = STORAGE_USAGE,
 ): GPUBuffer {
   const bytes = typeof init === "number" ? init : init.byteLength;
-  const buffer = device.createBuffer({ size: Math.max(4, Math.ceil(bytes / 4) * 4), usage, label });
+  // Rounded to 256 bytes, so that an aligned uniform view (array<vec4f>) of the tail fits.
+  const size = Math.max(256, Math.ceil(bytes / 256) * 256);
+  const buffer = device.createBuffer({ size, usage, label });
   if (typeof init !== "number" && init.byteLength > 0) writeBytes(device, buffer, 0, init);
+  return buffer;
+}
+
+/** A uniform buffer holding `data` (constants written once). */
+export function constantBuffer(
+  device: GPUDevice,
+  data: ArrayBufferView,
+  label?: string,
+): GPUBuffer {
+  const buffer = device.createBuffer({
+    size: Math.max(16, Math.ceil(data.byteLength / 16) * 16),
+    usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST,
+    label,
+  });
+  writeBytes(device, buffer, 0, data);
   return buffer;
 }
 

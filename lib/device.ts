@@ -87,6 +87,10 @@ export async function requestGpu(options: GpuOptions = {}): Promise<Gpu> {
       maxStorageBuffersPerShaderStage: Math.min(limits.maxStorageBuffersPerShaderStage, 10),
     },
   });
+  // Validation errors would otherwise leave a step silently undone: make them loud.
+  device.addEventListener("uncapturederror", (event) => {
+    console.error(`WebGPU error: ${(event as GPUUncapturedErrorEvent).error.message}`);
+  });
   const info = adapter.info;
   return {
     adapter,

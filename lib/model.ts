@@ -7,7 +7,7 @@
  * @module
  */
 import type { Gpu } from "./device.ts";
-import { readFloats, STORAGE_USAGE, storageBuffer, writeBytes } from "./buffers.ts";
+import { constantBuffer, readFloats, readUints, storageBuffer, writeBytes } from "./buffers.ts";
 import type { BufferSlice, KernelCall } from "./kernel_runner.ts";
 import { KernelRunner } from "./kernel_runner.ts";
 import { type Layer, type Shape, sizeOf } from "./layers/layer.ts";
@@ -125,12 +125,7 @@ export class Model {
     }
     this.parameters = infos;
     const device = gpu.device;
-    this.parameterBuffer = storageBuffer(
-      device,
-      flat,
-      "parameters",
-      STORAGE_USAGE | GPUBufferUsage.UNIFORM,
-    );
+    this.parameterBuffer = storageBuffer(device, flat, "parameters");
     this.gradientBuffer = storageBuffer(device, this.flatSize * 4, "gradients");
     for (const [layer, { offset, size }] of segments) {
       if (!(layer instanceof ParametricLayer)) {
@@ -164,12 +159,12 @@ export class Model {
     const input = floats(batch * sizeOf(this.inputShape), "input");
     const logits = floats(batch * this.classes, "logits");
     const work: Record<string, BufferSlice> = {};
-    for (
-      const [name, bytes] of Object.entries(
-        this.network.workspace(batch, this.inputShape, training),
-      )
-    ) {
-      work[name] = { buffer: storageBuffer(device, bytes, name) };
+    const requests = this.network.workspace(batch, this.inputShape, training);
+    for (const [name, request] of Object.entries(requests)) {
+      const buffer = typeof request === "number"
+        ? storageBuffer(device, request, name)
+        : constantBuffer(device, request, name);
+      work[name] = { buffer };
     }
     const io = { batch, input: this.inputShape, x: { buffer: input }, y: { buffer: logits }, work };
     const program: Program = {
@@ -281,8 +276,8 @@ export class Model {
     writeBytes(device, program.input, 0, images);
     runner.submit(dispatches);
     const [logits, classes] = await Promise.all([
-      readFloats(device, program.logits),
-      readFloats(device, predictions).then((f) => new Uint32Array(f.buffer)),
+      readFloats(device, program.logits, 0, count * this.classes),
+      readUints(device, predictions, 0, count),
     ]);
     predictions.destroy();
     return { logits, classes };

@@ -262,6 +262,6 @@ export async function trainOnBatch(
   writeBytes(device, program.labels, 0, Uint32Array.from(labels));
   optimizer?.beginStep(device);
   runner.submit(dispatches);
-  const rowLoss = await readFloats(device, program.rowLoss);
+  const rowLoss = await readFloats(device, program.rowLoss, 0, n);
   return rowLoss.reduce((a, b) => a + b, 0) / n;
 }

@@ -14,7 +14,7 @@ export function testGpu(): Promise<Gpu> {
 /** Input data, or the element count of an output buffer. */
 export type KernelArg = Float32Array | Uint32Array | number;
 
-/** Runs `kernel` once; returns the contents of every read_write binding, in binding order. */
+/** Runs `kernel` once; returns every read_write binding (as many elements as given), in order. */
 export async function runKernel(kernel: KernelSpec, args: KernelArg[]): Promise<Float32Array[]> {
   const { device } = await testGpu();
   const buffers = kernel.bindings.map((b, n) => {
@@ -34,7 +34,10 @@ export async function runKernel(kernel: KernelSpec, args: KernelArg[]): Promise<
   runner.submit([await runner.prepare({ kernel, buffers })]);
   const out: Float32Array[] = [];
   for (const [n, b] of kernel.bindings.entries()) {
-    if (b.access === "read_write") out.push(new Float32Array(await readBytes(device, buffers[n])));
+    if (b.access !== "read_write") continue;
+    const arg = args[n];
+    const count = typeof arg === "number" ? arg : arg.length;
+    out.push(new Float32Array(await readBytes(device, buffers[n], 0, count * 4)));
   }
   buffers.forEach((b) => b.destroy());
   return out;

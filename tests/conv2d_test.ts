@@ -1,11 +1,15 @@
-import { assert } from "./_assert.ts";
-import { maxAbs, maxAbsDiff, randomFloats, runKernel } from "./_gpu.ts";
+import { assert, assertEquals } from "./_assert.ts";
+import { maxAbs, maxAbsDiff, randomFloats, runKernel, testGpu } from "./_gpu.ts";
+import { constantBuffer, readFloats, storageBuffer } from "../lib/buffers.ts";
+import { KernelRunner } from "../lib/kernel_runner.ts";
 import * as ref from "./_reference.ts";
 import {
   conv2dBackwardInput,
   conv2dBackwardWeight,
   conv2dForward,
   type Conv2dShape,
+  conv2dWeightGradPlan,
+  weightGradChunkConstants,
 } from "../kernels/conv2d.ts";
 import { sumRows } from "../kernels/reduce.ts";
 
@@ -69,3 +73,56 @@ function padded(a: Float32Array): Float32Array {
   out.set(a);
   return out;
 }
+
+Deno.test("conv2d weight gradient read through chunked uniform views of dy matches the reference", async () => {
+  const { device } = await testGpu();
+  const d: ref.ConvDims = {
+    B: 7,
+    C: 2,
+    H: 9,
+    W: 8,
+    O: 3,
+    KH: 3,
+    KW: 3,
+    SH: 1,
+    SW: 1,
+    PH: 1,
+    PW: 1,
+  };
+  const s = shapeOf(d);
+  const OH = ref.outSize(d.H, d.KH, d.SH, d.PH), OW = ref.outSize(d.W, d.KW, d.SW, d.PW);
+  // A view of 512 floats (8 × 64) holds two images of dy (3·9·8 = 216 each): 4 chunks, the last
+  // clamped to end at the buffer's end.
+  const plan = conv2dWeightGradPlan(s, 520)!;
+  assertEquals(plan.viewFloats, 512);
+  assertEquals(plan.chunks.map((c) => [c.first, c.count]), [[0, 2], [2, 2], [4, 2], [6, 1]]);
+  assert(
+    plan.chunks.every((c) => c.viewOffset % 64 === 0 && c.base + c.count * 216 <= plan.viewFloats),
+  );
+  const x = randomFloats(d.B * d.C * d.H * d.W, 31), dy = randomFloats(d.B * d.O * OH * OW, 32);
+  const wCount = d.O * d.C * d.KH * d.KW, row = wCount + d.O;
+  const xBuf = storageBuffer(device, x), dyBuf = storageBuffer(device, dy);
+  const partial = storageBuffer(device, d.B * row * 4), grad = storageBuffer(device, row * 4);
+  const constants = constantBuffer(device, weightGradChunkConstants(plan));
+  const kernel = conv2dBackwardWeight(s, plan);
+  const runner = KernelRunner.for(device);
+  const calls = plan.chunks.map((c, k) => ({
+    kernel,
+    buffers: [
+      xBuf,
+      { buffer: dyBuf, offset: c.viewOffset * 4, size: plan.viewFloats * 4 },
+      { buffer: constants, offset: k * 256, size: 16 },
+      partial,
+    ],
+  }));
+  calls.push({ kernel: sumRows(d.B, row), buffers: [partial, grad] });
+  runner.submit(await runner.prepareAll(calls));
+  const got = await readFloats(device, grad, 0, row);
+  const back = ref.conv2dBackward(d, x, randomFloats(wCount, 0), dy);
+  const err = Math.max(
+    maxAbsDiff(got.subarray(0, wCount), back.dw),
+    maxAbsDiff(got.subarray(wCount), back.db),
+  );
+  console.log(`chunked weight gradient: max abs difference ${err}`);
+  assert(err < 1e-5, String(err));
+});

@@ -15,6 +15,10 @@ Deno.test("LeNet-5 gradients agree with central finite differences of the loss",
   const labels = [3, 7, 0, 9];
   await trainOnBatch(model, images, labels);
   const grads = await readFloats(device, model.gradientBuffer);
+  for (const p of model.parameters) {
+    const g = grads.subarray(p.offset, p.offset + p.shape.reduce((a, b) => a * b, 1));
+    assert(g.some((v) => Math.abs(v) > 1e-6), `${p.name}: the gradient is all zero`);
+  }
   const params = await readFloats(device, model.parameterBuffer);
   const rng = new Random(11);
   // The loss is float32 (ulp ≈ 2.4e-7 near 2.3): differences over 2·eps carry ≈ 5e-6 of noise.

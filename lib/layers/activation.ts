@@ -16,6 +16,7 @@ import {
   type Parameter,
   type Shape,
   sizeOf,
+  type Workspace,
 } from "./layer.ts";
 
 abstract class Activation implements Layer {
@@ -24,7 +25,7 @@ abstract class Activation implements Layer {
   outputShape(input: Shape): Shape {
     return input;
   }
-  workspace(): Record<string, number> {
+  workspace(): Workspace {
     return {};
   }
   forward(io: ForwardIO): KernelCall[] {

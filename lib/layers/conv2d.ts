@@ -12,9 +12,12 @@ import {
   conv2dBackwardWeight,
   conv2dForward,
   type Conv2dShape,
+  conv2dWeightGradPlan,
+  weightGradChunkConstants,
   windowOutputSize,
 } from "../../kernels/conv2d.ts";
 import { sumRows } from "../../kernels/reduce.ts";
+import { UNIFORM_BINDING_FLOATS } from "../../kernels/spec.ts";
 import type { KernelCall } from "../kernel_runner.ts";
 import type { Random } from "../random.ts";
 import {
@@ -28,6 +31,7 @@ import {
   type Parameter,
   ParametricLayer,
   type Shape,
+  type Workspace,
 } from "./layer.ts";
 
 /** Options of {@linkcode Conv2d}. */
@@ -117,10 +121,14 @@ export class Conv2d extends ParametricLayer implements Layer {
     return [this.outChannels, oh, ow];
   }
 
-  /** One row of partial weight and bias gradients per image. */
-  workspace(batch: number): Record<string, number> {
+  /** One row of partial weight and bias gradients per image, and the dy chunk constants. */
+  workspace(batch: number, input: Shape, training: boolean): Workspace {
+    if (!training) return {};
     const row = this.parameters[0].data.length + this.outChannels;
-    return { partial: batch * row * 4 };
+    const plan = conv2dWeightGradPlan(this.#shape(batch, input), UNIFORM_BINDING_FLOATS);
+    return plan
+      ? { partial: batch * row * 4, chunks: weightGradChunkConstants(plan) }
+      : { partial: batch * row * 4 };
   }
 
   /** The parameter binding: uniform when it fits (much cheaper reads on CPU adapters). */
@@ -145,10 +153,28 @@ export class Conv2d extends ParametricLayer implements Layer {
   backward(io: BackwardIO): KernelCall[] {
     const shape = this.#shape(io.batch, io.input);
     const row = this.parameters[0].data.length + this.outChannels;
-    const calls: KernelCall[] = [
-      { kernel: conv2dBackwardWeight(shape), buffers: [io.x, io.dy, io.work.partial] },
-      { kernel: sumRows(io.batch, row), buffers: [io.work.partial, this.segment.grads] },
-    ];
+    const plan = conv2dWeightGradPlan(shape, UNIFORM_BINDING_FLOATS);
+    const calls: KernelCall[] = [];
+    if (plan) {
+      // One dispatch per chunk of images, each reading its dy through a uniform view.
+      const kernel = conv2dBackwardWeight(shape, plan);
+      const dyOffset = io.dy.offset ?? 0;
+      if (dyOffset % 256) {
+        throw new Error(`${this}: dy must start at a 256-byte boundary, got ${dyOffset}`);
+      }
+      plan.chunks.forEach((chunk, k) => {
+        const view = {
+          buffer: io.dy.buffer,
+          offset: dyOffset + chunk.viewOffset * 4,
+          size: plan.viewFloats * 4,
+        };
+        const constants = { buffer: io.work.chunks.buffer, offset: k * 256, size: 16 };
+        calls.push({ kernel, buffers: [io.x, view, constants, io.work.partial] });
+      });
+    } else {
+      calls.push({ kernel: conv2dBackwardWeight(shape), buffers: [io.x, io.dy, io.work.partial] });
+    }
+    calls.push({ kernel: sumRows(io.batch, row), buffers: [io.work.partial, this.segment.grads] });
     if (io.dx) {
       const w = this.#weights();
       calls.push({

@@ -5,7 +5,7 @@
  * @module
  */
 import type { KernelCall } from "../kernel_runner.ts";
-import { type Layer, type Parameter, type Shape, sizeOf } from "./layer.ts";
+import { type Layer, type Parameter, type Shape, sizeOf, type Workspace } from "./layer.ts";
 
 /**
  * Flattens every dimension but the batch.
@@ -26,7 +26,7 @@ export class Flatten implements Layer {
     return [sizeOf(input)];
   }
   /** No scratch buffers. */
-  workspace(): Record<string, number> {
+  workspace(): Workspace {
     return {};
   }
   /** No kernel: y is x. */

@@ -11,6 +11,12 @@
 import type { BufferSlice, KernelCall } from "../kernel_runner.ts";
 import { Random } from "../random.ts";
 
+/**
+ * Buffers a layer asks for, by name: a number is a zeroed storage buffer of that many bytes, kept
+ * from forward to backward; a Uint32Array is a uniform buffer holding those constants.
+ */
+export type Workspace = Record<string, number | Uint32Array>;
+
 /** A per-sample tensor shape. */
 export type Shape = readonly number[];
 
@@ -69,7 +75,7 @@ export interface Layer {
    * Scratch buffers (name → bytes) for a batch size, kept from forward to backward; `training`
    * says whether backward will run.
    */
-  workspace(batch: number, input: Shape, training: boolean): Record<string, number>;
+  workspace(batch: number, input: Shape, training: boolean): Workspace;
   /** Kernel calls of the forward pass. */
   forward(io: ForwardIO): KernelCall[];
   /** Kernel calls of the backward pass: parameter gradients, and dx when asked. */

@@ -21,6 +21,7 @@ import {
   type Parameter,
   ParametricLayer,
   type Shape,
+  type Workspace,
 } from "./layer.ts";
 
 /**
@@ -69,7 +70,7 @@ export class Linear extends ParametricLayer implements Layer {
   }
 
   /** No scratch buffers. */
-  workspace(): Record<string, number> {
+  workspace(): Workspace {
     return {};
   }
 

@@ -22,6 +22,7 @@ import {
   pair,
   type Parameter,
   type Shape,
+  type Workspace,
 } from "./layer.ts";
 
 /** Options of a pooling layer. */
@@ -69,7 +70,7 @@ abstract class Pool2d implements Layer {
     return [input[0], oh, ow];
   }
 
-  abstract workspace(batch: number, input: Shape): Record<string, number>;
+  abstract workspace(batch: number, input: Shape): Workspace;
   abstract forward(io: ForwardIO): KernelCall[];
   abstract backward(io: BackwardIO): KernelCall[];
 
@@ -94,7 +95,7 @@ export class AvgPool2d extends Pool2d {
   /** Pooling kind. */
   readonly kind: PoolKind = "avg";
   /** No scratch buffers. */
-  workspace(): Record<string, number> {
+  workspace(): Workspace {
     return {};
   }
   /** y = window means. */
@@ -127,7 +128,7 @@ export class MaxPool2d extends Pool2d {
   /** Pooling kind. */
   readonly kind: PoolKind = "max";
   /** The winners' positions, one u32 per output. */
-  workspace(batch: number, input: Shape): Record<string, number> {
+  workspace(batch: number, input: Shape): Workspace {
     const out = this.outputShape(input);
     return { argmax: batch * out[0] * out[1] * out[2] * 4 };
   }

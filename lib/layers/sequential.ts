@@ -5,7 +5,7 @@
  * @module
  */
 import type { BufferSlice, KernelCall } from "../kernel_runner.ts";
-import type { BackwardIO, ForwardIO, Layer, Parameter, Shape } from "./layer.ts";
+import type { BackwardIO, ForwardIO, Layer, Parameter, Shape, Workspace } from "./layer.ts";
 import { sizeOf } from "./layer.ts";
 
 /** A parameter with its PyTorch `state_dict` name, e.g. `0.weight`. */
@@ -65,9 +65,9 @@ export class Sequential implements Layer {
   }
 
   /** Intermediate activations (`act<i>`), their gradients (`grad<i>`), and children's scratch. */
-  workspace(batch: number, input: Shape, training: boolean): Record<string, number> {
+  workspace(batch: number, input: Shape, training: boolean): Workspace {
     const shapes = this.shapes(input);
-    const out: Record<string, number> = {};
+    const out: Workspace = {};
     this.layers.forEach((layer, i) => {
       for (const [name, bytes] of Object.entries(layer.workspace(batch, shapes[i], training))) {
         out[`${i}/${name}`] = bytes;
