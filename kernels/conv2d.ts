@@ -281,51 +281,50 @@ export function conv2dBackwardInput(s: Conv2dShape, options: Conv2dKernelOptions
   });
 }
 
-/** One chunk of images whose dy is read through a uniform view. */
-export interface WeightGradChunk {
+/** One chunk of images read through a uniform view. */
+export interface ImageChunk {
   /** First image. */
   first: number;
   /** Images in the chunk. */
   count: number;
-  /** Float offset of the uniform view in dy (a multiple of 64: 256-byte binding alignment). */
+  /** Float offset of the uniform view in the tensor (a multiple of 64: 256-byte alignment). */
   viewOffset: number;
   /** Float offset of the chunk's first image within the view. */
   base: number;
 }
 
-/** How dy is split into uniform views for {@linkcode conv2dBackwardWeight}. */
-export interface WeightGradPlan {
+/** How a per-image tensor is split into uniform views. */
+export interface ChunkPlan {
   /** Images per chunk (the last may have fewer). */
   images: number;
   /** Floats in each view (the WGSL array length × 4). */
   viewFloats: number;
   /** The chunks. */
-  chunks: WeightGradChunk[];
+  chunks: ImageChunk[];
 }
 
 /**
- * Splits the batch so that each chunk's dy fits one uniform binding of `maxUniformFloats`
- * floats; null when not even one image fits (then dy is read from storage). Views start at
- * 64-float (256-byte) boundaries; the last is clamped to end at `ceil64(B·O·OH·OW)`, which the
- * dy buffer must hold (storage buffers here are rounded up to 256 bytes).
+ * Splits `batch` images of `perImage` floats so that each chunk fits one uniform binding of
+ * `maxUniformFloats`; null when not even one image fits. Views start at 64-float (256-byte)
+ * boundaries; the last is clamped to end at `ceil64(batch · perImage)`, which the buffer must
+ * hold (storage buffers here are rounded up to 256 bytes).
  */
-export function conv2dWeightGradPlan(
-  s: Conv2dShape,
+export function uniformChunks(
+  batch: number,
+  perImage: number,
   maxUniformFloats: number,
-): WeightGradPlan | null {
-  const d = dims(s);
-  const per = d.O * d.OH * d.OW;
-  const total = ceilDiv(d.B * per, 64) * 64;
+): ChunkPlan | null {
+  const total = ceilDiv(batch * perImage, 64) * 64;
   const viewFloats = Math.min(Math.floor(maxUniformFloats / 64) * 64, total);
-  const images = total <= viewFloats ? d.B : Math.floor((viewFloats - 63) / per);
+  const images = total <= viewFloats ? batch : Math.floor((viewFloats - 63) / perImage);
   if (images < 1) return null;
-  const chunks: WeightGradChunk[] = [];
-  for (let first = 0; first < d.B; first += images) {
-    const start = first * per;
+  const chunks: ImageChunk[] = [];
+  for (let first = 0; first < batch; first += images) {
+    const start = first * perImage;
     const viewOffset = Math.min(Math.floor(start / 64) * 64, total - viewFloats);
     chunks.push({
       first,
-      count: Math.min(images, d.B - first),
+      count: Math.min(images, batch - first),
       viewOffset,
       base: start - viewOffset,
     });
@@ -333,8 +332,13 @@ export function conv2dWeightGradPlan(
   return { images, viewFloats, chunks };
 }
 
-/** The constants of each chunk, one 256-byte slot each (uniform binding offsets must align). */
-export function weightGradChunkConstants(plan: WeightGradPlan): Uint32Array {
+/** The chunk plan of {@linkcode conv2dBackwardWeight}: the input x is what goes uniform. */
+export function conv2dWeightGradPlan(s: Conv2dShape, maxUniformFloats: number): ChunkPlan | null {
+  return uniformChunks(s.batch, s.inChannels * s.height * s.width, maxUniformFloats);
+}
+
+/** The constants of each chunk (`first`, `count`, `base`), one 256-byte slot each. */
+export function chunkConstants(plan: ChunkPlan): Uint32Array {
   const out = new Uint32Array(plan.chunks.length * 64);
   plan.chunks.forEach((c, k) => out.set([c.first, c.count, c.base], k * 64));
   return out;
@@ -343,26 +347,97 @@ export function weightGradChunkConstants(plan: WeightGradPlan): Uint32Array {
 /**
  * Backward to weight and bias, first stage: one row of partial sums per image,
  * `partial[b, o*C*KH*KW + (c,ky,kx)] = Σ_{oy,ox} dy[b,o,oy,ox] · x[b, c, oy*SH+ky-PH, ox*SW+kx-PW]`
- * and `partial[b, O*C*KH*KW + o] = Σ_{oy,ox} dy[b,o,oy,ox]`. Each invocation owns one (c, ky)
- * row of taps for a block of output channels: the input row is loaded once per output row and
- * reused across kx and the block. `sumRows(B, O*C*KH*KW + O)` follows.
+ * and `partial[b, O*C*KH*KW + o] = Σ_{oy,ox} dy[b,o,oy,ox]`; `sumRows(B, O*C*KH*KW + O)` follows.
  *
- * Bindings: x, dy, partial — or, with a plan, x, a uniform view of dy, the chunk's constants
- * (`first`, `count`, `base`), partial, dispatched once per chunk: dy is then read at uniform cost.
+ * With a plan (see {@linkcode conv2dWeightGradPlan}), x is read through uniform views, one
+ * dispatch per chunk of images: each invocation owns one (image, o, c) with all KH×KW taps in
+ * registers and streams dy once (the c = 0 ones also sum it for the bias). Bindings: a uniform view of x, the chunk's constants, dy,
+ * partial. Without a plan (images too large for a view): x, dy, partial.
  *
  * @example
  * ```ts
- * import { conv2dBackwardWeight } from "./conv2d.ts";
- * const k = conv2dBackwardWeight({
+ * import { conv2dBackwardWeight, conv2dWeightGradPlan } from "./conv2d.ts";
+ * const shape = {
  *   batch: 256, inChannels: 1, height: 28, width: 28, outChannels: 6,
  *   kernel: [5, 5], stride: [1, 1], padding: [2, 2],
- * });
+ * } as const;
+ * const k = conv2dBackwardWeight(shape, conv2dWeightGradPlan(shape, 16384));
  * ```
  */
-export function conv2dBackwardWeight(
-  s: Conv2dShape,
-  plan: WeightGradPlan | null = null,
-): KernelSpec {
+export function conv2dBackwardWeight(s: Conv2dShape, plan: ChunkPlan | null = null): KernelSpec {
+  return plan ? backwardWeightUniform(s, plan) : backwardWeightStorage(s);
+}
+
+function backwardWeightUniform(s: Conv2dShape, plan: ChunkPlan): KernelSpec {
+  const d = dims(s);
+  const perImage = d.O * d.C; // one invocation per (o, c); the c == 0 ones also sum the bias
+  const lanes = plan.images * perImage;
+  const row = d.O * d.CKK + d.O;
+  const OHW = d.OH * d.OW;
+  const padded = d.PH > 0 || d.PW > 0;
+  const rows = unroll(d.KH, (ky) =>
+    `    let iy${ky} = i32(oy * ${u32(d.SH)}) + ${ky - d.PH};
+    let ry${ky} = xplane + u32(clamp(iy${ky}, 0, ${d.H - 1})) * ${u32(d.W)};${
+      padded ? `\n    let oky${ky} = iy${ky} >= 0 && iy${ky} < ${d.H};` : ""
+    }`);
+  const cols = unroll(d.KW, (kx) =>
+    `      let ix${kx} = i32(ox * ${u32(d.SW)}) + ${kx - d.PW};
+      let cx${kx} = u32(clamp(ix${kx}, 0, ${d.W - 1}));${
+      padded ? `\n      let okx${kx} = ix${kx} >= 0 && ix${kx} < ${d.W};` : ""
+    }`);
+  const taps = unroll(
+    d.KH,
+    (ky) =>
+      unroll(
+        d.KW,
+        (kx) =>
+          padded
+            ? `      acc${ky}_${kx} += g * select(0.0, X(ry${ky} + cx${kx}), oky${ky} && okx${kx});`
+            : `      acc${ky}_${kx} += g * X(ry${ky} + cx${kx});`,
+      ),
+  );
+  return {
+    key: key("conv2d_backward_weight", s) + `:xchunk${plan.images}:v${plan.viewFloats}`,
+    helpers: `struct Chunk { first: u32, count: u32, base: u32 }
+fn X(k: u32) -> f32 { return xu[k >> 2u][k & 3u]; }`,
+    bindings: [
+      { name: "xu", type: `array<vec4f, ${plan.viewFloats / 4}>`, access: "uniform" },
+      { name: "chunk", type: "Chunk", access: "uniform" },
+      { name: "dy", type: "array<f32>", access: "read" },
+      { name: "partial", type: "array<f32>", access: "read_write" },
+    ],
+    workgroupSize: 32,
+    workgroupCount: ceilDiv(lanes, 32),
+    body: `
+  let local = i / ${u32(perImage)};
+  if (i >= ${u32(lanes)} || local >= chunk.count) { return; }
+  let b = chunk.first + local;
+  let o = (i % ${u32(perImage)}) / ${u32(d.C)};
+  let c = i % ${u32(d.C)};
+  let dyplane = (b * ${u32(d.O)} + o) * ${u32(OHW)};
+  let xplane = chunk.base + (local * ${u32(d.C)} + c) * ${u32(d.H * d.W)};
+  var gsum = 0.0;
+${unroll(d.KH, (ky) => unroll(d.KW, (kx) => `  var acc${ky}_${kx} = 0.0;`))}
+  for (var oy = 0u; oy < ${u32(d.OH)}; oy++) {
+${rows}
+    for (var ox = 0u; ox < ${u32(d.OW)}; ox++) {
+      let g = dy[dyplane + oy * ${u32(d.OW)} + ox];
+      gsum += g;
+${cols}
+${taps}
+    }
+  }
+  let prow = b * ${u32(row)};
+  if (c == 0u) { partial[prow + ${u32(d.O * d.CKK)} + o] = gsum; }
+  let wrow = prow + (o * ${u32(d.C)} + c) * ${u32(d.KK)};
+${
+      unroll(d.KH, (ky) =>
+        unroll(d.KW, (kx) => `  partial[wrow + ${u32(ky * d.KW + kx)}] = acc${ky}_${kx};`))
+    }`,
+  };
+}
+
+function backwardWeightStorage(s: Conv2dShape): KernelSpec {
   const d = dims(s);
   const OB = blockSize(d.O, Math.max(1, Math.floor(32 / d.KW)));
   const blocks = d.O / OB;
@@ -371,48 +446,32 @@ export function conv2dBackwardWeight(
   const row = d.O * d.CKK + d.O;
   const span = (d.OW - 1) * d.SW + d.KW;
   const OHW = d.OH * d.OW;
-  const G = (k: string) => (plan ? `D(${k})` : `dy[${k}]`);
   const loads = unroll(span, (u) =>
     `    let ix${u} = i32(${u}) - ${d.PW};
     let v${u} = select(0.0, x[xrow + u32(clamp(ix${u}, 0, ${
       d.W - 1
     }))], ix${u} >= 0 && ix${u} < ${d.W});`);
   return {
-    key: key("conv2d_backward_weight", s) + `:ob${OB}` +
-      (plan ? `:chunk${plan.images}:v${plan.viewFloats}` : ""),
-    helpers: plan
-      ? `struct Chunk { first: u32, count: u32, base: u32 }
-fn D(k: u32) -> f32 { return dyu[k >> 2u][k & 3u]; }`
-      : undefined,
-    bindings: plan
-      ? [
-        { name: "x", type: "array<f32>", access: "read" },
-        { name: "dyu", type: `array<vec4f, ${plan.viewFloats / 4}>`, access: "uniform" },
-        { name: "chunk", type: "Chunk", access: "uniform" },
-        { name: "partial", type: "array<f32>", access: "read_write" },
-      ]
-      : [
-        { name: "x", type: "array<f32>", access: "read" },
-        { name: "dy", type: "array<f32>", access: "read" },
-        { name: "partial", type: "array<f32>", access: "read_write" },
-      ],
+    key: key("conv2d_backward_weight", s) + `:ob${OB}`,
+    bindings: [
+      { name: "x", type: "array<f32>", access: "read" },
+      { name: "dy", type: "array<f32>", access: "read" },
+      { name: "partial", type: "array<f32>", access: "read_write" },
+    ],
     workgroupSize: 32,
-    workgroupCount: (plan ? plan.images : d.B) * perImage,
+    workgroupCount: d.B * perImage,
     body: `
-  let local = wg / ${u32(perImage)};
+  let b = wg / ${u32(perImage)};
   let j = (wg % ${u32(perImage)}) * WORKGROUP_SIZE + lidx;
-  if (j >= ${u32(lanes * blocks)}${plan ? " || local >= chunk.count" : ""}) { return; }
-  let b = ${plan ? "chunk.first + local" : "local"};
+  if (j >= ${u32(lanes * blocks)}) { return; }
   let ob = (j / ${u32(lanes)}) * ${u32(OB)};
   let lane = j % ${u32(lanes)};
-  let dybase = ${plan ? "chunk.base + " : ""}(${plan ? "local" : "b"} * ${u32(d.O)} + ob) * ${
-      u32(OHW)
-    };
+  let dybase = (b * ${u32(d.O)} + ob) * ${u32(OHW)};
   let prow = b * ${u32(row)};
   if (lane == ${u32(lanes - 1)}) {
 ${unroll(OB, (k) => `    var s${k} = 0.0;`)}
     for (var p = 0u; p < ${u32(OHW)}; p++) {
-${unroll(OB, (k) => `      s${k} += ${G(`dybase + ${u32(k * OHW)} + p`)};`)}
+${unroll(OB, (k) => `      s${k} += dy[dybase + ${u32(k * OHW)} + p];`)}
     }
 ${unroll(OB, (k) => `    partial[prow + ${u32(d.O * d.CKK)} + ob + ${u32(k)}] = s${k};`)}
     return;
@@ -429,7 +488,7 @@ ${loads}
 ${
       unroll(d.OW, (ox) =>
         `    {
-${unroll(OB, (k) => `      let g${k} = ${G(`dyrow + ${u32(k * OHW + ox)}`)};`)}
+${unroll(OB, (k) => `      let g${k} = dy[dyrow + ${u32(k * OHW + ox)}];`)}
 ${unroll(d.KW, (kx) => unroll(OB, (k) => `      acc${k}_${kx} += g${k} * v${ox * d.SW + kx};`))}
     }`)
     }

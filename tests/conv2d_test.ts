@@ -4,12 +4,12 @@ import { constantBuffer, readFloats, storageBuffer } from "../lib/buffers.ts";
 import { KernelRunner } from "../lib/kernel_runner.ts";
 import * as ref from "./_reference.ts";
 import {
+  chunkConstants,
   conv2dBackwardInput,
   conv2dBackwardWeight,
   conv2dForward,
   type Conv2dShape,
   conv2dWeightGradPlan,
-  weightGradChunkConstants,
 } from "../kernels/conv2d.ts";
 import { sumRows } from "../kernels/reduce.ts";
 
@@ -74,7 +74,7 @@ function padded(a: Float32Array): Float32Array {
   return out;
 }
 
-Deno.test("conv2d weight gradient read through chunked uniform views of dy matches the reference", async () => {
+Deno.test("conv2d weight gradient read through chunked uniform views of x matches the reference", async () => {
   const { device } = await testGpu();
   const d: ref.ConvDims = {
     B: 7,
@@ -91,27 +91,27 @@ Deno.test("conv2d weight gradient read through chunked uniform views of dy match
   };
   const s = shapeOf(d);
   const OH = ref.outSize(d.H, d.KH, d.SH, d.PH), OW = ref.outSize(d.W, d.KW, d.SW, d.PW);
-  // A view of 512 floats (8 × 64) holds two images of dy (3·9·8 = 216 each): 4 chunks, the last
-  // clamped to end at the buffer's end.
-  const plan = conv2dWeightGradPlan(s, 520)!;
-  assertEquals(plan.viewFloats, 512);
+  // A view of 384 floats (6 × 64) holds two images of x (2·9·8 = 144 floats each): 4 chunks,
+  // the last clamped to end at the buffer's end.
+  const plan = conv2dWeightGradPlan(s, 400)!;
+  assertEquals(plan.viewFloats, 384);
   assertEquals(plan.chunks.map((c) => [c.first, c.count]), [[0, 2], [2, 2], [4, 2], [6, 1]]);
   assert(
-    plan.chunks.every((c) => c.viewOffset % 64 === 0 && c.base + c.count * 216 <= plan.viewFloats),
+    plan.chunks.every((c) => c.viewOffset % 64 === 0 && c.base + c.count * 144 <= plan.viewFloats),
   );
   const x = randomFloats(d.B * d.C * d.H * d.W, 31), dy = randomFloats(d.B * d.O * OH * OW, 32);
   const wCount = d.O * d.C * d.KH * d.KW, row = wCount + d.O;
   const xBuf = storageBuffer(device, x), dyBuf = storageBuffer(device, dy);
   const partial = storageBuffer(device, d.B * row * 4), grad = storageBuffer(device, row * 4);
-  const constants = constantBuffer(device, weightGradChunkConstants(plan));
+  const constants = constantBuffer(device, chunkConstants(plan));
   const kernel = conv2dBackwardWeight(s, plan);
   const runner = KernelRunner.for(device);
   const calls = plan.chunks.map((c, k) => ({
     kernel,
     buffers: [
-      xBuf,
-      { buffer: dyBuf, offset: c.viewOffset * 4, size: plan.viewFloats * 4 },
+      { buffer: xBuf, offset: c.viewOffset * 4, size: plan.viewFloats * 4 },
       { buffer: constants, offset: k * 256, size: 16 },
+      dyBuf,
       partial,
     ],
   }));

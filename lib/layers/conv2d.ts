@@ -8,12 +8,12 @@
  * @module
  */
 import {
+  chunkConstants,
   conv2dBackwardInput,
   conv2dBackwardWeight,
   conv2dForward,
   type Conv2dShape,
   conv2dWeightGradPlan,
-  weightGradChunkConstants,
   windowOutputSize,
 } from "../../kernels/conv2d.ts";
 import { sumRows } from "../../kernels/reduce.ts";
@@ -127,7 +127,7 @@ export class Conv2d extends ParametricLayer implements Layer {
     const row = this.parameters[0].data.length + this.outChannels;
     const plan = conv2dWeightGradPlan(this.#shape(batch, input), UNIFORM_BINDING_FLOATS);
     return plan
-      ? { partial: batch * row * 4, chunks: weightGradChunkConstants(plan) }
+      ? { partial: batch * row * 4, chunks: chunkConstants(plan) }
       : { partial: batch * row * 4 };
   }
 
@@ -156,20 +156,20 @@ export class Conv2d extends ParametricLayer implements Layer {
     const plan = conv2dWeightGradPlan(shape, UNIFORM_BINDING_FLOATS);
     const calls: KernelCall[] = [];
     if (plan) {
-      // One dispatch per chunk of images, each reading its dy through a uniform view.
+      // One dispatch per chunk of images, each reading its x through a uniform view.
       const kernel = conv2dBackwardWeight(shape, plan);
-      const dyOffset = io.dy.offset ?? 0;
-      if (dyOffset % 256) {
-        throw new Error(`${this}: dy must start at a 256-byte boundary, got ${dyOffset}`);
+      const xOffset = io.x.offset ?? 0;
+      if (xOffset % 256) {
+        throw new Error(`${this}: x must start at a 256-byte boundary, got ${xOffset}`);
       }
       plan.chunks.forEach((chunk, k) => {
         const view = {
-          buffer: io.dy.buffer,
-          offset: dyOffset + chunk.viewOffset * 4,
+          buffer: io.x.buffer,
+          offset: xOffset + chunk.viewOffset * 4,
           size: plan.viewFloats * 4,
         };
         const constants = { buffer: io.work.chunks.buffer, offset: k * 256, size: 16 };
-        calls.push({ kernel, buffers: [io.x, view, constants, io.work.partial] });
+        calls.push({ kernel, buffers: [view, constants, io.dy, io.work.partial] });
       });
     } else {
       calls.push({ kernel: conv2dBackwardWeight(shape), buffers: [io.x, io.dy, io.work.partial] });
