@@ -16,7 +16,7 @@
  *
  * @module
  */
-import { ceilDiv, type KernelSpec, u32, unroll } from "./spec.ts";
+import { ceilDiv, type ChunkPlan, type KernelSpec, u32, uniformChunks, unroll } from "./spec.ts";
 
 /** Shape and layout of a matrix multiply. */
 export interface MatmulShape {
@@ -109,4 +109,98 @@ ${tiles.map(([r, c]) => `    acc${r}_${c} += a${r} * b${c};`).join("\n")}
   }
 ${tiles.map(([r, c]) => store(r, c)).join("\n")}`,
   };
+}
+
+/** Which way {@linkcode matmulUniformB} splits B into uniform views. */
+export type UniformSplit = "columns" | "inner";
+
+/**
+ * The chunk plan of {@linkcode matmulUniformB}: with `transB`, views hold whole rows of the
+ * stored B ([N, K]), so each dispatch owns a range of C's columns; otherwise views hold rows of B
+ * ([K, N]), a range of the inner dimension, and dispatches add into C.
+ */
+export function matmulUniformPlan(s: MatmulShape, maxUniformFloats: number): ChunkPlan | null {
+  return s.transB
+    ? uniformChunks(s.N, s.K, maxUniformFloats)
+    : uniformChunks(s.K, s.N, maxUniformFloats);
+}
+
+/**
+ * C = A'·B' (+ bias) with B read through uniform views (far cheaper than storage reads on CPU
+ * adapters): one dispatch per chunk of the plan. Each invocation owns one row of C and TN
+ * columns, and reads each element of its row of A' once.
+ * Bindings: a, the uniform view of b, the chunk constants (`first`, `count`, `base`),
+ * [bias source (storage) when `biasOffset` is set,] c.
+ *
+ * @example
+ * ```ts
+ * import { matmulUniformB, matmulUniformPlan } from "./linear.ts";
+ * const shape = { M: 256, N: 120, K: 400, transB: true, biasOffset: 48000 };
+ * const k = matmulUniformB(shape, matmulUniformPlan(shape, 16384)!);
+ * ```
+ */
+export function matmulUniformB(s: MatmulShape, plan: ChunkPlan): KernelSpec {
+  const { M, N, K } = s;
+  const byColumns = !!s.transB;
+  const cols = byColumns ? plan.images : N;
+  const div = largestDivisorUpTo(cols, 20);
+  const TN = div >= 8 ? div : Math.min(16, cols);
+  const NT = ceilDiv(cols, TN);
+  const lanes = M * NT;
+  const cOff = s.cOffset ?? 0;
+  const limit = byColumns ? "chunk.count" : u32(N);
+  const col = (t: number) => `min(n0 + ${u32(t)}, ${limit} - 1u)`;
+  const aAt = s.transA ? `a[k * ${u32(M)} + m]` : `a[m * ${u32(K)} + k]`;
+  const bAt = (t: number) =>
+    byColumns
+      ? `B(chunk.base + ${col(t)} * ${u32(K)} + kk)`
+      : `B(chunk.base + kk * ${u32(N)} + ${col(t)})`;
+  const outCol = (t: number) => (byColumns ? `chunk.first + n0 + ${u32(t)}` : `n0 + ${u32(t)}`);
+  const bias = (t: number) =>
+    s.biasOffset === undefined ? "0.0" : `bias[${u32(s.biasOffset)} + ${outCol(t)}]`;
+  const init = (t: number) =>
+    byColumns ? `  var acc${t} = ${bias(t)};` : `  var acc${t} = ${bias(t)};
+  if (chunk.first != 0u) { acc${t} = c[${u32(cOff)} + m * ${u32(N)} + min(${outCol(t)}, ${
+      u32(N - 1)
+    })]; }`;
+  return {
+    key: `matmul_uniform_b:m${M}:n${N}:k${K}:ta${!!s
+      .transA}:tb${byColumns}:bias${s.biasOffset}:co${cOff}` +
+      `:chunk${plan.images}:v${plan.viewFloats}:tn${TN}`,
+    helpers: `struct Chunk { first: u32, count: u32, base: u32 }
+fn B(k: u32) -> f32 { return bu[k >> 2u][k & 3u]; }`,
+    bindings: [
+      { name: "a", type: "array<f32>", access: "read" },
+      { name: "bu", type: `array<vec4f, ${plan.viewFloats / 4}>`, access: "uniform" },
+      { name: "chunk", type: "Chunk", access: "uniform" },
+      ...(s.biasOffset === undefined
+        ? []
+        : [{ name: "bias", type: "array<f32>", access: "read" as const }]),
+      { name: "c", type: "array<f32>", access: "read_write" },
+    ],
+    workgroupSize: 64,
+    workgroupCount: ceilDiv(lanes, 64),
+    body: `
+  if (i >= ${u32(lanes)}) { return; }
+  let m = i % ${u32(M)};
+  let n0 = (i / ${u32(M)}) * ${u32(TN)};
+  if (n0 >= ${limit}) { return; }
+${unroll(TN, init)}
+  for (var kk = 0u; kk < ${byColumns ? u32(K) : "chunk.count"}; kk++) {
+    let k = ${byColumns ? "kk" : "chunk.first + kk"};
+    let av = ${aAt};
+${unroll(TN, (t) => `    acc${t} += av * ${bAt(t)};`)}
+  }
+${
+      unroll(TN, (t) =>
+        `  if (n0 + ${u32(t)} < ${limit}) { c[${u32(cOff)} + m * ${u32(N)} + ${
+          outCol(t)
+        }] = acc${t}; }`)
+    }`,
+  };
+}
+
+function largestDivisorUpTo(n: number, cap: number): number {
+  for (let d = Math.min(n, cap); d > 1; d--) if (n % d === 0) return d;
+  return 1;
 }

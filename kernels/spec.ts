@@ -117,3 +117,61 @@ export function blockSize(n: number, limit: number): number {
 
 /** Floats in one uniform binding that every WebGPU device accepts (64 KiB). */
 export const UNIFORM_BINDING_FLOATS = 16384;
+
+/** One chunk of rows (images, matrix rows) read through a uniform view. */
+export interface ImageChunk {
+  /** First image. */
+  first: number;
+  /** Images in the chunk. */
+  count: number;
+  /** Float offset of the uniform view in the tensor (a multiple of 64: 256-byte alignment). */
+  viewOffset: number;
+  /** Float offset of the chunk's first image within the view. */
+  base: number;
+}
+
+/** How a per-image tensor is split into uniform views. */
+export interface ChunkPlan {
+  /** Images per chunk (the last may have fewer). */
+  images: number;
+  /** Floats in each view (the WGSL array length × 4). */
+  viewFloats: number;
+  /** The chunks. */
+  chunks: ImageChunk[];
+}
+
+/**
+ * Splits `batch` images of `perImage` floats so that each chunk fits one uniform binding of
+ * `maxUniformFloats`; null when not even one image fits. Views start at 64-float (256-byte)
+ * boundaries; the last is clamped to end at `ceil64(batch · perImage)`, which the buffer must
+ * hold (storage buffers here are rounded up to 256 bytes).
+ */
+export function uniformChunks(
+  batch: number,
+  perImage: number,
+  maxUniformFloats: number,
+): ChunkPlan | null {
+  const total = ceilDiv(batch * perImage, 64) * 64;
+  const viewFloats = Math.min(Math.floor(maxUniformFloats / 64) * 64, total);
+  const images = total <= viewFloats ? batch : Math.floor((viewFloats - 63) / perImage);
+  if (images < 1) return null;
+  const chunks: ImageChunk[] = [];
+  for (let first = 0; first < batch; first += images) {
+    const start = first * perImage;
+    const viewOffset = Math.min(Math.floor(start / 64) * 64, total - viewFloats);
+    chunks.push({
+      first,
+      count: Math.min(images, batch - first),
+      viewOffset,
+      base: start - viewOffset,
+    });
+  }
+  return { images, viewFloats, chunks };
+}
+
+/** The constants of each chunk (`first`, `count`, `base`), one 256-byte slot each. */
+export function chunkConstants(plan: ChunkPlan): Uint32Array {
+  const out = new Uint32Array(plan.chunks.length * 64);
+  plan.chunks.forEach((c, k) => out.set([c.first, c.count, c.base], k * 64));
+  return out;
+}

@@ -4,7 +4,6 @@ import { constantBuffer, readFloats, storageBuffer } from "../lib/buffers.ts";
 import { KernelRunner } from "../lib/kernel_runner.ts";
 import * as ref from "./_reference.ts";
 import {
-  chunkConstants,
   conv2dBackwardInput,
   conv2dBackwardWeight,
   conv2dForward,
@@ -12,6 +11,7 @@ import {
   conv2dWeightGradPlan,
 } from "../kernels/conv2d.ts";
 import { sumRows } from "../kernels/reduce.ts";
+import { chunkConstants } from "../kernels/spec.ts";
 
 const cases: ref.ConvDims[] = [
   { B: 3, C: 1, H: 28, W: 28, O: 6, KH: 5, KW: 5, SH: 1, SW: 1, PH: 2, PW: 2 }, // LeNet conv1

@@ -1,7 +1,10 @@
 import { assert } from "./_assert.ts";
-import { maxAbs, maxAbsDiff, randomFloats, runKernel } from "./_gpu.ts";
+import { maxAbs, maxAbsDiff, randomFloats, runKernel, testGpu } from "./_gpu.ts";
+import { constantBuffer, readFloats, storageBuffer } from "../lib/buffers.ts";
+import { KernelRunner } from "../lib/kernel_runner.ts";
+import { chunkConstants } from "../kernels/spec.ts";
 import * as ref from "./_reference.ts";
-import { matmul } from "../kernels/linear.ts";
+import { matmul, matmulUniformB, matmulUniformPlan } from "../kernels/linear.ts";
 import { sumRows } from "../kernels/reduce.ts";
 
 const shapes = [
@@ -45,3 +48,57 @@ Deno.test("sumRows adds rows into the output at its offset", async () => {
   assert(maxAbsDiff(out.subarray(10), expected) < 1e-4);
   assert(out.subarray(0, 10).every((v) => v === 0));
 });
+
+// B read through uniform views, split small enough to force several chunks (the inner-split
+// ones accumulate into C across dispatches).
+for (const [M, N, K] of [[37, 23, 50], [8, 10, 84], [256, 120, 400]]) {
+  for (
+    const [transA, transB, withBias] of [[false, true, true], [false, false, false], [
+      true,
+      false,
+      false,
+    ], [true, true, true]]
+  ) {
+    Deno.test(`matmul with uniform B ${M}×${N}×${K} transA=${transA} transB=${transB} matches the reference`, async () => {
+      const { device } = await testGpu();
+      const shape = {
+        M,
+        N,
+        K,
+        transA,
+        transB,
+        biasOffset: withBias ? N * K : undefined,
+        cOffset: 64,
+      };
+      const plan = matmulUniformPlan(shape, M * N * K > 1e6 ? 16384 : 320)!;
+      assert(plan.chunks.length > 1 || M * N * K > 1e6, "the small cases must split");
+      const a = randomFloats(M * K, 3 * M + K), b = randomFloats(N * K + N, N + 2);
+      const aBuf = storageBuffer(device, a), bBuf = storageBuffer(device, b);
+      const cBuf = storageBuffer(device, (64 + M * N) * 4);
+      const constants = constantBuffer(device, chunkConstants(plan));
+      const kernel = matmulUniformB(shape, plan);
+      const calls = plan.chunks.map((c, k) => ({
+        kernel,
+        buffers: [
+          aBuf,
+          { buffer: bBuf, offset: c.viewOffset * 4, size: plan.viewFloats * 4 },
+          { buffer: constants, offset: k * 256, size: 16 },
+          ...(withBias ? [bBuf] : []),
+          cBuf,
+        ],
+      }));
+      const runner = KernelRunner.for(device);
+      runner.submit(await runner.prepareAll(calls));
+      const c = await readFloats(device, cBuf, 0, 64 + M * N);
+      const want = ref.matmul(a, b, M, N, K, transA, transB).map((v, i) =>
+        v + (withBias ? b[N * K + (i % N)] : 0)
+      );
+      const err = maxAbsDiff(c.subarray(64), want) / maxAbs(want);
+      console.log(
+        `uniform-B matmul ${M}×${N}×${K} (${plan.chunks.length} chunks): max relative difference ${err}`,
+      );
+      assert(err < 1e-6, String(err));
+      assert(c.subarray(0, 64).every((v) => v === 0), "wrote before cOffset");
+    });
+  }
+}

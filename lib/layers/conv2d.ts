@@ -8,7 +8,6 @@
  * @module
  */
 import {
-  chunkConstants,
   conv2dBackwardInput,
   conv2dBackwardWeight,
   conv2dForward,
@@ -17,7 +16,7 @@ import {
   windowOutputSize,
 } from "../../kernels/conv2d.ts";
 import { sumRows } from "../../kernels/reduce.ts";
-import { UNIFORM_BINDING_FLOATS } from "../../kernels/spec.ts";
+import { chunkConstants, UNIFORM_BINDING_FLOATS } from "../../kernels/spec.ts";
 import type { KernelCall } from "../kernel_runner.ts";
 import type { Random } from "../random.ts";
 import {

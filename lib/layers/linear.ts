@@ -7,9 +7,15 @@
  *
  * @module
  */
-import { matmul } from "../../kernels/linear.ts";
+import {
+  matmul,
+  type MatmulShape,
+  matmulUniformB,
+  matmulUniformPlan,
+} from "../../kernels/linear.ts";
+import { chunkConstants, UNIFORM_BINDING_FLOATS } from "../../kernels/spec.ts";
 import { sumRows } from "../../kernels/reduce.ts";
-import type { KernelCall } from "../kernel_runner.ts";
+import type { BufferSlice, KernelCall } from "../kernel_runner.ts";
 import type { Random } from "../random.ts";
 import {
   type BackwardIO,
@@ -69,35 +75,74 @@ export class Linear extends ParametricLayer implements Layer {
     return [this.outFeatures];
   }
 
-  /** No scratch buffers. */
-  workspace(): Workspace {
-    return {};
+  #shapes(batch: number) {
+    const { inFeatures: I, outFeatures: O } = this;
+    return {
+      forward: { M: batch, N: O, K: I, transB: true, biasOffset: O * I },
+      weight: { M: O, N: I, K: batch, transA: true },
+      input: { M: batch, N: I, K: O },
+    } satisfies Record<string, MatmulShape>;
+  }
+
+  /** The constants of the uniform views of B, per product that has a plan. */
+  workspace(batch: number, _input: Shape, training: boolean): Workspace {
+    const out: Workspace = {};
+    const shapes = this.#shapes(batch);
+    for (const name of training ? ["forward", "weight", "input"] as const : ["forward"] as const) {
+      const plan = matmulUniformPlan(shapes[name], UNIFORM_BINDING_FLOATS);
+      if (plan) out[name] = chunkConstants(plan);
+    }
+    return out;
+  }
+
+  /**
+   * C = A'·B' as calls: through uniform views of B when they fit (one call per chunk), else one
+   * storage matmul.
+   */
+  #product(
+    shape: MatmulShape,
+    a: BufferSlice,
+    b: BufferSlice,
+    c: BufferSlice,
+    constants: BufferSlice | undefined,
+  ): KernelCall[] {
+    const plan = matmulUniformPlan(shape, UNIFORM_BINDING_FLOATS);
+    if (!plan || !constants) return [{ kernel: matmul(shape), buffers: [a, b, c] }];
+    const kernel = matmulUniformB(shape, plan);
+    const bOffset = b.offset ?? 0;
+    return plan.chunks.map((chunk, k) => ({
+      kernel,
+      buffers: [
+        a,
+        { buffer: b.buffer, offset: bOffset + chunk.viewOffset * 4, size: plan.viewFloats * 4 },
+        { buffer: constants.buffer, offset: k * 256, size: 16 },
+        ...(shape.biasOffset === undefined ? [] : [b]),
+        c,
+      ],
+    }));
   }
 
   /** y = x·Wᵀ + b. */
   forward(io: ForwardIO): KernelCall[] {
-    const { inFeatures: K, outFeatures: N } = this;
-    return [{
-      kernel: matmul({ M: io.batch, N, K, transB: true, biasOffset: N * K }),
-      buffers: [io.x, this.segment.params, io.y],
-    }];
+    return this.#product(
+      this.#shapes(io.batch).forward,
+      io.x,
+      this.segment.params,
+      io.y,
+      io.work.forward,
+    );
   }
 
   /** dW, db, and dx when asked. */
   backward(io: BackwardIO): KernelCall[] {
     const { inFeatures: I, outFeatures: O } = this;
-    const calls: KernelCall[] = [
-      {
-        kernel: matmul({ M: O, N: I, K: io.batch, transA: true }),
-        buffers: [io.dy, io.x, this.segment.grads],
-      },
+    const shapes = this.#shapes(io.batch);
+    const calls = [
+      ...this.#product(shapes.weight, io.dy, io.x, this.segment.grads, io.work.weight),
       { kernel: sumRows(io.batch, O, O * I), buffers: [io.dy, this.segment.grads] },
     ];
     if (io.dx) {
-      calls.push({
-        kernel: matmul({ M: io.batch, N: I, K: O }),
-        buffers: [io.dy, this.segment.params, io.dx],
-      });
+      calls.push(...this.#product(shapes.input, io.dy, this.segment.params, io.dx, io.work.input));
     }
     return calls;
   }
