@@ -23,7 +23,7 @@ const WG = 256;
  * ```
  */
 export function activationForward(kind: ActivationKind, n: number): KernelSpec {
-  const f = kind === "sigmoid" ? "1.0 / (1.0 + exp(-v))" : "max(v, 0.0)";
+  const f = activate(kind, "v");
   return {
     key: `${kind}_forward:n${n}`,
     bindings: [
@@ -49,7 +49,7 @@ export function activationForward(kind: ActivationKind, n: number): KernelSpec {
  * ```
  */
 export function activationBackward(kind: ActivationKind, n: number): KernelSpec {
-  const f = kind === "sigmoid" ? "g * v * (1.0 - v)" : "select(0.0, g, v > 0.0)";
+  const f = `g * ${derivativeFromOutput(kind, "v")}`;
   return {
     key: `${kind}_backward:n${n}`,
     bindings: [
@@ -65,4 +65,14 @@ export function activationBackward(kind: ActivationKind, n: number): KernelSpec 
   let g = dy[i];
   dx[i] = ${f};`,
   };
+}
+
+/** WGSL for f(v), to apply an activation in another kernel's epilogue. */
+export function activate(kind: ActivationKind, v: string): string {
+  return kind === "sigmoid" ? `(1.0 / (1.0 + exp(-(${v}))))` : `max(${v}, 0.0)`;
+}
+
+/** WGSL for f'(x) written with y = f(x), to gate a gradient in another kernel's epilogue. */
+export function derivativeFromOutput(kind: ActivationKind, y: string): string {
+  return kind === "sigmoid" ? `(${y} * (1.0 - ${y}))` : `select(0.0, 1.0, ${y} > 0.0)`;
 }

@@ -15,6 +15,7 @@
  *
  * @module
  */
+import { activate, type ActivationKind, derivativeFromOutput } from "./activation.ts";
 import {
   blockSize,
   ceilDiv,
@@ -90,6 +91,13 @@ export interface Conv2dKernelOptions {
    * `maxUniformBufferBindingSize`.
    */
   uniformWeights?: boolean;
+  /** Forward: apply this activation to the output (the activation layer is fused in). */
+  activation?: ActivationKind;
+  /**
+   * Backward to the input: multiply by this activation's derivative at the input, read from an
+   * extra `gate` binding (the input itself, i.e. the activation's output) before dx.
+   */
+  gate?: ActivationKind;
 }
 
 /** Weight binding and an accessor `W(k)` for either binding kind. */
@@ -131,6 +139,10 @@ interface Correlation {
   weightIndex: (p: string, q: string, ty: string, tx: string) => string;
   biasOffset?: number;
   uniformWeights: boolean;
+  /** Store f(out) instead of out (an activation fused into the forward pass). */
+  activation?: ActivationKind;
+  /** Store out · f'(gate) where gate = f(·) is stored like out (an activation's backward fused in). */
+  gate?: ActivationKind;
 }
 
 function largestDivisorUpTo(n: number, cap: number): number {
@@ -182,15 +194,22 @@ ${unroll(TX, (t) => `        acc${k}_${t} += v${t * SW + tx} * wk;`)} }`,
   );
   const store = unroll(PB, (k) =>
     unroll(TX, (t) => {
-      const write = `y[obase + ${u32(k * OH * OW)} + ox0 + ${u32(t)}] = acc${k}_${t};`;
+      const at = `obase + ${u32(k * OH * OW)} + ox0 + ${u32(t)}`;
+      const value = c.activation
+        ? activate(c.activation, `acc${k}_${t}`)
+        : c.gate
+        ? `acc${k}_${t} * ${derivativeFromOutput(c.gate, `gate[${at}]`)}`
+        : `acc${k}_${t}`;
+      const write = `y[${at}] = ${value};`;
       return OW % TX === 0 ? `  ${write}` : `  if (ox0 + ${u32(t)} < ${u32(OW)}) { ${write} }`;
     }));
   return {
-    key: `${c.key}:tile${PB}x${TX}:u${c.uniformWeights}`,
+    key: `${c.key}:tile${PB}x${TX}:u${c.uniformWeights}:act${c.activation}:gate${c.gate}`,
     helpers: w.helpers,
     bindings: [
       { name: "x", type: "array<f32>", access: "read" },
       w.binding,
+      ...(c.gate ? [{ name: "gate", type: "array<f32>", access: "read" as const }] : []),
       { name: "y", type: "array<f32>", access: "read_write" },
     ],
     workgroupSize: WG,
@@ -248,6 +267,7 @@ export function conv2dForward(s: Conv2dShape, options: Conv2dKernelOptions = {})
       `((${p} * ${u32(d.C)} + ${q}) * ${u32(d.KH)} + ${ty}) * ${u32(d.KW)} + ${tx}`,
     biasOffset: d.O * d.CKK,
     uniformWeights: options.uniformWeights ?? false,
+    activation: options.activation,
   });
 }
 
@@ -286,6 +306,7 @@ export function conv2dBackwardInput(s: Conv2dShape, options: Conv2dKernelOptions
         u32(d.KW - 1)
       } - ${tx}`,
     uniformWeights: options.uniformWeights ?? false,
+    gate: options.gate,
   });
 }
 

@@ -16,7 +16,16 @@
  *
  * @module
  */
-import { ceilDiv, type ChunkPlan, type KernelSpec, u32, uniformChunks, unroll } from "./spec.ts";
+import { activate, type ActivationKind, derivativeFromOutput } from "./activation.ts";
+import {
+  type Binding,
+  ceilDiv,
+  type ChunkPlan,
+  type KernelSpec,
+  u32,
+  uniformChunks,
+  unroll,
+} from "./spec.ts";
 
 /** Shape and layout of a matrix multiply. */
 export interface MatmulShape {
@@ -40,12 +49,34 @@ export interface MatmulShape {
   tileM?: number;
   /** Tile columns per invocation. Default 8 (fewer when N is small). */
   tileN?: number;
+  /** Store f(C) (an activation fused into the forward pass). */
+  activation?: ActivationKind;
+  /**
+   * Store C · f'(gate), gate [M, N] read from an extra binding before c (an activation's
+   * backward fused into the backward to the input).
+   */
+  gate?: ActivationKind;
+}
+
+/** The value stored for `acc` at C index `at` under the shape's epilogue. */
+function epilogue(s: MatmulShape, acc: string, at: string): string {
+  if (s.activation) return activate(s.activation, acc);
+  if (s.gate) return `${acc} * ${derivativeFromOutput(s.gate, `gate[${at}]`)}`;
+  return acc;
+}
+
+function epilogueKey(s: MatmulShape): string {
+  return `:act${s.activation}:gate${s.gate}`;
+}
+
+function gateBinding(s: MatmulShape): Binding[] {
+  return s.gate ? [{ name: "gate", type: "array<f32>", access: "read" }] : [];
 }
 
 const WG = 64;
 
 /**
- * C = A'·B' (+ bias). Bindings: a, b, c.
+ * C = A'·B' (+ bias), with an optional epilogue. Bindings: a, b, [gate,] c.
  *
  * @example
  * ```ts
@@ -76,22 +107,22 @@ export function matmul(s: MatmulShape): KernelSpec {
       : `b[${u32(bOff)} + k * ${u32(N)} + ${col(c)}]`;
   const store = (r: number, c: number) => {
     const bias = s.biasOffset === undefined ? "" : ` + b[${u32(s.biasOffset)} + n0 + ${u32(c)}]`;
+    const at = `(m0 + ${u32(r)}) * ${u32(N)} + n0 + ${u32(c)}`;
     const guard = [
       M % TM ? `m0 + ${u32(r)} < ${u32(M)}` : "",
       N % TN ? `n0 + ${u32(c)} < ${u32(N)}` : "",
     ].filter(Boolean).join(" && ");
-    const write = `c[${u32(cOff)} + (m0 + ${u32(r)}) * ${u32(N)} + n0 + ${
-      u32(c)
-    }] = acc${r}_${c}${bias};`;
+    const write = `c[${u32(cOff)} + ${at}] = ${epilogue(s, `(acc${r}_${c}${bias})`, at)};`;
     return guard ? `  if (${guard}) { ${write} }` : `  ${write}`;
   };
   const tiles = Array.from({ length: TM * TN }, (_, t) => [Math.floor(t / TN), t % TN]);
   return {
     key: `matmul:m${M}:n${N}:k${K}:ta${!!s.transA}:tb${!!s.transB}:bo${bOff}:bias${s.biasOffset}` +
-      `:co${cOff}:t${TM}x${TN}`,
+      `:co${cOff}:t${TM}x${TN}${epilogueKey(s)}`,
     bindings: [
       { name: "a", type: "array<f32>", access: "read" },
       { name: "b", type: "array<f32>", access: "read" },
+      ...gateBinding(s),
       { name: "c", type: "array<f32>", access: "read_write" },
     ],
     workgroupSize: WG,
@@ -130,7 +161,7 @@ export function matmulUniformPlan(s: MatmulShape, maxUniformFloats: number): Chu
  * adapters): one dispatch per chunk of the plan. Each invocation owns one row of C and TN
  * columns, and reads each element of its row of A' once.
  * Bindings: a, the uniform view of b, the chunk constants (`first`, `count`, `base`),
- * [bias source (storage) when `biasOffset` is set,] c.
+ * [bias source (storage) when `biasOffset` is set,] [gate,] c.
  *
  * @example
  * ```ts
@@ -164,9 +195,9 @@ export function matmulUniformB(s: MatmulShape, plan: ChunkPlan): KernelSpec {
       u32(N - 1)
     })]; }`;
   return {
-    key: `matmul_uniform_b:m${M}:n${N}:k${K}:ta${!!s
-      .transA}:tb${byColumns}:bias${s.biasOffset}:co${cOff}` +
-      `:chunk${plan.images}:v${plan.viewFloats}:tn${TN}`,
+    key: `matmul_uniform_b:m${M}:n${N}:k${K}:ta${!!s.transA}:tb${byColumns}:bias${s.biasOffset}` +
+      `:co${cOff}` +
+      `:chunk${plan.images}:v${plan.viewFloats}:tn${TN}${epilogueKey(s)}`,
     helpers: `struct Chunk { first: u32, count: u32, base: u32 }
 fn B(k: u32) -> f32 { return bu[k >> 2u][k & 3u]; }`,
     bindings: [
@@ -176,6 +207,7 @@ fn B(k: u32) -> f32 { return bu[k >> 2u][k & 3u]; }`,
       ...(s.biasOffset === undefined
         ? []
         : [{ name: "bias", type: "array<f32>", access: "read" as const }]),
+      ...gateBinding(s),
       { name: "c", type: "array<f32>", access: "read_write" },
     ],
     workgroupSize: 64,
@@ -186,16 +218,21 @@ fn B(k: u32) -> f32 { return bu[k >> 2u][k & 3u]; }`,
   let n0 = (i / ${u32(M)}) * ${u32(TN)};
   if (n0 >= ${limit}) { return; }
 ${unroll(TN, init)}
+  let last = chunk.first + chunk.count == ${u32(byColumns ? N : K)};
   for (var kk = 0u; kk < ${byColumns ? u32(K) : "chunk.count"}; kk++) {
     let k = ${byColumns ? "kk" : "chunk.first + kk"};
     let av = ${aAt};
 ${unroll(TN, (t) => `    acc${t} += av * ${bAt(t)};`)}
   }
 ${
-      unroll(TN, (t) =>
-        `  if (n0 + ${u32(t)} < ${limit}) { c[${u32(cOff)} + m * ${u32(N)} + ${
-          outCol(t)
-        }] = acc${t}; }`)
+      unroll(TN, (t) => {
+        const at = `m * ${u32(N)} + ${outCol(t)}`;
+        // Along the inner dimension, the epilogue applies once the last chunk is added in.
+        const value = byColumns || !(s.activation || s.gate)
+          ? epilogue(s, `acc${t}`, at)
+          : `select(acc${t}, ${epilogue(s, `acc${t}`, at)}, last)`;
+        return `  if (n0 + ${u32(t)} < ${limit}) { c[${u32(cOff)} + ${at}] = ${value}; }`;
+      })
     }`,
   };
 }

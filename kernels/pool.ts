@@ -11,6 +11,7 @@
  *
  * @module
  */
+import { type ActivationKind, derivativeFromOutput } from "./activation.ts";
 import { windowOutputSize } from "./conv2d.ts";
 import { ceilDiv, f32, type KernelSpec, u32 } from "./spec.ts";
 
@@ -106,8 +107,9 @@ export function pool2dForward(kind: PoolKind, s: Pool2dShape): KernelSpec {
 }
 
 /**
- * Backward pooling: `dx` from `dy` (and the forward's `idx` for max pooling).
- * Bindings: dy, [idx,] dx.
+ * Backward pooling: `dx` from `dy` (and the forward's `idx` for max pooling). With `gate`, dx is
+ * multiplied by that activation's derivative at the pooling input (an activation's backward
+ * fused in). Bindings: dy, [idx,] [gate (the pooling input),] dx.
  *
  * @example
  * ```ts
@@ -117,16 +119,21 @@ export function pool2dForward(kind: PoolKind, s: Pool2dShape): KernelSpec {
  * });
  * ```
  */
-export function pool2dBackward(kind: PoolKind, s: Pool2dShape): KernelSpec {
+export function pool2dBackward(
+  kind: PoolKind,
+  s: Pool2dShape,
+  options: { gate?: ActivationKind } = {},
+): KernelSpec {
   const d = dims(s);
   const n = d.BC * d.H * d.W;
   const max = kind === "max";
   const stepCheck = (t: string, S: number) => (S > 1 ? ` || ${t} % ${S} != 0` : "");
   return {
-    key: key(`${kind}pool2d_backward`, s),
+    key: key(`${kind}pool2d_backward`, s) + `:gate${options.gate}`,
     bindings: [
       { name: "dy", type: "array<f32>", access: "read" },
       ...(max ? [{ name: "idx", type: "array<u32>", access: "read" as const }] : []),
+      ...(options.gate ? [{ name: "gate", type: "array<f32>", access: "read" as const }] : []),
       { name: "dx", type: "array<f32>", access: "read_write" },
     ],
     workgroupSize: WG,
@@ -152,6 +159,8 @@ export function pool2dBackward(kind: PoolKind, s: Pool2dShape): KernelSpec {
       ${max ? "if (idx[o] == at) { acc += dy[o]; }" : "acc += dy[o];"}
     }
   }
-  dx[i] = acc${max ? "" : ` * ${f32(1 / (d.KH * d.KW))}`};`,
+  dx[i] = acc${max ? "" : ` * ${f32(1 / (d.KH * d.KW))}`}${
+      options.gate ? ` * ${derivativeFromOutput(options.gate, "gate[i]")}` : ""
+    };`,
   };
 }

@@ -126,3 +126,37 @@ Deno.test("conv2d weight gradient read through chunked uniform views of x matche
   console.log(`chunked weight gradient: max abs difference ${err}`);
   assert(err < 1e-5, String(err));
 });
+
+Deno.test("conv2d fused epilogues: forward with an activation, dx gated by the input's derivative", async () => {
+  const d: ref.ConvDims = {
+    B: 2,
+    C: 3,
+    H: 8,
+    W: 8,
+    O: 4,
+    KH: 3,
+    KW: 3,
+    SH: 1,
+    SW: 1,
+    PH: 1,
+    PW: 1,
+  };
+  const s = shapeOf(d);
+  const x = randomFloats(d.B * d.C * d.H * d.W, 41, 0, 1); // an activation's output
+  const wCount = d.O * d.C * d.KH * d.KW;
+  const wb = randomFloats(wCount + d.O, 42, -0.5, 0.5);
+  const dy = randomFloats(d.B * d.O * d.H * d.W, 43);
+  for (const kind of ["sigmoid", "relu"] as const) {
+    const f = kind === "sigmoid" ? ref.sigmoid : (v: number) => Math.max(v, 0);
+    const fprime = kind === "sigmoid" ? (y: number) => y * (1 - y) : (y: number) => (y > 0 ? 1 : 0);
+    const [y] = await runKernel(conv2dForward(s, { activation: kind }), [x, wb, dy.length]);
+    const yRef = ref.conv2d(d, x, wb.subarray(0, wCount), wb.subarray(wCount)).map(f);
+    const [dx] = await runKernel(conv2dBackwardInput(s, { gate: kind }), [dy, wb, x, x.length]);
+    const dxRef = ref.conv2dBackward(d, x, wb.subarray(0, wCount), dy).dx.map((g, i) =>
+      g * fprime(x[i])
+    );
+    const err = { y: maxAbsDiff(y, yRef), dx: maxAbsDiff(dx, dxRef) };
+    console.log(`conv2d fused ${kind}: max abs difference`, err);
+    assert(err.y < 1e-5 && err.dx < 1e-5, JSON.stringify(err));
+  }
+});

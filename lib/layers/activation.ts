@@ -22,6 +22,9 @@ import {
 abstract class Activation implements Layer {
   readonly parameters: readonly Parameter[] = [];
   abstract readonly kind: ActivationKind;
+  get activation(): ActivationKind {
+    return this.kind;
+  }
   outputShape(input: Shape): Shape {
     return input;
   }

@@ -67,6 +67,9 @@ export class Conv2d extends ParametricLayer implements Layer {
   /** weight [O, C, KH, KW] and bias [O]. */
   readonly parameters: readonly Parameter[];
 
+  /** Fuses a following activation into its output, and the previous one into its dx. */
+  readonly fuses = { activation: true, gate: true } as const;
+
   /** PyTorch's `Conv2d(in, out, kernel_size, stride, padding)` with default initialisation. */
   constructor(
     inChannels: number,
@@ -133,22 +136,20 @@ export class Conv2d extends ParametricLayer implements Layer {
   /** The parameter binding: uniform when it fits (much cheaper reads on CPU adapters). */
   #weights() {
     const { uniformParams, params } = this.segment;
-    return {
-      options: { uniformWeights: uniformParams !== undefined },
-      buffer: uniformParams ?? params,
-    };
+    return { uniformWeights: uniformParams !== undefined, buffer: uniformParams ?? params };
   }
 
-  /** y = conv(x) + bias. */
+  /** y = conv(x) + bias (then the fused activation, if any). */
   forward(io: ForwardIO): KernelCall[] {
     const w = this.#weights();
-    return [{
-      kernel: conv2dForward(this.#shape(io.batch, io.input), w.options),
-      buffers: [io.x, w.buffer, io.y],
-    }];
+    const kernel = conv2dForward(this.#shape(io.batch, io.input), {
+      uniformWeights: w.uniformWeights,
+      activation: io.activation,
+    });
+    return [{ kernel, buffers: [io.x, w.buffer, io.y] }];
   }
 
-  /** Weight and bias gradients, and dx when asked. */
+  /** Weight and bias gradients, and dx when asked (gated by the fused activation, if any). */
   backward(io: BackwardIO): KernelCall[] {
     const shape = this.#shape(io.batch, io.input);
     const row = this.parameters[0].data.length + this.outChannels;
@@ -176,10 +177,11 @@ export class Conv2d extends ParametricLayer implements Layer {
     calls.push({ kernel: sumRows(io.batch, row), buffers: [io.work.partial, this.segment.grads] });
     if (io.dx) {
       const w = this.#weights();
-      calls.push({
-        kernel: conv2dBackwardInput(shape, w.options),
-        buffers: [io.dy, w.buffer, io.dx],
+      const kernel = conv2dBackwardInput(shape, {
+        uniformWeights: w.uniformWeights,
+        gate: io.gate,
       });
+      calls.push({ kernel, buffers: [io.dy, w.buffer, ...(io.gate ? [io.x] : []), io.dx] });
     }
     return calls;
   }

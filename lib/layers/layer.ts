@@ -8,6 +8,7 @@
  *
  * @module
  */
+import type { ActivationKind } from "../../kernels/activation.ts";
 import type { BufferSlice, KernelCall } from "../kernel_runner.ts";
 import { Random } from "../random.ts";
 
@@ -42,6 +43,8 @@ export interface ForwardIO {
   y: BufferSlice;
   /** The scratch buffers the layer asked for in `workspace`. */
   work: Readonly<Record<string, BufferSlice>>;
+  /** Apply this activation to y (the activation layer that follows is fused in). */
+  activation?: ActivationKind;
 }
 
 /** The buffers of one backward pass: the forward's, plus the gradients. */
@@ -50,6 +53,11 @@ export interface BackwardIO extends ForwardIO {
   dy: BufferSlice;
   /** Gradient with respect to x, or null when nobody needs it (the first layer). */
   dx: BufferSlice | null;
+  /**
+   * Multiply dx by this activation's derivative at x (x is that activation's output): the
+   * backward of the activation layer before this one, fused in.
+   */
+  gate?: ActivationKind;
 }
 
 /** Where a layer's parameters and their gradients live on the device. */
@@ -82,6 +90,10 @@ export interface Layer {
   backward(io: BackwardIO): KernelCall[];
   /** True when the output is the input reinterpreted (Flatten): no kernel, same buffer. */
   readonly reshapeOnly?: boolean;
+  /** For activation layers: which one. */
+  readonly activation?: ActivationKind;
+  /** Which fusions the layer supports: `activation` in forward, `gate` in backward. */
+  readonly fuses?: { readonly activation?: boolean; readonly gate?: boolean };
   /** PyTorch-style description, e.g. `Conv2d(1, 6, kernel_size=(5, 5), padding=(2, 2))`. */
   toString(): string;
 }

@@ -48,6 +48,9 @@ export class Linear extends ParametricLayer implements Layer {
   /** weight [out, in] and bias [out]. */
   readonly parameters: readonly Parameter[];
 
+  /** Fuses a following activation into its output, and the previous one into its dx. */
+  readonly fuses = { activation: true, gate: true } as const;
+
   /** PyTorch's `Linear(in_features, out_features)` with default initialisation. */
   constructor(inFeatures: number, outFeatures: number, options: { rng?: Random } = {}) {
     super();
@@ -105,9 +108,11 @@ export class Linear extends ParametricLayer implements Layer {
     b: BufferSlice,
     c: BufferSlice,
     constants: BufferSlice | undefined,
+    gate?: BufferSlice,
   ): KernelCall[] {
     const plan = matmulUniformPlan(shape, UNIFORM_BINDING_FLOATS);
-    if (!plan || !constants) return [{ kernel: matmul(shape), buffers: [a, b, c] }];
+    const gated = shape.gate && gate ? [gate] : [];
+    if (!plan || !constants) return [{ kernel: matmul(shape), buffers: [a, b, ...gated, c] }];
     const kernel = matmulUniformB(shape, plan);
     const bOffset = b.offset ?? 0;
     return plan.chunks.map((chunk, k) => ({
@@ -117,23 +122,19 @@ export class Linear extends ParametricLayer implements Layer {
         { buffer: b.buffer, offset: bOffset + chunk.viewOffset * 4, size: plan.viewFloats * 4 },
         { buffer: constants.buffer, offset: k * 256, size: 16 },
         ...(shape.biasOffset === undefined ? [] : [b]),
+        ...gated,
         c,
       ],
     }));
   }
 
-  /** y = x·Wᵀ + b. */
+  /** y = x·Wᵀ + b (then the fused activation, if any). */
   forward(io: ForwardIO): KernelCall[] {
-    return this.#product(
-      this.#shapes(io.batch).forward,
-      io.x,
-      this.segment.params,
-      io.y,
-      io.work.forward,
-    );
+    const shape = { ...this.#shapes(io.batch).forward, activation: io.activation };
+    return this.#product(shape, io.x, this.segment.params, io.y, io.work.forward);
   }
 
-  /** dW, db, and dx when asked. */
+  /** dW, db, and dx when asked (gated by the fused activation, if any). */
   backward(io: BackwardIO): KernelCall[] {
     const { inFeatures: I, outFeatures: O } = this;
     const shapes = this.#shapes(io.batch);
@@ -142,7 +143,8 @@ export class Linear extends ParametricLayer implements Layer {
       { kernel: sumRows(io.batch, O, O * I), buffers: [io.dy, this.segment.grads] },
     ];
     if (io.dx) {
-      calls.push(...this.#product(shapes.input, io.dy, this.segment.params, io.dx, io.work.input));
+      const shape = { ...shapes.input, gate: io.gate };
+      calls.push(...this.#product(shape, io.dy, this.segment.params, io.dx, io.work.input, io.x));
     }
     return calls;
   }

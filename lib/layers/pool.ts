@@ -35,6 +35,7 @@ export interface Pool2dOptions {
 
 abstract class Pool2d implements Layer {
   readonly parameters: readonly Parameter[] = [];
+  readonly fuses = { gate: true } as const;
   readonly kernelSize: [number, number];
   readonly stride: [number, number];
   readonly padding: [number, number];
@@ -105,13 +106,11 @@ export class AvgPool2d extends Pool2d {
       buffers: [io.x, io.y],
     }];
   }
-  /** dx = dy spread evenly over each window. */
+  /** dx = dy spread evenly over each window (gated by the fused activation, if any). */
   backward(io: BackwardIO): KernelCall[] {
     if (!io.dx) return [];
-    return [{
-      kernel: pool2dBackward("avg", this.shape(io.batch, io.input)),
-      buffers: [io.dy, io.dx],
-    }];
+    const kernel = pool2dBackward("avg", this.shape(io.batch, io.input), { gate: io.gate });
+    return [{ kernel, buffers: [io.dy, ...(io.gate ? [io.x] : []), io.dx] }];
   }
 }
 
@@ -139,12 +138,10 @@ export class MaxPool2d extends Pool2d {
       buffers: [io.x, io.y, io.work.argmax],
     }];
   }
-  /** dx = dy at each window's winner. */
+  /** dx = dy at each window's winner (gated by the fused activation, if any). */
   backward(io: BackwardIO): KernelCall[] {
     if (!io.dx) return [];
-    return [{
-      kernel: pool2dBackward("max", this.shape(io.batch, io.input)),
-      buffers: [io.dy, io.work.argmax, io.dx],
-    }];
+    const kernel = pool2dBackward("max", this.shape(io.batch, io.input), { gate: io.gate });
+    return [{ kernel, buffers: [io.dy, io.work.argmax, ...(io.gate ? [io.x] : []), io.dx] }];
   }
 }

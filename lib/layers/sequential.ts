@@ -64,17 +64,36 @@ export class Sequential implements Layer {
     return this.shapes(input).at(-1)!;
   }
 
+  /**
+   * Activation layers fused into their neighbours: the layer before applies it to its output,
+   * the layer after multiplies its dx by the derivative. Such an activation records no kernel
+   * and shares its neighbours' buffers, like a reshape.
+   */
+  fused(): boolean[] {
+    const n = this.layers.length;
+    return this.layers.map((layer, i) =>
+      layer.activation !== undefined && i > 0 && i + 1 < n &&
+      this.layers[i - 1].fuses?.activation === true && this.layers[i + 1].fuses?.gate === true
+    );
+  }
+
+  #aliases(): boolean[] {
+    const fused = this.fused();
+    return this.layers.map((layer, i) => fused[i] || layer.reshapeOnly === true);
+  }
+
   /** Intermediate activations (`act<i>`), their gradients (`grad<i>`), and children's scratch. */
   workspace(batch: number, input: Shape, training: boolean): Workspace {
     const shapes = this.shapes(input);
+    const aliases = this.#aliases();
     const out: Workspace = {};
     this.layers.forEach((layer, i) => {
-      for (const [name, bytes] of Object.entries(layer.workspace(batch, shapes[i], training))) {
-        out[`${i}/${name}`] = bytes;
+      for (const [name, request] of Object.entries(layer.workspace(batch, shapes[i], training))) {
+        out[`${i}/${name}`] = request;
       }
-      if (i < this.layers.length - 1 && !layer.reshapeOnly) {
+      if (i < this.layers.length - 1 && !aliases[i]) {
         out[`act${i}`] = batch * sizeOf(shapes[i + 1]) * 4;
-        if (training) out[`grad${i}`] = out[`act${i}`];
+        if (training) out[`grad${i}`] = batch * sizeOf(shapes[i + 1]) * 4;
       }
     });
     return out;
@@ -82,12 +101,12 @@ export class Sequential implements Layer {
 
   #wiring(io: ForwardIO) {
     const shapes = this.shapes(io.input);
+    const aliases = this.#aliases();
     const n = this.layers.length;
     const acts: BufferSlice[] = [], grads: (BufferSlice | undefined)[] = [];
     for (let i = 0; i < n; i++) {
-      const reshape = this.layers[i].reshapeOnly;
-      acts.push(i === n - 1 ? io.y : reshape ? (i ? acts[i - 1] : io.x) : io.work[`act${i}`]);
-      grads.push(reshape ? (i ? grads[i - 1] : undefined) : io.work[`grad${i}`]);
+      acts.push(i === n - 1 ? io.y : aliases[i] ? (i ? acts[i - 1] : io.x) : io.work[`act${i}`]);
+      grads.push(aliases[i] ? (i ? grads[i - 1] : undefined) : io.work[`grad${i}`]);
     }
     const work = (i: number) => {
       const prefix = `${i}/`;
@@ -97,39 +116,40 @@ export class Sequential implements Layer {
         ) => [k.slice(prefix.length), v]),
       );
     };
-    return { shapes, acts, grads, work };
+    return { shapes, acts, grads, work, fused: this.fused() };
   }
 
-  /** Each layer's forward, in order. */
+  /** Each layer's forward, in order (fused activations inside their producers). */
   forward(io: ForwardIO): KernelCall[] {
-    const { shapes, acts, work } = this.#wiring(io);
+    const { shapes, acts, work, fused } = this.#wiring(io);
     return this.layers.flatMap((layer, i) =>
-      layer.forward({
+      fused[i] ? [] : layer.forward({
         batch: io.batch,
         input: shapes[i],
         x: i ? acts[i - 1] : io.x,
         y: acts[i],
         work: work(i),
+        activation: fused[i + 1] ? this.layers[i + 1].activation : undefined,
       })
     );
   }
 
   /** Each layer's backward, last to first; the first layer gets `io.dx` (null: skipped). */
   backward(io: BackwardIO): KernelCall[] {
-    const { shapes, acts, grads, work } = this.#wiring(io);
+    const { shapes, acts, grads, work, fused } = this.#wiring(io);
     const n = this.layers.length;
     const calls: KernelCall[] = [];
     for (let i = n - 1; i >= 0; i--) {
-      const dy = i === n - 1 ? io.dy : grads[i]!;
-      const dx = i === 0 ? io.dx : grads[i - 1] ?? io.dx;
+      if (fused[i]) continue;
       calls.push(...this.layers[i].backward({
         batch: io.batch,
         input: shapes[i],
         x: i ? acts[i - 1] : io.x,
         y: acts[i],
         work: work(i),
-        dy,
-        dx,
+        dy: i === n - 1 ? io.dy : grads[i]!,
+        dx: i === 0 ? io.dx : grads[i - 1] ?? io.dx,
+        gate: i > 0 && fused[i - 1] ? this.layers[i - 1].activation : undefined,
       }));
     }
     return calls;
