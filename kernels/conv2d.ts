@@ -98,6 +98,11 @@ export interface Conv2dKernelOptions {
    * extra `gate` binding (the input itself, i.e. the activation's output) before dx.
    */
   gate?: ActivationKind;
+  /**
+   * Read the streamed operand (x forward, dy backward) through uniform views, one dispatch per
+   * chunk: the first binding becomes two, the view and the chunk's constants.
+   */
+  inputPlan?: ChunkPlan;
 }
 
 /** Weight binding and an accessor `W(k)` for either binding kind. */
@@ -143,6 +148,8 @@ interface Correlation {
   activation?: ActivationKind;
   /** Store out · f'(gate) where gate = f(·) is stored like out (an activation's backward fused in). */
   gate?: ActivationKind;
+  /** Read the input through uniform views, one dispatch per chunk of images. */
+  inputPlan?: ChunkPlan;
 }
 
 function largestDivisorUpTo(n: number, cap: number): number {
@@ -160,17 +167,19 @@ function correlate2d(c: Correlation): KernelSpec {
   const TX = 2 * div >= Math.min(cap, OW) ? div : Math.min(cap, OW);
   const tiles = ceilDiv(OW, TX);
   const span = (TX - 1) * SW + KW; // logical input columns one tile reads
-  const rows = c.batch * OH * tiles;
+  const plan = c.inputPlan;
+  const rows = (plan ? plan.images : c.batch) * OH * tiles;
   const perBlock = ceilDiv(rows, WG);
   const w = weightBinding(c.weightFloats, c.uniformWeights);
   const inRange = (v: string, size: number, D: number) =>
     `${v} >= 0 && ${v} < ${size}${D > 1 ? ` && ${v} % ${D} == 0` : ""}`;
   const stored = (v: string, D: number) => (D > 1 ? `u32(${v}) / ${u32(D)}` : `u32(${v})`);
-  const loads = unroll(span, (u) =>
-    `      let lx${u} = lx0 + ${u};
-      let v${u} = select(0.0, x[row + ${stored(`clamp(lx${u}, 0, ${LW - 1})`, DW)}], ${
-      inRange(`lx${u}`, LW, DW)
-    });`);
+  const input = (at: string) => (plan ? `X(${at})` : `x[${at}]`);
+  const loads = unroll(span, (u) => {
+    const at = `row + ${stored(`clamp(lx${u}, 0, ${LW - 1})`, DW)}`;
+    return `      let lx${u} = lx0 + ${u};
+      let v${u} = select(0.0, ${input(at)}, ${inRange(`lx${u}`, LW, DW)});`;
+  });
   const fmas = unroll(
     KW,
     (tx) =>
@@ -203,11 +212,20 @@ ${unroll(TX, (t) => `        acc${k}_${t} += v${t * SW + tx} * wk;`)} }`,
       const write = `y[${at}] = ${value};`;
       return OW % TX === 0 ? `  ${write}` : `  if (ox0 + ${u32(t)} < ${u32(OW)}) { ${write} }`;
     }));
+  const chunkHelpers = `
+struct Chunk { first: u32, count: u32, base: u32 }
+fn X(k: u32) -> f32 { return xu[k >> 2u][k & 3u]; }`;
   return {
-    key: `${c.key}:tile${PB}x${TX}:u${c.uniformWeights}:act${c.activation}:gate${c.gate}`,
-    helpers: w.helpers,
+    key: `${c.key}:tile${PB}x${TX}:u${c.uniformWeights}:act${c.activation}:gate${c.gate}` +
+      (plan ? `:xchunk${plan.images}:v${plan.viewFloats}` : ""),
+    helpers: w.helpers + (plan ? chunkHelpers : ""),
     bindings: [
-      { name: "x", type: "array<f32>", access: "read" },
+      ...(plan
+        ? [
+          { name: "xu", type: `array<vec4f, ${plan.viewFloats / 4}>`, access: "uniform" as const },
+          { name: "chunk", type: "Chunk", access: "uniform" as const },
+        ]
+        : [{ name: "x", type: "array<f32>", access: "read" as const }]),
       w.binding,
       ...(c.gate ? [{ name: "gate", type: "array<f32>", access: "read" as const }] : []),
       { name: "y", type: "array<f32>", access: "read_write" },
@@ -220,14 +238,17 @@ ${unroll(TX, (t) => `        acc${k}_${t} += v${t * SW + tx} * wk;`)} }`,
   if (r >= ${u32(rows)}) { return; }
   let ox0 = (r % ${u32(tiles)}) * ${u32(TX)};
   let oy = (r / ${u32(tiles)}) % ${u32(OH)};
-  let b = r / ${u32(tiles * OH)};
+  let local = r / ${u32(tiles * OH)};${plan ? "\n  if (local >= chunk.count) { return; }" : ""}
+  let b = ${plan ? "chunk.first + local" : "local"};
   let lx0 = i32(ox0 * ${u32(SW)}) - ${c.pad[1]};
 ${init}
   for (var q = 0u; q < ${u32(c.inChannels)}; q++) {
     for (var ty = 0u; ty < ${u32(KH)}; ty++) {
       let ly = i32(oy * ${u32(SH)} + ty) - ${c.pad[0]};
       if (!(${inRange("ly", LH, DH)})) { continue; }
-      let row = ((b * ${u32(c.inChannels)} + q) * ${u32(IH)} + ${stored("ly", DH)}) * ${u32(IW)};
+      let row = ${plan ? "chunk.base + " : ""}((${plan ? "local" : "b"} * ${
+      u32(c.inChannels)
+    } + q) * ${u32(IH)} + ${stored("ly", DH)}) * ${u32(IW)};
 ${loads}
 ${fmas}
     }
@@ -268,6 +289,7 @@ export function conv2dForward(s: Conv2dShape, options: Conv2dKernelOptions = {})
     biasOffset: d.O * d.CKK,
     uniformWeights: options.uniformWeights ?? false,
     activation: options.activation,
+    inputPlan: options.inputPlan,
   });
 }
 
@@ -307,6 +329,7 @@ export function conv2dBackwardInput(s: Conv2dShape, options: Conv2dKernelOptions
       } - ${tx}`,
     uniformWeights: options.uniformWeights ?? false,
     gate: options.gate,
+    inputPlan: options.inputPlan,
   });
 }
 

@@ -11,7 +11,8 @@ import {
   conv2dWeightGradPlan,
 } from "../kernels/conv2d.ts";
 import { sumRows } from "../kernels/reduce.ts";
-import { chunkConstants } from "../kernels/spec.ts";
+import { chunkConstants, uniformChunks } from "../kernels/spec.ts";
+import { chunkedCalls } from "../lib/layers/layer.ts";
 
 const cases: ref.ConvDims[] = [
   { B: 3, C: 1, H: 28, W: 28, O: 6, KH: 5, KW: 5, SH: 1, SW: 1, PH: 2, PW: 2 }, // LeNet conv1
@@ -157,6 +158,46 @@ Deno.test("conv2d fused epilogues: forward with an activation, dx gated by the i
     );
     const err = { y: maxAbsDiff(y, yRef), dx: maxAbsDiff(dx, dxRef) };
     console.log(`conv2d fused ${kind}: max abs difference`, err);
+    assert(err.y < 1e-5 && err.dx < 1e-5, JSON.stringify(err));
+  }
+});
+
+Deno.test("conv2d forward and input gradient read through chunked uniform views match the reference", async () => {
+  const { device } = await testGpu();
+  const runner = KernelRunner.for(device);
+  for (const [n, d] of [cases[0], cases[1], cases[2]].entries()) {
+    const s = shapeOf(d);
+    const OH = ref.outSize(d.H, d.KH, d.SH, d.PH), OW = ref.outSize(d.W, d.KW, d.SW, d.PW);
+    const x = randomFloats(d.B * d.C * d.H * d.W, 51 + n),
+      dy = randomFloats(d.B * d.O * OH * OW, 61 + n);
+    const wCount = d.O * d.C * d.KH * d.KW;
+    const wb = randomFloats(wCount + d.O, 71 + n, -0.5, 0.5);
+    // Views of about 1.5 images: one image per chunk, every chunk but the first off-aligned.
+    const xPlan = uniformChunks(d.B, d.C * d.H * d.W, Math.ceil(1.5 * d.C * d.H * d.W) + 64)!;
+    const dyPlan = uniformChunks(d.B, d.O * OH * OW, Math.ceil(1.5 * d.O * OH * OW) + 64)!;
+    assert(xPlan.chunks.length === d.B && dyPlan.chunks.length === d.B);
+    const [xBuf, dyBuf, wBuf] = [x, dy, wb].map((a) => storageBuffer(device, a));
+    const yBuf = storageBuffer(device, dy.length * 4), dxBuf = storageBuffer(device, x.length * 4);
+    const xConst = constantBuffer(device, chunkConstants(xPlan)),
+      dyConst = constantBuffer(device, chunkConstants(dyPlan));
+    const calls = [
+      ...chunkedCalls(conv2dForward(s, { inputPlan: xPlan }), xPlan, { buffer: xBuf }, {
+        buffer: xConst,
+      }, (v, c) => [v, c, { buffer: wBuf }, { buffer: yBuf }]),
+      ...chunkedCalls(conv2dBackwardInput(s, { inputPlan: dyPlan }), dyPlan, { buffer: dyBuf }, {
+        buffer: dyConst,
+      }, (v, c) => [v, c, { buffer: wBuf }, { buffer: dxBuf }]),
+    ];
+    runner.submit(await runner.prepareAll(calls));
+    const y = await readFloats(device, yBuf, 0, dy.length),
+      dx = await readFloats(device, dxBuf, 0, x.length);
+    const yRef = ref.conv2d(d, x, wb.subarray(0, wCount), wb.subarray(wCount));
+    const dxRef = ref.conv2dBackward(d, x, wb.subarray(0, wCount), dy).dx;
+    const err = {
+      y: maxAbsDiff(y, yRef) / maxAbs(yRef),
+      dx: maxAbsDiff(dx, dxRef) / maxAbs(dxRef),
+    };
+    console.log(`chunked conv2d case ${n} (${d.B} chunks): max relative difference`, err);
     assert(err.y < 1e-5 && err.dx < 1e-5, JSON.stringify(err));
   }
 });

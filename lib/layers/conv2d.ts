@@ -12,15 +12,15 @@ import {
   conv2dBackwardWeight,
   conv2dForward,
   type Conv2dShape,
-  conv2dWeightGradPlan,
   windowOutputSize,
 } from "../../kernels/conv2d.ts";
 import { sumRows } from "../../kernels/reduce.ts";
-import { chunkConstants, UNIFORM_BINDING_FLOATS } from "../../kernels/spec.ts";
+import { chunkConstants, UNIFORM_BINDING_FLOATS, uniformChunks } from "../../kernels/spec.ts";
 import type { KernelCall } from "../kernel_runner.ts";
 import type { Random } from "../random.ts";
 import {
   type BackwardIO,
+  chunkedCalls,
   defaultInit,
   defaultRandom,
   expectShape,
@@ -30,6 +30,7 @@ import {
   type Parameter,
   ParametricLayer,
   type Shape,
+  sizeOf,
   type Workspace,
 } from "./layer.ts";
 
@@ -123,14 +124,30 @@ export class Conv2d extends ParametricLayer implements Layer {
     return [this.outChannels, oh, ow];
   }
 
-  /** One row of partial weight and bias gradients per image, and the dy chunk constants. */
+  /**
+   * Uniform views: of x (forward and the weight gradient) and of dy (the input gradient), when
+   * one image fits in a view; null otherwise (then storage reads).
+   */
+  #plans(batch: number, input: Shape) {
+    const shape = this.#shape(batch, input);
+    const [oh, ow] = this.outputShape(input).slice(1);
+    return {
+      shape,
+      x: uniformChunks(batch, sizeOf(input), UNIFORM_BINDING_FLOATS),
+      dy: uniformChunks(batch, this.outChannels * oh * ow, UNIFORM_BINDING_FLOATS),
+    };
+  }
+
+  /** Chunk constants of the views, and (training) one row of partial gradients per image. */
   workspace(batch: number, input: Shape, training: boolean): Workspace {
-    if (!training) return {};
-    const row = this.parameters[0].data.length + this.outChannels;
-    const plan = conv2dWeightGradPlan(this.#shape(batch, input), UNIFORM_BINDING_FLOATS);
-    return plan
-      ? { partial: batch * row * 4, chunks: chunkConstants(plan) }
-      : { partial: batch * row * 4 };
+    const { x, dy } = this.#plans(batch, input);
+    const out: Workspace = {};
+    if (x) out.xChunks = chunkConstants(x);
+    if (training) {
+      out.partial = batch * (this.parameters[0].data.length + this.outChannels) * 4;
+      if (dy) out.dyChunks = chunkConstants(dy);
+    }
+    return out;
   }
 
   /** The parameter binding: uniform when it fits (much cheaper reads on CPU adapters). */
@@ -141,47 +158,58 @@ export class Conv2d extends ParametricLayer implements Layer {
 
   /** y = conv(x) + bias (then the fused activation, if any). */
   forward(io: ForwardIO): KernelCall[] {
+    const { shape, x: plan } = this.#plans(io.batch, io.input);
     const w = this.#weights();
-    const kernel = conv2dForward(this.#shape(io.batch, io.input), {
+    const kernel = conv2dForward(shape, {
       uniformWeights: w.uniformWeights,
       activation: io.activation,
+      inputPlan: plan ?? undefined,
     });
-    return [{ kernel, buffers: [io.x, w.buffer, io.y] }];
+    if (!plan) return [{ kernel, buffers: [io.x, w.buffer, io.y] }];
+    return chunkedCalls(
+      kernel,
+      plan,
+      io.x,
+      io.work.xChunks,
+      (view, chunk) => [view, chunk, w.buffer, io.y],
+    );
   }
 
   /** Weight and bias gradients, and dx when asked (gated by the fused activation, if any). */
   backward(io: BackwardIO): KernelCall[] {
-    const shape = this.#shape(io.batch, io.input);
+    const { shape, x: xPlan, dy: dyPlan } = this.#plans(io.batch, io.input);
     const row = this.parameters[0].data.length + this.outChannels;
-    const plan = conv2dWeightGradPlan(shape, UNIFORM_BINDING_FLOATS);
-    const calls: KernelCall[] = [];
-    if (plan) {
-      // One dispatch per chunk of images, each reading its x through a uniform view.
-      const kernel = conv2dBackwardWeight(shape, plan);
-      const xOffset = io.x.offset ?? 0;
-      if (xOffset % 256) {
-        throw new Error(`${this}: x must start at a 256-byte boundary, got ${xOffset}`);
-      }
-      plan.chunks.forEach((chunk, k) => {
-        const view = {
-          buffer: io.x.buffer,
-          offset: xOffset + chunk.viewOffset * 4,
-          size: plan.viewFloats * 4,
-        };
-        const constants = { buffer: io.work.chunks.buffer, offset: k * 256, size: 16 };
-        calls.push({ kernel, buffers: [view, constants, io.dy, io.work.partial] });
-      });
-    } else {
-      calls.push({ kernel: conv2dBackwardWeight(shape), buffers: [io.x, io.dy, io.work.partial] });
-    }
+    const weightKernel = conv2dBackwardWeight(shape, xPlan);
+    const calls: KernelCall[] = xPlan
+      ? chunkedCalls(
+        weightKernel,
+        xPlan,
+        io.x,
+        io.work.xChunks,
+        (view, chunk) => [view, chunk, io.dy, io.work.partial],
+      )
+      : [{ kernel: weightKernel, buffers: [io.x, io.dy, io.work.partial] }];
     calls.push({ kernel: sumRows(io.batch, row), buffers: [io.work.partial, this.segment.grads] });
     if (io.dx) {
       const w = this.#weights();
+      const gate = io.gate ? [io.x] : [];
       const kernel = conv2dBackwardInput(shape, {
         uniformWeights: w.uniformWeights,
         gate: io.gate,
+        inputPlan: dyPlan ?? undefined,
       });
-      calls.push({ kernel, buffers: [io.dy, w.buffer, ...(io.gate ? [io.x] : []), io.dx] });
+      const dx = io.dx;
+      calls.push(
+        ...(dyPlan
+          ? chunkedCalls(
+            kernel,
+            dyPlan,
+            io.dy,
+            io.work.dyChunks,
+            (view, chunk) => [view, chunk, w.buffer, ...gate, dx],
+          )
+          : [{ kernel, buffers: [io.dy, w.buffer, ...gate, dx] }]),
+      );
     }
     return calls;
   }

@@ -10,6 +10,7 @@
  */
 import type { ActivationKind } from "../../kernels/activation.ts";
 import type { BufferSlice, KernelCall } from "../kernel_runner.ts";
+import type { ChunkPlan, KernelSpec } from "../../kernels/spec.ts";
 import { Random } from "../random.ts";
 
 /**
@@ -145,4 +146,28 @@ export function expectShape(layer: Layer, input: Shape, ok: boolean, expected: s
 /** A fresh default generator for layers built without one. */
 export function defaultRandom(): Random {
   return new Random(0);
+}
+
+/**
+ * One call per chunk of `plan`: `bind` receives the chunk's uniform view of `source` and its
+ * slot of `constants` (256 bytes each), and returns the call's buffers in binding order.
+ */
+export function chunkedCalls(
+  kernel: KernelSpec,
+  plan: ChunkPlan,
+  source: BufferSlice,
+  constants: BufferSlice,
+  bind: (view: BufferSlice, chunk: BufferSlice) => BufferSlice[],
+): KernelCall[] {
+  const base = source.offset ?? 0;
+  if (base % 256) {
+    throw new Error(`a uniform view must start at a 256-byte boundary, got offset ${base}`);
+  }
+  return plan.chunks.map((chunk, k) => ({
+    kernel,
+    buffers: bind(
+      { buffer: source.buffer, offset: base + chunk.viewOffset * 4, size: plan.viewFloats * 4 },
+      { buffer: constants.buffer, offset: (constants.offset ?? 0) + k * 256, size: 16 },
+    ),
+  }));
 }

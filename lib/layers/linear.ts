@@ -19,6 +19,7 @@ import type { BufferSlice, KernelCall } from "../kernel_runner.ts";
 import type { Random } from "../random.ts";
 import {
   type BackwardIO,
+  chunkedCalls,
   defaultInit,
   defaultRandom,
   expectShape,
@@ -113,19 +114,14 @@ export class Linear extends ParametricLayer implements Layer {
     const plan = matmulUniformPlan(shape, UNIFORM_BINDING_FLOATS);
     const gated = shape.gate && gate ? [gate] : [];
     if (!plan || !constants) return [{ kernel: matmul(shape), buffers: [a, b, ...gated, c] }];
-    const kernel = matmulUniformB(shape, plan);
-    const bOffset = b.offset ?? 0;
-    return plan.chunks.map((chunk, k) => ({
-      kernel,
-      buffers: [
-        a,
-        { buffer: b.buffer, offset: bOffset + chunk.viewOffset * 4, size: plan.viewFloats * 4 },
-        { buffer: constants.buffer, offset: k * 256, size: 16 },
-        ...(shape.biasOffset === undefined ? [] : [b]),
-        ...gated,
-        c,
-      ],
-    }));
+    const bias = shape.biasOffset === undefined ? [] : [b];
+    return chunkedCalls(
+      matmulUniformB(shape, plan),
+      plan,
+      b,
+      constants,
+      (view, chunk) => [a, view, chunk, ...bias, ...gated, c],
+    );
   }
 
   /** y = x·Wᵀ + b (then the fused activation, if any). */
