@@ -14,6 +14,7 @@ import { Adam } from "../lib/optimizer.ts";
 import { train } from "../lib/trainer.ts";
 import { evaluate } from "../lib/evaluator.ts";
 import { loadFashionMnist } from "../data/locate.ts";
+import { head } from "../data/dataset.ts";
 
 const FLAGS = {
   "batch-size": { type: "string", default: "256", value: "N", help: "images per batch" },
@@ -95,19 +96,13 @@ async function main() {
 
   // 2. End to end, as `train` runs (a wait for the device every 10 steps): a short warm-up run
   // compiles everything, then a timed one.
-  const slice = (count: number) => ({
-    ...data.train,
-    count,
-    images: data.train.images.subarray(0, count * 784),
-    labels: data.train.labels.subarray(0, count),
-  });
   say(
     `\nend to end (${steps} steps of ${batch} after a warm-up; evaluation of ${data.test.count} images):`,
   );
   for (const [activation, pool] of [["sigmoid", "avg"], ["relu", "max"]] as const) {
     const m = new Model(gpu, lenet5({ activation, pool }));
-    await train(m, { train: slice(2 * batch) }, { epochs: 1, batchSize: batch });
-    const history = await train(m, { train: slice(steps * batch) }, {
+    await train(m, { train: head(data.train, 2 * batch) }, { epochs: 1, batchSize: batch });
+    const history = await train(m, { train: head(data.train, steps * batch) }, {
       epochs: 1,
       batchSize: batch,
     });

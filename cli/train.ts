@@ -14,7 +14,7 @@ import { type EpochMetrics, type LossPoint, train } from "../lib/trainer.ts";
 import { lossChartSvg } from "../lib/chart.ts";
 import { saveCheckpoint } from "../lib/checkpoint.ts";
 import { loadFashionMnist, writeAtomic } from "../data/locate.ts";
-import type { Split } from "../data/dataset.ts";
+import { head } from "../data/dataset.ts";
 
 const FLAGS = {
   epochs: {
@@ -96,7 +96,7 @@ async function main() {
   const emit = (event: Record<string, unknown>) => json && console.log(JSON.stringify(event));
 
   const data = await loadFashionMnist({ dataDir: flags["data-dir"] as string | undefined });
-  if (config.subset < data.train.count) data.train = firstImages(data.train, config.subset);
+  if (config.subset < data.train.count) data.train = head(data.train, config.subset);
   const gpu = await requestGpu({ storageBufferBytes: data.train.images.length });
   await Deno.mkdir(out, { recursive: true });
   say(`adapter: ${describeGpu(gpu)}`);
@@ -183,16 +183,6 @@ async function main() {
     stopped: history.stopped,
     test_accuracy: final?.test_accuracy ?? null,
   });
-}
-
-function firstImages(split: Split, n: number): Split {
-  const px = split.rows * split.cols;
-  return {
-    ...split,
-    count: n,
-    images: split.images.subarray(0, n * px),
-    labels: split.labels.subarray(0, n),
-  };
 }
 
 await runCli(main, "Run `deno task train --help` for the options.");

@@ -225,6 +225,25 @@ export function bilinearPlan(
 }
 
 /**
+ * The first `n` images of a split (a view, no copy).
+ *
+ * @example
+ * ```ts ignore
+ * import { head } from "./dataset.ts";
+ * const small = head(ds.train, 4096);
+ * ```
+ */
+export function head(split: Split, n: number): Split {
+  const count = Math.min(n, split.count), px = split.rows * split.cols;
+  return {
+    ...split,
+    count,
+    images: split.images.subarray(0, count * px),
+    labels: split.labels.subarray(0, count),
+  };
+}
+
+/**
  * Counts images per class in a split.
  *
  * @example

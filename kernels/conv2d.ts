@@ -152,18 +152,13 @@ interface Correlation {
   inputPlan?: ChunkPlan;
 }
 
-function largestDivisorUpTo(n: number, cap: number): number {
-  for (let d = Math.min(n, cap); d > 1; d--) if (n % d === 0) return d;
-  return 1;
-}
-
 function correlate2d(c: Correlation): KernelSpec {
   const [IH, IW] = c.inSize, [OH, OW] = c.outSize, [KH, KW] = c.taps, [SH, SW] = c.stride;
   const [DH, DW] = c.dilation;
   const LH = (IH - 1) * DH + 1, LW = (IW - 1) * DW + 1; // logical (dilated) input size
   const PB = blockSize(c.outChannels, MAX_BLOCK);
   const cap = Math.max(1, Math.floor(32 / PB));
-  const div = largestDivisorUpTo(OW, cap);
+  const div = blockSize(OW, cap);
   const TX = 2 * div >= Math.min(cap, OW) ? div : Math.min(cap, OW);
   const tiles = ceilDiv(OW, TX);
   const span = (TX - 1) * SW + KW; // logical input columns one tile reads

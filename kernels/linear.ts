@@ -19,6 +19,7 @@
 import { activate, type ActivationKind, derivativeFromOutput } from "./activation.ts";
 import {
   type Binding,
+  blockSize,
   ceilDiv,
   type ChunkPlan,
   type KernelSpec,
@@ -174,7 +175,7 @@ export function matmulUniformB(s: MatmulShape, plan: ChunkPlan): KernelSpec {
   const { M, N, K } = s;
   const byColumns = !!s.transB;
   const cols = byColumns ? plan.images : N;
-  const div = largestDivisorUpTo(cols, 20);
+  const div = blockSize(cols, 20);
   const TN = div >= 8 ? div : Math.min(16, cols);
   const NT = ceilDiv(cols, TN);
   const lanes = M * NT;
@@ -235,9 +236,4 @@ ${
       })
     }`,
   };
-}
-
-function largestDivisorUpTo(n: number, cap: number): number {
-  for (let d = Math.min(n, cap); d > 1; d--) if (n % d === 0) return d;
-  return 1;
 }

@@ -60,6 +60,46 @@ export function batchPlan(count: number, batchSize: number): { size: number; sta
   return plan.filter((p) => p.starts.length);
 }
 
+/** One step over a resident split: where its batch starts, and its prepared dispatches. */
+export interface PlannedStep {
+  /** Index in the split's order of the batch's first image. */
+  start: number;
+  /** Gather, forward, loss, metrics, then (training) backward and the `after` calls. */
+  dispatches: Dispatch[];
+}
+
+/**
+ * The steps of one pass over `data`: one program per batch size, each step gathering its batch
+ * at the offset written to `window`, and adding its loss and correct count into `totals`.
+ */
+export async function planSteps(
+  model: Model,
+  data: DeviceSplit,
+  batchSize: number,
+  buffers: { window: GPUBuffer; totals: GPUBuffer },
+  training: boolean,
+  after: KernelCall[] = [],
+): Promise<PlannedStep[]> {
+  const runner = KernelRunner.for(model.gpu.device);
+  const steps: PlannedStep[] = [];
+  for (const { size, starts } of batchPlan(data.count, batchSize)) {
+    const program = await model.program(size, training);
+    const dispatches = await runner.prepareAll([
+      gatherCall(program, data, buffers.window, model.inputShape),
+      ...program.forward,
+      ...program.loss,
+      {
+        kernel: accumulateMetrics(size),
+        buffers: [program.rowLoss, program.rowCorrect, buffers.totals],
+      },
+      ...program.backward,
+      ...after,
+    ]);
+    for (const start of starts) steps.push({ start, dispatches });
+  }
+  return steps;
+}
+
 /**
  * Mean loss and accuracy of `model` on `split`, in file order.
  *
@@ -80,17 +120,7 @@ export async function evaluate(
   const data = deviceSplit(device, split);
   const totals = storageBuffer(device, new Float32Array(4), "eval totals");
   const window = uniformBuffer(device, "eval window");
-  const steps: { start: number; dispatches: Dispatch[] }[] = [];
-  for (const { size, starts } of batchPlan(split.count, options.batchSize ?? 256)) {
-    const program = await model.program(size, false);
-    const dispatches = await runner.prepareAll([
-      gatherCall(program, data, window, model.inputShape),
-      ...program.forward,
-      ...program.loss,
-      { kernel: accumulateMetrics(size), buffers: [program.rowLoss, program.rowCorrect, totals] },
-    ]);
-    for (const start of starts) steps.push({ start, dispatches });
-  }
+  const steps = await planSteps(model, data, options.batchSize ?? 256, { window, totals }, false);
   for (const { start, dispatches } of steps) {
     device.queue.writeBuffer(window, 0, new Uint32Array([start]));
     runner.submit(dispatches);

@@ -6,11 +6,10 @@
  * @module
  */
 import type { Split } from "../data/dataset.ts";
-import { accumulateMetrics } from "../kernels/metrics.ts";
 import { readFloats, storageBuffer, uniformBuffer, writeBytes } from "./buffers.ts";
 import { deviceSplit, setOrder } from "./device_data.ts";
-import { batchPlan, evaluate, gatherCall } from "./evaluator.ts";
-import { type Dispatch, KernelRunner } from "./kernel_runner.ts";
+import { evaluate, planSteps } from "./evaluator.ts";
+import { KernelRunner } from "./kernel_runner.ts";
 import type { Model } from "./model.ts";
 import { Adam, type Optimizer } from "./optimizer.ts";
 import { permutation, Random } from "./random.ts";
@@ -138,19 +137,7 @@ export async function train(
   const split = deviceSplit(device, data.train);
   const totals = storageBuffer(device, 16, "train totals");
   const window = uniformBuffer(device, "train window");
-  const steps: { start: number; dispatches: Dispatch[] }[] = [];
-  for (const { size, starts } of batchPlan(split.count, batchSize)) {
-    const program = await model.program(size, true);
-    const dispatches = await runner.prepareAll([
-      gatherCall(program, split, window, model.inputShape),
-      ...program.forward,
-      ...program.loss,
-      { kernel: accumulateMetrics(size), buffers: [program.rowLoss, program.rowCorrect, totals] },
-      ...program.backward,
-      update,
-    ]);
-    for (const start of starts) steps.push({ start, dispatches });
-  }
+  const steps = await planSteps(model, split, batchSize, { window, totals }, true, [update]);
 
   const rng = new Random(options.seed ?? 0);
   const history: TrainHistory = { losses: [], epochs: [], stopped: false };
