@@ -11,7 +11,8 @@ import { lenet5 } from "../lib/lenet.ts";
 import { Model } from "../lib/model.ts";
 import { checkpointMetadata, loadCheckpoint } from "../lib/checkpoint.ts";
 import { evaluate } from "../lib/evaluator.ts";
-import { loadFashionMnist } from "../data/locate.ts";
+import { loadFashionMnist, writeAtomic } from "../data/locate.ts";
+import { batches } from "../data/dataset.ts";
 import { errorText } from "../data/idx.ts";
 
 const FLAGS = {
@@ -30,6 +31,11 @@ const FLAGS = {
   },
   pool: { type: "string", value: "avg|max", help: "pooling", default: "from the file, else avg" },
   "batch-size": { type: "string", default: "256", value: "N", help: "images per batch" },
+  predictions: {
+    type: "string",
+    value: "FILE",
+    help: "also write a CSV of every test image: index, label, predicted class, the logits",
+  },
   json: { type: "boolean", help: "print one JSON object with test_accuracy and test_loss" },
   help: { type: "boolean", help: "show this help" },
 } as const;
@@ -69,6 +75,25 @@ async function main() {
   const model = new Model(gpu, lenet5({ activation, pool }));
   loadCheckpoint(model, bytes, file);
   const result = await evaluate(model, data.test, { batchSize });
+  if (typeof flags.predictions === "string") {
+    const rows = [
+      `index,label,predicted,${
+        Array.from({ length: model.classes }, (_, k) => `logit_${k}`).join(",")
+      }`,
+    ];
+    let index = 0;
+    for (const batch of batches(data.test, { batchSize })) {
+      const { logits, classes } = await model.predict(batch.images, batch.size);
+      for (let b = 0; b < batch.size; b++, index++) {
+        const row = Array.from(
+          logits.subarray(b * model.classes, (b + 1) * model.classes),
+          (v) => v.toPrecision(9),
+        );
+        rows.push(`${index},${batch.labels[b]},${classes[b]},${row.join(",")}`);
+      }
+    }
+    await writeAtomic(flags.predictions, rows.join("\n") + "\n");
+  }
   if (flags.json) {
     console.log(
       JSON.stringify({

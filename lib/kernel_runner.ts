@@ -135,7 +135,7 @@ export class KernelRunner {
     const errors = info.messages.filter((m) => m.type === "error");
     if (errors.length || scopeError) {
       const text = errors.length
-        ? errors.map((m) => `${m.lineNum}:${m.linePos} ${m.message}`).join("\n")
+        ? errors.map((m) => `line ${m.lineNum}:${m.linePos}: ${m.message.trim()}`).join("\n")
         : scopeError!.message;
       throw new KernelCompileError(kernel.key, text, code);
     }

@@ -72,11 +72,30 @@ Deno.test("deno task train leaves metrics.jsonl, loss.svg and model.safetensors;
       "model.safetensors",
     ]);
 
-    const e = await run("cli/eval.ts", ["--checkpoint", `${dir}/model.safetensors`, "--json"]);
+    const csv = `${dir}/predictions.csv`;
+    const e = await run("cli/eval.ts", [
+      "--checkpoint",
+      `${dir}/model.safetensors`,
+      "--json",
+      "--predictions",
+      csv,
+    ]);
     assertEquals(e.code, 0, e.stderr);
     const result = JSON.parse(e.stdout);
     assertEquals(result.test_accuracy, metrics[0].test_accuracy);
     assert(Math.abs(result.test_loss - metrics[0].test_loss) < 1e-5);
+    const rows = (await Deno.readTextFile(csv)).trim().split("\n");
+    assertEquals(
+      rows[0],
+      "index,label,predicted," + Array.from({ length: 10 }, (_, k) => `logit_${k}`).join(","),
+    );
+    assertEquals(rows.length, 10001);
+    const correct = rows.slice(1).filter((r) => {
+      const [, label, predicted] = r.split(",");
+      return label === predicted;
+    }).length;
+    assertEquals(correct / 10000, result.test_accuracy);
+    await Deno.remove(csv);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
