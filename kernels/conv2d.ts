@@ -363,28 +363,28 @@ function backwardWeightUniform(s: Conv2dShape, plan: ChunkPlan): KernelSpec {
   const lanes = plan.images * perImage;
   const row = d.O * d.CKK + d.O;
   const OHW = d.OH * d.OW;
-  const padded = d.PH > 0 || d.PW > 0;
-  const rows = unroll(d.KH, (ky) =>
-    `    let iy${ky} = i32(oy * ${u32(d.SH)}) + ${ky - d.PH};
-    let ry${ky} = xplane + u32(clamp(iy${ky}, 0, ${d.H - 1})) * ${u32(d.W)};${
-      padded ? `\n    let oky${ky} = iy${ky} >= 0 && iy${ky} < ${d.H};` : ""
-    }`);
-  const cols = unroll(d.KW, (kx) =>
-    `      let ix${kx} = i32(ox * ${u32(d.SW)}) + ${kx - d.PW};
-      let cx${kx} = u32(clamp(ix${kx}, 0, ${d.W - 1}));${
-      padded ? `\n      let okx${kx} = ix${kx} >= 0 && ix${kx} < ${d.W};` : ""
-    }`);
-  const taps = unroll(
-    d.KH,
-    (ky) =>
-      unroll(
-        d.KW,
-        (kx) =>
-          padded
-            ? `      acc${ky}_${kx} += g * select(0.0, X(ry${ky} + cx${kx}), oky${ky} && okx${kx});`
-            : `      acc${ky}_${kx} += g * X(ry${ky} + cx${kx});`,
-      ),
-  );
+  const span = (d.OW - 1) * d.SW + d.KW; // input columns one output row reads
+  // Per output row: its dy row in registers, then per kernel row one input row, each value
+  // reused across the taps and output columns it meets.
+  const kernelRow = (ky: number) =>
+    `    {
+      let iy = i32(oy * ${u32(d.SH)}) + ${ky - d.PH};
+      if (iy >= 0 && iy < ${d.H}) {
+        let rowBase = xplane + u32(iy) * ${u32(d.W)};
+${
+      unroll(span, (u) => {
+        const ix = u - d.PW;
+        return ix < 0 || ix >= d.W
+          ? `        let v${u} = 0.0;`
+          : `        let v${u} = X(rowBase + ${u32(ix)});`;
+      })
+    }
+${
+      unroll(d.KW, (kx) =>
+        `        acc${ky}_${kx} += ${unroll(d.OW, (ox) => `g${ox} * v${ox * d.SW + kx}`, " + ")};`)
+    }
+      }
+    }`;
   return {
     key: key("conv2d_backward_weight", s) + `:xchunk${plan.images}:v${plan.viewFloats}`,
     helpers: `struct Chunk { first: u32, count: u32, base: u32 }
@@ -408,13 +408,10 @@ fn X(k: u32) -> f32 { return xu[k >> 2u][k & 3u]; }`,
   var gsum = 0.0;
 ${unroll(d.KH, (ky) => unroll(d.KW, (kx) => `  var acc${ky}_${kx} = 0.0;`))}
   for (var oy = 0u; oy < ${u32(d.OH)}; oy++) {
-${rows}
-    for (var ox = 0u; ox < ${u32(d.OW)}; ox++) {
-      let g = dy[dyplane + oy * ${u32(d.OW)} + ox];
-      gsum += g;
-${cols}
-${taps}
-    }
+    let dyrow = dyplane + oy * ${u32(d.OW)};
+${unroll(d.OW, (ox) => `    let g${ox} = dy[dyrow + ${u32(ox)}];`)}
+    gsum += ${unroll(d.OW, (ox) => `g${ox}`, " + ")};
+${unroll(d.KH, kernelRow)}
   }
   let prow = b * ${u32(row)};
   if (c == 0u) { partial[prow + ${u32(d.O * d.CKK)} + o] = gsum; }
