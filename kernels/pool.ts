@@ -13,7 +13,7 @@
  */
 import { type ActivationKind, derivativeFromOutput } from "./activation.ts";
 import { windowOutputSize } from "./conv2d.ts";
-import { ceilDiv, f32, type KernelSpec, u32 } from "./spec.ts";
+import { type Binding, ceilDiv, f32, type KernelSpec, u32, unroll } from "./spec.ts";
 
 /** Shape of a pooling layer. */
 export interface Pool2dShape {
@@ -125,17 +125,58 @@ export function pool2dBackward(
   options: { gate?: ActivationKind } = {},
 ): KernelSpec {
   const d = dims(s);
+  // Windows that tile the input exactly: one invocation per window writes all its inputs.
+  if (
+    d.KH === d.SH && d.KW === d.SW && d.PH === 0 && d.PW === 0 && d.H % d.KH === 0 &&
+    d.W % d.KW === 0
+  ) {
+    return tiledBackward(kind, s, options.gate);
+  }
+  return gatherBackward(kind, s, options.gate);
+}
+
+function bindingsBackward(kind: PoolKind, gate?: ActivationKind): Binding[] {
+  return [
+    { name: "dy", type: "array<f32>", access: "read" },
+    ...(kind === "max" ? [{ name: "idx", type: "array<u32>", access: "read" as const }] : []),
+    ...(gate ? [{ name: "gate", type: "array<f32>", access: "read" as const }] : []),
+    { name: "dx", type: "array<f32>", access: "read_write" },
+  ];
+}
+
+function tiledBackward(kind: PoolKind, s: Pool2dShape, gate?: ActivationKind): KernelSpec {
+  const d = dims(s);
+  const n = d.BC * d.OH * d.OW;
+  const max = kind === "max";
+  const write = (ky: number, kx: number) => {
+    const at = `base + ${u32(ky * d.W + kx)}`;
+    const g = max ? `select(0.0, g, top + ${u32(ky * d.W + kx)} == winner)` : "g";
+    return `  dx[${at}] = ${g}${gate ? ` * ${derivativeFromOutput(gate, `gate[${at}]`)}` : ""};`;
+  };
+  return {
+    key: key(`${kind}pool2d_backward_tiled`, s) + `:gate${gate}`,
+    bindings: bindingsBackward(kind, gate),
+    workgroupSize: WG,
+    workgroupCount: ceilDiv(n, WG),
+    body: `
+  if (i >= ${u32(n)}) { return; }
+  let ox = i % ${u32(d.OW)};
+  let oy = (i / ${u32(d.OW)}) % ${u32(d.OH)};
+  let top = oy * ${u32(d.KH * d.W)} + ox * ${u32(d.KW)};
+  let base = (i / ${u32(d.OH * d.OW)}) * ${u32(d.H * d.W)} + top;
+  let g = dy[i]${max ? "" : ` * ${f32(1 / (d.KH * d.KW))}`};${max ? "\n  let winner = idx[i];" : ""}
+${unroll(d.KH, (ky) => unroll(d.KW, (kx) => write(ky, kx)))}`,
+  };
+}
+
+function gatherBackward(kind: PoolKind, s: Pool2dShape, gate?: ActivationKind): KernelSpec {
+  const d = dims(s);
   const n = d.BC * d.H * d.W;
   const max = kind === "max";
   const stepCheck = (t: string, S: number) => (S > 1 ? ` || ${t} % ${S} != 0` : "");
   return {
-    key: key(`${kind}pool2d_backward`, s) + `:gate${options.gate}`,
-    bindings: [
-      { name: "dy", type: "array<f32>", access: "read" },
-      ...(max ? [{ name: "idx", type: "array<u32>", access: "read" as const }] : []),
-      ...(options.gate ? [{ name: "gate", type: "array<f32>", access: "read" as const }] : []),
-      { name: "dx", type: "array<f32>", access: "read_write" },
-    ],
+    key: key(`${kind}pool2d_backward`, s) + `:gate${gate}`,
+    bindings: bindingsBackward(kind, gate),
     workgroupSize: WG,
     workgroupCount: ceilDiv(n, WG),
     body: `
@@ -160,7 +201,7 @@ export function pool2dBackward(
     }
   }
   dx[i] = acc${max ? "" : ` * ${f32(1 / (d.KH * d.KW))}`}${
-      options.gate ? ` * ${derivativeFromOutput(options.gate, "gate[i]")}` : ""
+      gate ? ` * ${derivativeFromOutput(gate, "gate[i]")}` : ""
     };`,
   };
 }

@@ -49,3 +49,33 @@ Deno.test("max pooling sends the gradient to the first of tied maxima, as PyTorc
   const [y, idx] = await runKernel(pool2dForward("max", s), [new Float32Array([0, 0, 0, 0]), 1, 1]);
   assertEquals([y[0], new Uint32Array(idx.buffer)[0]], [0, 0]);
 });
+
+for (const kind of ["avg", "max"] as PoolKind[]) {
+  Deno.test(`${kind} pooling backward gated by a fused sigmoid matches dx · y(1-y), tiled and gathered`, async () => {
+    for (const [n, d] of cases.entries()) {
+      const s = {
+        batch: d.B,
+        channels: d.C,
+        height: d.H,
+        width: d.W,
+        kernel: [d.K, d.K] as const,
+        stride: [d.S, d.S] as const,
+        padding: [d.P, d.P] as const,
+      };
+      const x = randomFloats(d.B * d.C * d.H * d.W, 80 + n, 0, 1); // a sigmoid's output
+      const { y: yRef } = ref.pool(kind, d, x);
+      const dy = randomFloats(yRef.length, 90 + n);
+      const fwd = await runKernel(
+        pool2dForward(kind, s),
+        kind === "max" ? [x, yRef.length, yRef.length] : [x, yRef.length],
+      );
+      const [dx] = await runKernel(
+        pool2dBackward(kind, s, { gate: "sigmoid" }),
+        kind === "max" ? [dy, new Uint32Array(fwd[1].buffer), x, x.length] : [dy, x, x.length],
+      );
+      const want = ref.poolBackward(kind, d, x, dy).map((g, i) => g * x[i] * (1 - x[i]));
+      const err = maxAbsDiff(dx, want);
+      assert(err < 1e-6, `case ${n}: ${err}`);
+    }
+  });
+}
