@@ -14,6 +14,12 @@
  * @module
  */
 export * from "./lib/device.ts";
+export * from "./lib/device_data.ts";
+export type { Binding, BindingAccess, ChunkPlan, ImageChunk, KernelSpec } from "./kernels/spec.ts";
+export type { ActivationKind } from "./kernels/activation.ts";
+export type { Pool2dShape, PoolKind } from "./kernels/pool.ts";
+export type { Conv2dShape } from "./kernels/conv2d.ts";
+export type { MatmulShape } from "./kernels/linear.ts";
 export * from "./lib/random.ts";
 export * from "./lib/buffers.ts";
 export * from "./lib/kernel_runner.ts";

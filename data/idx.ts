@@ -12,7 +12,12 @@
 export class DataError extends Error {
   /** The file (or URL) the error is about. */
   readonly file: string;
-  /** @param file the file or URL; @param problem what was wrong with it. */
+  /**
+   * An error about `file`.
+   *
+   * @param file the file or URL
+   * @param problem what was wrong with it
+   */
   constructor(file: string, problem: string) {
     super(`${file}: ${problem}`);
     this.name = "DataError";

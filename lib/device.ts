@@ -37,7 +37,11 @@ export interface GpuOptions {
 
 /** Thrown when WebGPU, or any adapter, is missing; the message says how to fix it. */
 export class WebGpuUnavailableError extends Error {
-  /** @param message the reason and the fix. */
+  /**
+   * An error with its fix.
+   *
+   * @param message the reason and the fix
+   */
   constructor(message: string) {
     super(message);
     this.name = "WebGpuUnavailableError";

@@ -44,7 +44,13 @@ export interface Dispatch {
 
 /** A WGSL compile or pipeline error, with the compiler's messages and the numbered source. */
 export class KernelCompileError extends Error {
-  /** @param key the kernel's cache key; @param messages compiler output; @param source WGSL. */
+  /**
+   * A compile error with the compiler's output and the numbered source.
+   *
+   * @param key the kernel's cache key
+   * @param messages the compiler's output
+   * @param source the WGSL that failed
+   */
   constructor(key: string, messages: string, source: string) {
     const numbered = source.split("\n").map((l, n) => `${String(n + 1).padStart(4)} | ${l}`);
     super(

@@ -19,24 +19,41 @@ import {
   type Workspace,
 } from "./layer.ts";
 
-abstract class Activation implements Layer {
+/**
+ * Base of the element-wise activation layers: any shape, no parameters; backward reads the
+ * forward's output. Inside a `Sequential` it is usually fused into its neighbours.
+ *
+ * @example
+ * ```ts
+ * import { Sigmoid } from "./activation.ts";
+ * console.log(new Sigmoid().outputShape([6, 28, 28])); // [6, 28, 28]
+ * ```
+ */
+export abstract class Activation implements Layer {
+  /** No parameters. */
   readonly parameters: readonly Parameter[] = [];
+  /** Which activation. */
   abstract readonly kind: ActivationKind;
+  /** Which activation (the Layer property that marks activation layers). */
   get activation(): ActivationKind {
     return this.kind;
   }
+  /** The input shape. */
   outputShape(input: Shape): Shape {
     return input;
   }
+  /** No scratch buffers. */
   workspace(): Workspace {
     return {};
   }
+  /** y = f(x). */
   forward(io: ForwardIO): KernelCall[] {
     return [{
       kernel: activationForward(this.kind, io.batch * sizeOf(io.input)),
       buffers: [io.x, io.y],
     }];
   }
+  /** dx = dy · f'(x), written with y. */
   backward(io: BackwardIO): KernelCall[] {
     if (!io.dx) return [];
     return [{
@@ -44,6 +61,7 @@ abstract class Activation implements Layer {
       buffers: [io.y, io.dy, io.dx],
     }];
   }
+  /** PyTorch's repr. */
   toString(): string {
     return this.kind === "sigmoid" ? "Sigmoid()" : "ReLU()";
   }

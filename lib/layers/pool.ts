@@ -33,20 +33,38 @@ export interface Pool2dOptions {
   padding?: number | [number, number];
 }
 
-abstract class Pool2d implements Layer {
+/**
+ * Base of the pooling layers: window, stride (default: the window) and padding.
+ *
+ * @example
+ * ```ts
+ * import { AvgPool2d } from "./pool.ts";
+ * const pool = new AvgPool2d(2, { stride: 2 });
+ * console.log(pool.kernelSize, pool.stride); // [2, 2] [2, 2]
+ * ```
+ */
+export abstract class Pool2d implements Layer {
+  /** No parameters. */
   readonly parameters: readonly Parameter[] = [];
-  readonly fuses = { gate: true } as const;
+  /** Fuses the backward of a preceding activation into its dx. */
+  readonly fuses: { readonly gate: true } = { gate: true };
+  /** Window [KH, KW]. */
   readonly kernelSize: [number, number];
+  /** Stride [SH, SW]. */
   readonly stride: [number, number];
+  /** Padding [PH, PW]. */
   readonly padding: [number, number];
+  /** Pooling kind. */
   abstract readonly kind: PoolKind;
 
+  /** A pooling layer with PyTorch's defaults. */
   constructor(kernelSize: number | [number, number], options: Pool2dOptions = {}) {
     this.kernelSize = pair(kernelSize);
     this.stride = pair(options.stride ?? kernelSize);
     this.padding = pair(options.padding ?? 0);
   }
 
+  /** The kernel shape for a batch. */
   protected shape(batch: number, input: Shape): Pool2dShape {
     return {
       batch,
@@ -59,6 +77,7 @@ abstract class Pool2d implements Layer {
     };
   }
 
+  /** [C, OH, OW] for [C, H, W]. */
   outputShape(input: Shape): Shape {
     expectShape(this, input, input.length === 3, "[C, H, W]");
     const [oh, ow] = windowOutputSize(
@@ -71,10 +90,14 @@ abstract class Pool2d implements Layer {
     return [input[0], oh, ow];
   }
 
+  /** Scratch buffers. */
   abstract workspace(batch: number, input: Shape): Workspace;
+  /** Forward calls. */
   abstract forward(io: ForwardIO): KernelCall[];
+  /** Backward calls. */
   abstract backward(io: BackwardIO): KernelCall[];
 
+  /** PyTorch's repr. */
   toString(): string {
     const name = this.kind === "avg" ? "AvgPool2d" : "MaxPool2d";
     return `${name}(kernel_size=${this.kernelSize[0]}, stride=${this.stride[0]}, padding=${
