@@ -8,7 +8,16 @@
  * @module
  */
 
-/** An error about a data file; its message names the file and what was wrong, on one line. */
+/**
+ * An error about a data file; its message names the file and what was wrong, on one line.
+ *
+ * @example
+ * ```ts
+ * import { DataError } from "./idx.ts";
+ * const e = new DataError("train-images-idx3-ubyte.gz", "gzip data is truncated");
+ * console.log(e.message); // "train-images-idx3-ubyte.gz: gzip data is truncated"
+ * ```
+ */
 export class DataError extends Error {
   /** The file (or URL) the error is about. */
   readonly file: string;

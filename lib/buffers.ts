@@ -108,7 +108,15 @@ export async function readBytes(
   return copy;
 }
 
-/** {@linkcode readBytes} as float32; `offset` and `count` in elements. */
+/**
+ * Reads `count` floats at element `offset` of a buffer back to the CPU.
+ *
+ * @example
+ * ```ts ignore
+ * import { readFloats } from "./buffers.ts";
+ * const logits = await readFloats(device, program.logits, 0, batch * 10);
+ * ```
+ */
 export async function readFloats(
   device: GPUDevice,
   buffer: GPUBuffer,

@@ -35,7 +35,19 @@ export interface GpuOptions {
   storageBufferBytes?: number;
 }
 
-/** Thrown when WebGPU, or any adapter, is missing; the message says how to fix it. */
+/**
+ * Thrown when WebGPU, or any adapter, is missing; the message says how to fix it.
+ *
+ * @example
+ * ```ts ignore
+ * import { requestGpu, WebGpuUnavailableError } from "./device.ts";
+ * try {
+ *   await requestGpu();
+ * } catch (e) {
+ *   if (e instanceof WebGpuUnavailableError) console.error(e.message); // says what to install
+ * }
+ * ```
+ */
 export class WebGpuUnavailableError extends Error {
   /**
    * An error with its fix.

@@ -42,7 +42,19 @@ export interface Dispatch {
   key: string;
 }
 
-/** A WGSL compile or pipeline error, with the compiler's messages and the numbered source. */
+/**
+ * A WGSL compile or pipeline error, with the compiler's messages and the numbered source.
+ *
+ * @example
+ * ```ts ignore
+ * import { KernelCompileError, KernelRunner } from "./kernel_runner.ts";
+ * try {
+ *   await KernelRunner.for(device).pipeline(kernel);
+ * } catch (e) {
+ *   if (e instanceof KernelCompileError) console.error(e.message); // messages, then the source
+ * }
+ * ```
+ */
 export class KernelCompileError extends Error {
   /**
    * A compile error with the compiler's output and the numbered source.

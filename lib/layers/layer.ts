@@ -99,7 +99,17 @@ export interface Layer {
   toString(): string;
 }
 
-/** Base of layers with parameters: holds the device segment once a model binds it. */
+/**
+ * Base of layers with parameters: holds the device segment once a model binds it.
+ *
+ * @example
+ * ```ts ignore
+ * import { Linear } from "./linear.ts";
+ * const fc = new Linear(4, 2);
+ * new Model(gpu, new Sequential([fc])); // binds fc.segment
+ * console.log(fc.segment.params.size); // bytes of weights and bias
+ * ```
+ */
 export abstract class ParametricLayer {
   #segment?: ParameterSegment;
 
