@@ -11,9 +11,6 @@
  */
 import { ceilDiv, f32, type KernelSpec, u32 } from "./spec.ts";
 
-/** Slots of the totals buffer written by {@linkcode accumulateMetrics}. */
-export const METRIC_SLOTS = { meanLoss: 0, lossSum: 1, correct: 2, count: 3 } as const;
-
 /**
  * Adds one batch's losses and correct count into `totals`. Bindings: rowLoss, rowCorrect, totals.
  *
