@@ -72,7 +72,11 @@ async function main() {
   );
   const data = await loadFashionMnist({ dataDir: flags["data-dir"] as string | undefined });
   const gpu = await requestGpu();
-  const model = new Model(gpu, lenet5({ activation, pool }));
+  // A checkpoint trained on resized images says so; PyTorch's state_dicts are 28×28.
+  const size = Number(meta.input_size ?? 28);
+  const model = new Model(gpu, lenet5({ activation, pool, inputSize: size }), {
+    inputShape: [1, size, size],
+  });
   loadCheckpoint(model, bytes, file);
   const result = await evaluate(model, data.test, { batchSize });
   if (typeof flags.predictions === "string") {

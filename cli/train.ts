@@ -49,6 +49,12 @@ const FLAGS = {
     value: "N",
     help: "log the mean loss every N steps",
   },
+  resize: {
+    type: "string",
+    value: "N",
+    help: "resize images to N×N on the device (bilinear), like the reference's resize",
+    default: "28, as stored",
+  },
   subset: {
     type: "string",
     value: "N",
@@ -83,6 +89,7 @@ async function main() {
     seed: numberFlag("seed", flags.seed, 0, { integer: true, min: 0 }),
     logEvery: numberFlag("log-every", flags["log-every"], 100, { integer: true, min: 1 }),
     subset: numberFlag("subset", flags.subset, Infinity, { integer: true, min: 1 }),
+    resize: numberFlag("resize", flags.resize, 28, { integer: true, min: 12 }),
   };
   if (config.momentum > 0 && optimizerName !== "sgd") {
     throw new UsageError("--momentum applies to --optimizer sgd only");
@@ -103,8 +110,14 @@ async function main() {
   say(
     `data: ${data.name} from ${data.source} (${data.train.count} train, ${data.test.count} test)`,
   );
-  const net = lenet5({ activation: config.activation, pool: config.pool, seed: config.seed });
-  for (const line of shapeSummary(net, [1, 28, 28])) say(line);
+  const net = lenet5({
+    activation: config.activation,
+    pool: config.pool,
+    seed: config.seed,
+    inputSize: config.resize,
+  });
+  const inputShape = [1, config.resize, config.resize];
+  for (const line of shapeSummary(net, inputShape)) say(line);
   const optimizer: Optimizer = optimizerName === "adam"
     ? new Adam({ lr: config.lr, weightDecay: config.weightDecay })
     : new SGD({ lr: config.lr, momentum: config.momentum, weightDecay: config.weightDecay });
@@ -113,7 +126,7 @@ async function main() {
   );
   emit({ event: "start", adapter: gpu.info, out, ...config });
 
-  const model = new Model(gpu, net);
+  const model = new Model(gpu, net, { inputShape });
   const progress = new Progress(config.epochs);
   const losses: LossPoint[] = [], epochs: EpochMetrics[] = [];
   const stepsPerEpoch = Math.ceil(data.train.count / config.batchSize);
@@ -123,6 +136,7 @@ async function main() {
   const metadata = () => ({
     activation: config.activation,
     pool: config.pool,
+    input_size: String(config.resize),
     epochs: String(epochs.length),
     test_accuracy: String(epochs.at(-1)?.test_accuracy ?? ""),
     producer: "lenet-webgpu",
