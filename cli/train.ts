@@ -122,7 +122,9 @@ async function main() {
     ? new Adam({ lr: config.lr, weightDecay: config.weightDecay })
     : new SGD({ lr: config.lr, momentum: config.momentum, weightDecay: config.weightDecay });
   say(
-    `training ${config.epochs} epochs, batch ${config.batchSize}, ${optimizer}, output in ${out}`,
+    `training ${config.epochs} epoch${
+      config.epochs === 1 ? "" : "s"
+    }, batch ${config.batchSize}, ${optimizer}, output in ${out}`,
   );
   emit({ event: "start", adapter: gpu.info, out, ...config });
 
