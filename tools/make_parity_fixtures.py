@@ -6,53 +6,20 @@
 For each LeNet-5 variant: fixed weights (torch.manual_seed), a batch of 8 real Fashion-MNIST test
 images, the logits, the mean cross-entropy, every parameter gradient, and the parameters after one
 Adam step (lr 1e-3) and after one SGD step (lr 0.1, momentum 0.9, weight decay 5e-4). Stored as
-float32 safetensors (written here by hand: Debian has no safetensors package).
+float32 safetensors (the writer is in pytorch_interop.py: Debian has no safetensors package).
 """
-import gzip
 import json
 import os
-import struct
 
 import numpy as np
 import torch
 from torch import nn
 
+from pytorch_interop import lenet, read_idx, save_safetensors
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-DATA = os.path.join(ROOT, "data", "fashion-mnist")
 OUT = os.path.join(ROOT, "tests", "fixtures")
 BATCH = [0, 1, 2, 3, 1000, 2000, 5000, 9999]  # test-set indices
-
-
-def read_idx(name):
-    with gzip.open(os.path.join(DATA, name), "rb") as f:
-        raw = f.read()
-    ndim = raw[3]
-    dims = struct.unpack(">" + "I" * ndim, raw[4:4 + 4 * ndim])
-    return np.frombuffer(raw, dtype=np.uint8, offset=4 + 4 * ndim).reshape(dims)
-
-
-def lenet(act, pool):
-    A = {"sigmoid": nn.Sigmoid, "relu": nn.ReLU}[act]
-    P = {"avg": nn.AvgPool2d, "max": nn.MaxPool2d}[pool]
-    return nn.Sequential(
-        nn.Conv2d(1, 6, kernel_size=5, padding=2), A(), P(kernel_size=2, stride=2),
-        nn.Conv2d(6, 16, kernel_size=5), A(), P(kernel_size=2, stride=2),
-        nn.Flatten(), nn.Linear(16 * 5 * 5, 120), A(), nn.Linear(120, 84), A(), nn.Linear(84, 10))
-
-
-def write_safetensors(path, tensors, metadata):
-    header, offset, blobs = {"__metadata__": metadata}, 0, []
-    for name, t in tensors.items():
-        b = np.ascontiguousarray(t.detach().cpu().numpy(), dtype="<f4").tobytes()
-        header[name] = {"dtype": "F32", "shape": list(t.shape), "data_offsets": [offset, offset + len(b)]}
-        offset += len(b)
-        blobs.append(b)
-    h = json.dumps(header).encode()
-    h += b" " * ((8 - (8 + len(h)) % 8) % 8)
-    tmp = path + ".tmp"
-    with open(tmp, "wb") as f:
-        f.write(struct.pack("<Q", len(h)) + h + b"".join(blobs))
-    os.replace(tmp, path)
 
 
 def fixture(act, pool, seed):
@@ -78,7 +45,7 @@ def fixture(act, pool, seed):
         opt.step()
         out.update({f"{name}.{k}": v.clone() for k, v in net.state_dict().items()})
     path = os.path.join(OUT, f"parity_{act}_{pool}.safetensors")
-    write_safetensors(path, out, {"torch": torch.__version__, "seed": str(seed), "images": json.dumps(BATCH)})
+    save_safetensors(path, out, {"torch": torch.__version__, "seed": str(seed), "images": json.dumps(BATCH)})
     print(f"{path}: loss {loss.item():.6f}")
 
 
