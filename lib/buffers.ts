@@ -6,10 +6,13 @@
 
 /**
  * Usage of every storage buffer here: bindable as storage or as a uniform view (much cheaper
- * reads on CPU adapters), and copyable both ways for upload and readback.
+ * reads on CPU adapters), and copyable both ways for upload and readback. A function, so that
+ * importing this module where WebGPU is missing does not throw before `requestGpu` can explain.
  */
-export const STORAGE_USAGE: number = GPUBufferUsage.STORAGE | GPUBufferUsage.UNIFORM |
-  GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST;
+export function storageUsage(): number {
+  return GPUBufferUsage.STORAGE | GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_SRC |
+    GPUBufferUsage.COPY_DST;
+}
 
 /**
  * A storage buffer of `bytes` (rounded up to 4), filled with `data` when given.
@@ -25,7 +28,7 @@ export function storageBuffer(
   device: GPUDevice,
   init: number | ArrayBufferView,
   label?: string,
-  usage: number = STORAGE_USAGE,
+  usage: number = storageUsage(),
 ): GPUBuffer {
   const bytes = typeof init === "number" ? init : init.byteLength;
   // Rounded to 256 bytes, so that an aligned uniform view (array<vec4f>) of the tail fits.

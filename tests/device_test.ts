@@ -33,3 +33,14 @@ Deno.test("a storage size beyond the adapter's is refused with a clear error", a
   assert(err instanceof WebGpuUnavailableError);
   assertMatch(err.message, /allows storage buffers of \d+ bytes, \d+ are needed/);
 });
+
+Deno.test("the module imports where WebGPU is missing, and requestGpu then explains", async () => {
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "--allow-read", "tests/_no_webgpu.ts"],
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const text = new TextDecoder().decode(out.stdout) + new TextDecoder().decode(out.stderr);
+  assert(out.success, text);
+  assertMatch(text, /^WebGPU is not available here \(navigator\.gpu is missing\)/);
+});
