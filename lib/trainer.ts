@@ -90,7 +90,7 @@ export interface TrainOptions {
   onEpoch?: (metrics: EpochMetrics) => void | Promise<void>;
   /** Stops training after the current step. */
   signal?: AbortSignal;
-  /** Evaluation batch size, default the training batch size. */
+  /** Evaluation batch size (results do not depend on it), default the larger of 256 and the training batch size. */
   evalBatchSize?: number;
 }
 
@@ -186,7 +186,9 @@ export async function train(
       const trainSeconds = (performance.now() - t0) / 1000;
       windowSum += meanLoss - lastRead;
       const test = data.test
-        ? await evaluate(model, data.test, { batchSize: options.evalBatchSize ?? batchSize })
+        ? await evaluate(model, data.test, {
+          batchSize: options.evalBatchSize ?? Math.max(batchSize, 256),
+        })
         : { loss: NaN, accuracy: NaN, seconds: 0 };
       const metrics: EpochMetrics = {
         epoch,
