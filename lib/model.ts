@@ -8,7 +8,7 @@
  */
 import type { Gpu } from "./device.ts";
 import { constantBuffer, readFloats, readUints, storageBuffer, writeBytes } from "./buffers.ts";
-import type { BufferSlice, KernelCall } from "./kernel_runner.ts";
+import type { BufferSlice, Dispatch, KernelCall } from "./kernel_runner.ts";
 import { KernelRunner } from "./kernel_runner.ts";
 import { type Layer, type Shape, sizeOf } from "./layers/layer.ts";
 import { ParametricLayer } from "./layers/layer.ts";
@@ -92,6 +92,7 @@ export class Model {
   /** All gradients, same layout. */
   readonly gradientBuffer: GPUBuffer;
   #programs = new Map<string, Promise<Program>>();
+  #predictors = new Map<number, Promise<Predictor>>();
 
   /** Places `network` on `gpu` with its current (initial) parameter values. */
   constructor(gpu: Gpu, network: Sequential, options: ModelOptions = {}) {
@@ -266,20 +267,37 @@ export class Model {
       );
     }
     const device = this.gpu.device;
-    const program = await this.program(count, false);
-    const predictions = storageBuffer(device, count * 4, "predictions");
-    const runner = KernelRunner.for(device);
-    const dispatches = await runner.prepareAll([
-      ...program.forward,
-      { kernel: argmaxRows(count, this.classes), buffers: [program.logits, predictions] },
-    ]);
+    const { program, predictions, dispatches } = await this.#predictor(count);
     writeBytes(device, program.input, 0, images);
-    runner.submit(dispatches);
+    KernelRunner.for(device).submit(dispatches);
     const [logits, classes] = await Promise.all([
       readFloats(device, program.logits, 0, count * this.classes),
       readUints(device, predictions, 0, count),
     ]);
-    predictions.destroy();
     return { logits, classes };
   }
+
+  /** The forward pass plus arg-max for a batch size, prepared once. */
+  #predictor(count: number): Promise<Predictor> {
+    let p = this.#predictors.get(count);
+    if (!p) {
+      p = (async () => {
+        const program = await this.program(count, false);
+        const predictions = storageBuffer(this.gpu.device, count * 4, "predictions");
+        const dispatches = await KernelRunner.for(this.gpu.device).prepareAll([
+          ...program.forward,
+          { kernel: argmaxRows(count, this.classes), buffers: [program.logits, predictions] },
+        ]);
+        return { program, predictions, dispatches };
+      })();
+      this.#predictors.set(count, p);
+    }
+    return p;
+  }
+}
+
+interface Predictor {
+  program: Program;
+  predictions: GPUBuffer;
+  dispatches: Dispatch[];
 }

@@ -6,24 +6,10 @@ import {
   type IdxFileBytes,
   type Split,
 } from "../data/dataset.ts";
-import type { IdxDatasetSpec } from "../data/spec.ts";
-import { sha256Hex } from "../data/idx.ts";
-import { gzip, tinySplit } from "./_idx.ts";
+import { gzip, tinySpec, tinySplit } from "./_idx.ts";
 
 async function tinyDataset(train = 20, test = 6) {
-  const tr = tinySplit(train), te = tinySplit(test);
-  const spec: IdxDatasetSpec = {
-    name: "tiny",
-    classNames: ["0", "1", "2", "3", "4", "5", "6", "7", "8", "9"],
-    files: {
-      trainImages: { file: "ti.gz", sha256: await sha256Hex(tr.images) },
-      trainLabels: { file: "tl.gz", sha256: await sha256Hex(tr.labels) },
-      testImages: { file: "si.gz", sha256: await sha256Hex(te.images) },
-      testLabels: { file: "sl.gz", sha256: await sha256Hex(te.labels) },
-    },
-    mirrors: [],
-    counts: { train, test },
-  };
+  const { spec, tr, te } = await tinySpec(train, test);
   const files: IdxFileBytes = {
     trainImages: ["ti.gz", await gzip(tr.images)],
     trainLabels: ["tl.gz", await gzip(tr.labels)],

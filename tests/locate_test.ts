@@ -1,24 +1,11 @@
 import { assert, assertEquals, assertRejects } from "./_assert.ts";
 import { loadFashionMnist, loadIdxDataset } from "../data/locate.ts";
 import { classCounts } from "../data/dataset.ts";
-import type { IdxDatasetSpec } from "../data/spec.ts";
-import { sha256Hex } from "../data/idx.ts";
-import { gzip, tinySplit } from "./_idx.ts";
+import { gzip, tinySpec } from "./_idx.ts";
 
 async function tinyServed() {
-  const tr = tinySplit(20), te = tinySplit(6);
+  const { spec, tr, te } = await tinySpec(20, 6);
   const raw = { ti: tr.images, tl: tr.labels, si: te.images, sl: te.labels };
-  const spec: IdxDatasetSpec = {
-    name: "tiny",
-    classNames: ["0", "1", "2", "3", "4", "5", "6", "7", "8", "9"],
-    files: {
-      trainImages: { file: "ti.gz", sha256: await sha256Hex(raw.ti) },
-      trainLabels: { file: "tl.gz", sha256: await sha256Hex(raw.tl) },
-      testImages: { file: "si.gz", sha256: await sha256Hex(raw.si) },
-      testLabels: { file: "sl.gz", sha256: await sha256Hex(raw.sl) },
-    },
-    mirrors: [],
-  };
   const gz: Record<string, Uint8Array> = {};
   for (const [k, v] of Object.entries(raw)) gz[`${k}.gz`] = await gzip(v);
   const hits: string[] = [];

@@ -1,7 +1,7 @@
 import { assert, assertEquals } from "./_assert.ts";
 import { maxAbsDiff, randomFloats, runKernel } from "./_gpu.ts";
 import * as ref from "./_reference.ts";
-import { pool2dBackward, pool2dForward, type PoolKind } from "../kernels/pool.ts";
+import { pool2dBackward, pool2dForward, type Pool2dShape, type PoolKind } from "../kernels/pool.ts";
 
 const cases: ref.PoolDims[] = [
   { B: 3, C: 6, H: 28, W: 28, K: 2, S: 2, P: 0 }, // LeNet pool1
@@ -9,18 +9,22 @@ const cases: ref.PoolDims[] = [
   { B: 1, C: 2, H: 5, W: 5, K: 2, S: 1, P: 0 }, // stride 1: every input in up to 4 windows
 ];
 
+function shapeOf(d: ref.PoolDims): Pool2dShape {
+  return {
+    batch: d.B,
+    channels: d.C,
+    height: d.H,
+    width: d.W,
+    kernel: [d.K, d.K],
+    stride: [d.S, d.S],
+    padding: [d.P, d.P],
+  };
+}
+
 for (const kind of ["avg", "max"] as PoolKind[]) {
   for (const [n, d] of cases.entries()) {
     Deno.test(`${kind} pooling forward and backward match the CPU reference (case ${n})`, async () => {
-      const s = {
-        batch: d.B,
-        channels: d.C,
-        height: d.H,
-        width: d.W,
-        kernel: [d.K, d.K] as const,
-        stride: [d.S, d.S] as const,
-        padding: [d.P, d.P] as const,
-      };
+      const s = shapeOf(d);
       const x = randomFloats(d.B * d.C * d.H * d.W, 10 + n);
       const { y: yRef, idx } = ref.pool(kind, d, x);
       const dy = randomFloats(yRef.length, 20 + n);
@@ -53,15 +57,7 @@ Deno.test("max pooling sends the gradient to the first of tied maxima, as PyTorc
 for (const kind of ["avg", "max"] as PoolKind[]) {
   Deno.test(`${kind} pooling backward gated by a fused sigmoid matches dx · y(1-y), tiled and gathered`, async () => {
     for (const [n, d] of cases.entries()) {
-      const s = {
-        batch: d.B,
-        channels: d.C,
-        height: d.H,
-        width: d.W,
-        kernel: [d.K, d.K] as const,
-        stride: [d.S, d.S] as const,
-        padding: [d.P, d.P] as const,
-      };
+      const s = shapeOf(d);
       const x = randomFloats(d.B * d.C * d.H * d.W, 80 + n, 0, 1); // a sigmoid's output
       const { y: yRef } = ref.pool(kind, d, x);
       const dy = randomFloats(yRef.length, 90 + n);
