@@ -2,19 +2,34 @@
  * lenet-webgpu: LeNet-5 on Fashion-MNIST, trained and run with hand-written WGSL compute kernels
  * through WebGPU (`navigator.gpu`) — in Deno, the Deno Jupyter kernel or a browser.
  *
- * ```ts ignore
- * import { evaluate, lenet5, loadFashionMnist, Model, requestGpu, train } from "@lenet-webgpu/lenet-webgpu";
+ * This module is what a user needs: the device, the network and its layers, the model, the
+ * optimisers, training and evaluation, the data, checkpoints and the loss chart. The kernels and
+ * the step plan, for people who build their own layers, are in `./engine`.
  *
- * const data = await loadFashionMnist();
- * const model = new Model(await requestGpu(), lenet5({ seed: 0 }));
- * const history = await train(model, data, { epochs: 10 }); // Adam 1e-3, batches of 256
- * const { accuracy } = await evaluate(model, data.test);
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { evaluate, lenet5, Model, requestGpu, splitFromArrays, train } from "./mod.ts";
+ *
+ * // A tiny dataset for the example; `await loadFashionMnist()` gives the real one.
+ * const images = Uint8Array.from({ length: 64 * 28 * 28 }, (_, k) => (k * 7) % 256);
+ * const labels = Uint8Array.from({ length: 64 }, (_, k) => k % 10);
+ * const split = splitFromArrays(images, labels, 28, 28);
+ *
+ * const model = new Model(await requestGpu(), lenet5({ activation: "relu", pool: "max" }));
+ * const history = await train(model, { train: split }, { epochs: 1, batchSize: 16 });
+ * assert.equal(history.epochs.length, 1);
+ * const { accuracy } = await evaluate(model, split);
+ * assert.ok(accuracy >= 0 && accuracy <= 1);
+ * model.dispose();
  * ```
  *
  * @module
  */
 
-// The device and the kernel machinery.
+export { DEFAULTS, type Defaults } from "./lib/defaults.ts";
+export type { Shape, Tensor } from "./lib/tensor.ts";
+
+// The device.
 export {
   type AdapterSummary,
   describeGpu,
@@ -22,50 +37,26 @@ export {
   type GpuOptions,
   requestGpu,
   WebGpuUnavailableError,
-} from "./lib/device.ts";
-export {
-  type BufferSlice,
-  type Dispatch,
-  type KernelCall,
-  KernelCompileError,
-  KernelRunner,
-} from "./lib/kernel_runner.ts";
-export { readFloats, storageBuffer } from "./lib/buffers.ts";
-export type { Binding, BindingAccess, ChunkPlan, ImageChunk, KernelSpec } from "./kernels/spec.ts";
-export type { ActivationKind } from "./kernels/activation.ts";
-export type { Pool2dShape, PoolKind } from "./kernels/pool.ts";
-export type { Conv2dShape } from "./kernels/conv2d.ts";
-export type { MatmulShape } from "./kernels/linear.ts";
+} from "./lib/gpu/device.ts";
 
-// Layers, the network and the model.
-export {
-  type BackwardIO,
-  type ForwardIO,
-  type Layer,
-  type Parameter,
-  type ParameterSegment,
-  ParametricLayer,
-  type Shape,
-  type Workspace,
-} from "./lib/layers/layer.ts";
-export { Conv2d, type Conv2dOptions } from "./lib/layers/conv2d.ts";
-export { AvgPool2d, MaxPool2d, Pool2d, type Pool2dOptions } from "./lib/layers/pool.ts";
-export { Activation, ReLU, Sigmoid } from "./lib/layers/activation.ts";
-export { Linear } from "./lib/layers/linear.ts";
-export { Flatten } from "./lib/layers/flatten.ts";
-export { type NamedParameter, Sequential } from "./lib/layers/sequential.ts";
-export { lenet5, type LeNetOptions, shapeSummary } from "./lib/lenet.ts";
-export {
-  Model,
-  type ModelOptions,
-  type ParameterInfo,
-  type Program,
-  type Tensor,
-} from "./lib/model.ts";
-export { permutation, Random } from "./lib/random.ts";
+// The network and its layers (PyTorch's semantics, layouts and initialisation).
+export { lenet5, type LeNetOptions, shapeSummary } from "./lib/nn/lenet.ts";
+export { Sequential, type SequentialOptions } from "./lib/nn/sequential.ts";
+export { Conv2d, type Conv2dOptions } from "./lib/nn/conv2d.ts";
+export { AvgPool2d, MaxPool2d, type Pool2dOptions } from "./lib/nn/pool.ts";
+export { ReLU, Sigmoid } from "./lib/nn/activation.ts";
+export { Linear } from "./lib/nn/linear.ts";
+export { Flatten } from "./lib/nn/flatten.ts";
 
-// Training, evaluation, checkpoints and charts.
-export { Adam, type AdamOptions, type Optimizer, SGD, type SgdOptions } from "./lib/optimizer.ts";
+// The model, training and evaluation.
+export { Model, type ModelOptions, type ParameterInfo } from "./lib/train/model.ts";
+export {
+  Adam,
+  type AdamOptions,
+  type Optimizer,
+  SGD,
+  type SgdOptions,
+} from "./lib/train/optimizer.ts";
 export {
   type EpochMetrics,
   type LossPoint,
@@ -75,38 +66,34 @@ export {
   type TrainHistory,
   trainOnBatch,
   type TrainOptions,
-} from "./lib/trainer.ts";
-export { type EvalOptions, type EvalResult, evaluate } from "./lib/evaluator.ts";
-export { checkpointMetadata, loadCheckpoint, saveCheckpoint } from "./lib/checkpoint.ts";
+} from "./lib/train/trainer.ts";
 export {
-  decodeSafetensors,
-  encodeSafetensors,
-  float32Tensors,
-  type RawTensor,
-  type SafetensorsFile,
-} from "./lib/safetensors.ts";
-export { type ChartData, lossChartSvg } from "./lib/chart.ts";
+  type EvalOptions,
+  type EvalResult,
+  evaluate,
+  type Predictions,
+} from "./lib/train/evaluator.ts";
+export {
+  formatPlan,
+  type Mode,
+  type PlanOp,
+  type PlanTensor,
+  type StepPlan,
+} from "./lib/train/plan.ts";
 
-// Data: decoding (web APIs) and locating the files (Deno).
-export {
-  DataError,
-  decodeIdxImages,
-  decodeIdxLabels,
-  gunzip,
-  type IdxImages,
-  sha256Hex,
-} from "./data/idx.ts";
+// Checkpoints and charts.
+export { checkpointMetadata, loadCheckpoint, saveCheckpoint } from "./lib/io/checkpoint.ts";
+export { type ChartData, lossChartSvg } from "./lib/io/chart.ts";
+
+// Data.
+export { DataError } from "./data/idx.ts";
 export { FASHION_MNIST, type IdxDatasetSpec, type IdxFileSpec } from "./data/spec.ts";
 export {
-  type Batch,
-  batches,
-  type BatchOptions,
   classCounts,
-  datasetFromBytes,
   head,
-  type IdxFileBytes,
   type ImageDataset,
   type Split,
+  splitFromArrays,
 } from "./data/dataset.ts";
 export {
   type DownloadProgress,

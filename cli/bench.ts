@@ -1,26 +1,40 @@
 /**
- * `deno task bench`: where the time of a training step goes on this adapter (each kernel of the
- * step, repeated inside one pass so that no per-submit latency is counted), then end-to-end
- * training and evaluation throughput for both LeNet-5 variants.
+ * `deno task bench`: where the time of a training step goes on this adapter (each op of the
+ * step plan, its dispatches repeated inside one pass so that no per-submit latency is counted),
+ * then end-to-end training and evaluation throughput for both LeNet-5 variants. `--plan` prints
+ * the step plans (train and eval, both variants) and stops.
  *
  * @module
  */
 import { helpText, numberFlag, parseFlags, runCli } from "./_args.ts";
-import { describeGpu, type Gpu, requestGpu } from "../lib/device.ts";
-import { type Dispatch, KernelRunner } from "../lib/kernel_runner.ts";
-import { lenet5 } from "../lib/lenet.ts";
-import { Model } from "../lib/model.ts";
-import { Adam } from "../lib/optimizer.ts";
-import { train } from "../lib/trainer.ts";
-import { evaluate } from "../lib/evaluator.ts";
-import { loadFashionMnist } from "../data/locate.ts";
-import { head } from "../data/dataset.ts";
+import {
+  Adam,
+  DEFAULTS,
+  describeGpu,
+  evaluate,
+  formatPlan,
+  type Gpu,
+  head,
+  lenet5,
+  loadFashionMnist,
+  Model,
+  type PlanOp,
+  requestGpu,
+  train,
+} from "../mod.ts";
+import { type Dispatch, KernelRunner, stepCalls } from "../engine.ts";
 
 const FLAGS = {
-  "batch-size": { type: "string", default: "256", value: "N", help: "images per batch" },
+  "batch-size": {
+    type: "string",
+    default: String(DEFAULTS.batchSize),
+    value: "N",
+    help: "images per batch",
+  },
   steps: { type: "string", default: "40", value: "N", help: "training steps timed per variant" },
   reps: { type: "string", default: "10", value: "N", help: "repetitions of each kernel" },
   json: { type: "boolean", help: "print one JSON object" },
+  plan: { type: "boolean", help: "print the step plans (ops, variants, shapes, costs) and stop" },
   help: { type: "boolean", help: "show this help" },
 } as const;
 
@@ -50,35 +64,57 @@ async function main() {
     console.log(helpText("Usage: deno task bench [options]", FLAGS));
     return;
   }
-  const batch = numberFlag("batch-size", flags["batch-size"], 256, { integer: true, min: 1 });
+  const batch = numberFlag("batch-size", flags["batch-size"], DEFAULTS.batchSize, {
+    integer: true,
+    min: 1,
+  });
   const steps = numberFlag("steps", flags.steps, 40, { integer: true, min: 2 });
   const reps = numberFlag("reps", flags.reps, 10, { integer: true, min: 1 });
   const json = flags.json === true;
   const say = (s: string) => !json && console.log(s);
+  const gpu = await requestGpu();
+  if (flags.plan) {
+    console.log(`adapter: ${describeGpu(gpu)}`);
+    for (const [activation, pool] of [["sigmoid", "avg"], ["relu", "max"]] as const) {
+      const model = new Model(gpu, lenet5({ activation, pool }));
+      for (const mode of ["train", "eval"] as const) {
+        const plan = await model.plan(batch, mode);
+        const optimizer = new Adam();
+        const ops = [...plan.forward, ...plan.loss, ...plan.backward];
+        if (mode === "train") ops.push(optimizer.attach(model));
+        console.log(`\n${mode} step, batch ${batch}, LeNet-5 ${activation} + ${pool} pooling:`);
+        console.log(formatPlan(ops, plan.tensors));
+        optimizer.dispose();
+      }
+      model.dispose();
+    }
+    return;
+  }
   const data = await loadFashionMnist();
-  const gpu = await requestGpu({ storageBufferBytes: data.train.images.length });
   say(`adapter: ${describeGpu(gpu)}`);
   const report: Record<string, unknown> = { adapter: gpu.info, batch, kernels: {}, variants: {} };
 
-  // 1. Kernel by kernel, for the reference variant.
+  // 1. Op by op, for the reference variant.
   const model = new Model(gpu, lenet5());
-  const program = await model.program(batch, true);
+  const plan = await model.plan(batch, "train");
   const optimizer = new Adam();
-  const calls = [...program.forward, ...program.loss, ...program.backward, optimizer.attach(model)];
-  const dispatches = await KernelRunner.for(gpu.device).prepareAll(calls);
+  const ops: PlanOp[] = [...plan.forward, ...plan.loss, ...plan.backward, optimizer.attach(model)];
+  const runner = KernelRunner.for(gpu.device);
   optimizer.beginStep(gpu.device);
-  // Dispatches of the same kernel (the chunks of one layer) are added up.
-  const byKey = new Map<string, { ms: number; count: number }>();
-  for (const d of dispatches) {
-    const row = byKey.get(d.key) ?? { ms: 0, count: 0 };
-    row.ms += await timeDispatch(gpu, d, reps);
-    row.count++;
-    byKey.set(d.key, row);
+  const rows: [string, { ms: number; count: number }][] = [];
+  let dispatchCount = 0;
+  for (const op of ops) {
+    let ms = 0;
+    for (const d of await runner.prepareAll(stepCalls([op]))) {
+      ms += await timeDispatch(gpu, d, reps);
+    }
+    dispatchCount += op.calls.length;
+    rows.push([`${op.layer} ${op.name} [${op.variant}]`, { ms, count: op.calls.length }]);
   }
-  const rows = [...byKey].sort((a, b) => b[1].ms - a[1].ms);
+  rows.sort((a, b) => b[1].ms - a[1].ms);
   const total = rows.reduce((s, [, r]) => s + r.ms, 0);
   say(
-    `\nkernels of one training step (batch ${batch}, sigmoid + avg pooling; ${dispatches.length} dispatches):`,
+    `\nops of one training step (batch ${batch}, sigmoid + avg pooling; ${dispatchCount} dispatches):`,
   );
   for (const [key, { ms, count }] of rows) {
     say(
@@ -93,6 +129,8 @@ async function main() {
     } images/s if nothing else cost)`,
   );
   report.kernels = Object.fromEntries(rows.map(([k, r]) => [k, r.ms]));
+  optimizer.dispose();
+  model.dispose();
 
   // 2. End to end, as `train` runs (a wait for the device every 10 steps): a short warm-up run
   // compiles everything, then a timed one.
@@ -100,7 +138,7 @@ async function main() {
     `\nend to end (${steps} steps of ${batch} after a warm-up; evaluation of ${data.test.count} images):`,
   );
   for (const [activation, pool] of [["sigmoid", "avg"], ["relu", "max"]] as const) {
-    const m = new Model(gpu, lenet5({ activation, pool }));
+    using m = new Model(gpu, lenet5({ activation, pool }));
     await train(m, { train: head(data.train, 2 * batch) }, { epochs: 1, batchSize: batch });
     const history = await train(m, { train: head(data.train, steps * batch) }, {
       epochs: 1,

@@ -6,14 +6,18 @@
  * @module
  */
 import { choiceFlag, helpText, numberFlag, parseFlags, runCli, UsageError } from "./_args.ts";
-import { describeGpu, requestGpu } from "../lib/device.ts";
-import { lenet5 } from "../lib/lenet.ts";
-import { Model } from "../lib/model.ts";
-import { checkpointMetadata, loadCheckpoint } from "../lib/checkpoint.ts";
-import { evaluate } from "../lib/evaluator.ts";
-import { loadFashionMnist, writeAtomic } from "../data/locate.ts";
-import { batches } from "../data/dataset.ts";
-import { errorText } from "../data/idx.ts";
+import {
+  checkpointMetadata,
+  DEFAULTS,
+  describeGpu,
+  evaluate,
+  lenet5,
+  loadCheckpoint,
+  loadFashionMnist,
+  Model,
+  requestGpu,
+} from "../mod.ts";
+import { readRegularFile, writeAtomic } from "../deno/files.ts";
 
 const FLAGS = {
   checkpoint: { type: "string", value: "FILE", help: "safetensors file to evaluate (required)" },
@@ -30,7 +34,12 @@ const FLAGS = {
     default: "from the file, else sigmoid",
   },
   pool: { type: "string", value: "avg|max", help: "pooling", default: "from the file, else avg" },
-  "batch-size": { type: "string", default: "256", value: "N", help: "images per batch" },
+  "batch-size": {
+    type: "string",
+    default: String(DEFAULTS.evalBatchSize),
+    value: "N",
+    help: "images per batch",
+  },
   predictions: {
     type: "string",
     value: "FILE",
@@ -50,13 +59,11 @@ async function main() {
   }
   const file = flags.checkpoint;
   if (typeof file !== "string" || !file) throw new UsageError("--checkpoint FILE is required");
-  const batchSize = numberFlag("batch-size", flags["batch-size"], 256, { integer: true, min: 1 });
-  let bytes: Uint8Array;
-  try {
-    bytes = await Deno.readFile(file);
-  } catch (e) {
-    throw new Error(`${file}: cannot be read (${errorText(e)})`);
-  }
+  const batchSize = numberFlag("batch-size", flags["batch-size"], DEFAULTS.evalBatchSize, {
+    integer: true,
+    min: 1,
+  });
+  const bytes = await readRegularFile(file);
   const meta = checkpointMetadata(bytes, file);
   const activation = choiceFlag(
     "activation",
@@ -73,30 +80,22 @@ async function main() {
   const data = await loadFashionMnist({ dataDir: flags["data-dir"] as string | undefined });
   const gpu = await requestGpu();
   // A checkpoint trained on resized images says so; PyTorch's state_dicts are 28×28.
-  const size = Number(meta.input_size ?? 28);
-  const model = new Model(gpu, lenet5({ activation, pool, inputSize: size }), {
-    inputShape: [1, size, size],
-  });
+  const size = Number(meta.input_size ?? DEFAULTS.inputSize);
+  const model = new Model(gpu, lenet5({ activation, pool, inputSize: size }));
   loadCheckpoint(model, bytes, file);
-  const result = await evaluate(model, data.test, { batchSize });
-  if (typeof flags.predictions === "string") {
+  const predictions = typeof flags.predictions === "string" ? flags.predictions : undefined;
+  const result = await evaluate(model, data.test, { batchSize, predictions: !!predictions });
+  if (predictions && result.predictions) {
+    const { classes, logits } = result.predictions;
+    const k = model.classes;
     const rows = [
-      `index,label,predicted,${
-        Array.from({ length: model.classes }, (_, k) => `logit_${k}`).join(",")
-      }`,
+      `index,label,predicted,${Array.from({ length: k }, (_, c) => `logit_${c}`).join(",")}`,
     ];
-    let index = 0;
-    for (const batch of batches(data.test, { batchSize })) {
-      const { logits, classes } = await model.predict(batch.images, batch.size);
-      for (let b = 0; b < batch.size; b++, index++) {
-        const row = Array.from(
-          logits.subarray(b * model.classes, (b + 1) * model.classes),
-          (v) => v.toPrecision(9),
-        );
-        rows.push(`${index},${batch.labels[b]},${classes[b]},${row.join(",")}`);
-      }
+    for (let n = 0; n < result.count; n++) {
+      const row = Array.from(logits.subarray(n * k, (n + 1) * k), (v) => v.toPrecision(9));
+      rows.push(`${n},${data.test.labels[n]},${classes[n]},${row.join(",")}`);
     }
-    await writeAtomic(flags.predictions, rows.join("\n") + "\n");
+    await writeAtomic(predictions, rows.join("\n") + "\n");
   }
   if (flags.json) {
     console.log(

@@ -6,33 +6,58 @@
  */
 import { choiceFlag, helpText, numberFlag, parseFlags, runCli, UsageError } from "./_args.ts";
 import { Progress } from "./_progress.ts";
-import { describeGpu, requestGpu } from "../lib/device.ts";
-import { lenet5, shapeSummary } from "../lib/lenet.ts";
-import { Model } from "../lib/model.ts";
-import { Adam, type Optimizer, SGD } from "../lib/optimizer.ts";
-import { type EpochMetrics, type LossPoint, train } from "../lib/trainer.ts";
-import { lossChartSvg } from "../lib/chart.ts";
-import { saveCheckpoint } from "../lib/checkpoint.ts";
-import { loadFashionMnist, writeAtomic } from "../data/locate.ts";
-import { head } from "../data/dataset.ts";
+import {
+  Adam,
+  DEFAULTS,
+  describeGpu,
+  type EpochMetrics,
+  head,
+  lenet5,
+  loadFashionMnist,
+  lossChartSvg,
+  type LossPoint,
+  Model,
+  type Optimizer,
+  requestGpu,
+  saveCheckpoint,
+  SGD,
+  shapeSummary,
+  train,
+} from "../mod.ts";
+import { writeAtomic } from "../deno/files.ts";
 
 const FLAGS = {
   epochs: {
     type: "string",
-    default: "10",
+    default: String(DEFAULTS.epochs),
     value: "N",
     help: "epochs to train (the reference runs 120)",
   },
-  "batch-size": { type: "string", default: "256", value: "N", help: "images per batch" },
-  lr: { type: "string", value: "X", help: "learning rate", default: "1e-3 for adam, 0.1 for sgd" },
-  optimizer: { type: "string", default: "adam", value: "adam|sgd", help: "optimiser" },
+  "batch-size": {
+    type: "string",
+    default: String(DEFAULTS.batchSize),
+    value: "N",
+    help: "images per batch",
+  },
+  lr: {
+    type: "string",
+    value: "X",
+    help: "learning rate",
+    default: `${DEFAULTS.adam.lr} for adam, ${DEFAULTS.sgd.lr} for sgd`,
+  },
+  optimizer: { type: "string", default: DEFAULTS.optimizer, value: "adam|sgd", help: "optimiser" },
   momentum: { type: "string", default: "0", value: "X", help: "SGD momentum" },
   "weight-decay": { type: "string", default: "0", value: "X", help: "L2 weight decay" },
-  activation: { type: "string", default: "sigmoid", value: "sigmoid|relu", help: "activation" },
-  pool: { type: "string", default: "avg", value: "avg|max", help: "pooling" },
+  activation: {
+    type: "string",
+    default: DEFAULTS.activation,
+    value: "sigmoid|relu",
+    help: "activation",
+  },
+  pool: { type: "string", default: DEFAULTS.pool, value: "avg|max", help: "pooling" },
   seed: {
     type: "string",
-    default: "0",
+    default: String(DEFAULTS.seed),
     value: "N",
     help: "seed of the initial weights and the shuffling",
   },
@@ -45,7 +70,7 @@ const FLAGS = {
   out: { type: "string", value: "DIR", help: "output folder", default: "runs/<timestamp>" },
   "log-every": {
     type: "string",
-    default: "100",
+    default: String(DEFAULTS.logEvery),
     value: "N",
     help: "log the mean loss every N steps",
   },
@@ -53,7 +78,7 @@ const FLAGS = {
     type: "string",
     value: "N",
     help: "resize images to N×N on the device (bilinear), like the reference's resize",
-    default: "28, as stored",
+    default: `${DEFAULTS.inputSize}, as stored`,
   },
   subset: {
     type: "string",
@@ -76,20 +101,31 @@ async function main() {
     console.log(helpText(USAGE, FLAGS));
     return;
   }
-  const optimizerName = choiceFlag("optimizer", flags.optimizer, ["adam", "sgd"] as const, "adam");
+  const optimizerName = choiceFlag(
+    "optimizer",
+    flags.optimizer,
+    ["adam", "sgd"] as const,
+    DEFAULTS.optimizer,
+  );
+  const int = { integer: true, min: 1 };
   const config = {
-    epochs: numberFlag("epochs", flags.epochs, 10, { integer: true, min: 1 }),
-    batchSize: numberFlag("batch-size", flags["batch-size"], 256, { integer: true, min: 1 }),
-    lr: numberFlag("lr", flags.lr, optimizerName === "adam" ? 1e-3 : 0.1, { exclusiveMin: 0 }),
+    epochs: numberFlag("epochs", flags.epochs, DEFAULTS.epochs, int),
+    batchSize: numberFlag("batch-size", flags["batch-size"], DEFAULTS.batchSize, int),
+    lr: numberFlag("lr", flags.lr, DEFAULTS[optimizerName].lr, { exclusiveMin: 0 }),
     optimizer: optimizerName,
-    momentum: numberFlag("momentum", flags.momentum, 0, { min: 0 }),
+    momentum: numberFlag("momentum", flags.momentum, DEFAULTS.sgd.momentum, { min: 0 }),
     weightDecay: numberFlag("weight-decay", flags["weight-decay"], 0, { min: 0 }),
-    activation: choiceFlag("activation", flags.activation, ["sigmoid", "relu"] as const, "sigmoid"),
-    pool: choiceFlag("pool", flags.pool, ["avg", "max"] as const, "avg"),
-    seed: numberFlag("seed", flags.seed, 0, { integer: true, min: 0 }),
-    logEvery: numberFlag("log-every", flags["log-every"], 100, { integer: true, min: 1 }),
-    subset: numberFlag("subset", flags.subset, Infinity, { integer: true, min: 1 }),
-    resize: numberFlag("resize", flags.resize, 28, { integer: true, min: 12 }),
+    activation: choiceFlag(
+      "activation",
+      flags.activation,
+      ["sigmoid", "relu"] as const,
+      DEFAULTS.activation,
+    ),
+    pool: choiceFlag("pool", flags.pool, ["avg", "max"] as const, DEFAULTS.pool),
+    seed: numberFlag("seed", flags.seed, DEFAULTS.seed, { integer: true, min: 0 }),
+    logEvery: numberFlag("log-every", flags["log-every"], DEFAULTS.logEvery, int),
+    subset: numberFlag("subset", flags.subset, Infinity, int),
+    resize: numberFlag("resize", flags.resize, DEFAULTS.inputSize, { integer: true, min: 12 }),
   };
   if (config.momentum > 0 && optimizerName !== "sgd") {
     throw new UsageError("--momentum applies to --optimizer sgd only");
@@ -116,8 +152,7 @@ async function main() {
     seed: config.seed,
     inputSize: config.resize,
   });
-  const inputShape = [1, config.resize, config.resize];
-  for (const line of shapeSummary(net, inputShape)) say(line);
+  for (const line of shapeSummary(net, net.inputShape!)) say(line);
   const optimizer: Optimizer = optimizerName === "adam"
     ? new Adam({ lr: config.lr, weightDecay: config.weightDecay })
     : new SGD({ lr: config.lr, momentum: config.momentum, weightDecay: config.weightDecay });
@@ -128,21 +163,36 @@ async function main() {
   );
   emit({ event: "start", adapter: gpu.info, out, ...config });
 
-  const model = new Model(gpu, net, { inputShape });
+  const model = new Model(gpu, net);
   const progress = new Progress(config.epochs);
   const losses: LossPoint[] = [], epochs: EpochMetrics[] = [];
   const stepsPerEpoch = Math.ceil(data.train.count / config.batchSize);
   const controller = new AbortController();
   const onSignal = () => controller.abort();
   Deno.addSignalListener("SIGINT", onSignal);
-  const metadata = () => ({
-    activation: config.activation,
-    pool: config.pool,
-    input_size: String(config.resize),
-    epochs: String(epochs.length),
-    test_accuracy: String(epochs.at(-1)?.test_accuracy ?? ""),
-    producer: "lenet-webgpu",
-  });
+  // The run's files, all rewritten together: after each epoch, and once more at the end (with
+  // the last partial loss window, and the weights as they are after an interrupt).
+  const saveRun = async (chartLosses: readonly LossPoint[]) => {
+    await writeAtomic(
+      `${out}/metrics.jsonl`,
+      epochs.map((e) => JSON.stringify(e)).join("\n") + (epochs.length ? "\n" : ""),
+    );
+    await writeAtomic(
+      `${out}/loss.svg`,
+      lossChartSvg({ losses: chartLosses, epochs, stepsPerEpoch }),
+    );
+    await writeAtomic(
+      `${out}/model.safetensors`,
+      await saveCheckpoint(model, {
+        activation: config.activation,
+        pool: config.pool,
+        input_size: String(config.resize),
+        epochs: String(epochs.length),
+        test_accuracy: String(epochs.at(-1)?.test_accuracy ?? ""),
+        producer: "lenet-webgpu",
+      }),
+    );
+  };
   const history = await train(model, data, {
     epochs: config.epochs,
     batchSize: config.batchSize,
@@ -174,23 +224,13 @@ async function main() {
           `${m.images_per_second.toFixed(0)} img/s, eval ${m.eval_seconds.toFixed(1)} s`,
       );
       emit({ event: "epoch", ...m });
-      await writeAtomic(
-        `${out}/metrics.jsonl`,
-        epochs.map((e) => JSON.stringify(e)).join("\n") + "\n",
-      );
-      await writeAtomic(`${out}/loss.svg`, lossChartSvg({ losses, epochs, stepsPerEpoch }));
-      await writeAtomic(`${out}/model.safetensors`, await saveCheckpoint(model, metadata()));
+      await saveRun(losses);
     },
   });
   Deno.removeSignalListener("SIGINT", onSignal);
   progress.clear();
   if (history.stopped) say(`interrupted after ${epochs.length} complete epochs`);
-  // The final chart includes the last partial loss window; the weights are saved as they are.
-  await writeAtomic(
-    `${out}/loss.svg`,
-    lossChartSvg({ losses: history.losses, epochs, stepsPerEpoch }),
-  );
-  await writeAtomic(`${out}/model.safetensors`, await saveCheckpoint(model, metadata()));
+  await saveRun(history.losses);
   const final = epochs.at(-1);
   say(`done: test accuracy ${final?.test_accuracy.toFixed(4) ?? "-"}; outputs in ${out}`);
   emit({

@@ -1,13 +1,12 @@
 /**
- * The decoded dataset in memory, and CPU batching: seeded shuffling, scaling to [0, 1] (what
- * torchvision's `ToTensor()` does) and an optional bilinear resize applied to a whole batch.
- * Pure web APIs; the GPU trainer does the same gather on the device.
+ * The decoded dataset in memory: splits of raw bytes (pixels 0..255 and labels), as the IDX files
+ * hold them. Batching — shuffling, scaling to [0, 1] and resizing — happens on the device
+ * (`kernels/batch.ts`), the same way for training, evaluation and prediction. Pure web APIs.
  *
  * @module
  */
 import { DataError, decodeIdxImages, decodeIdxLabels, gunzip, sha256Hex } from "./idx.ts";
 import type { IdxDatasetSpec, IdxFileSpec } from "./spec.ts";
-import { permutation, Random } from "../lib/random.ts";
 
 /** One split: `count` images of `rows`×`cols` bytes and their labels. */
 export interface Split {
@@ -54,8 +53,11 @@ export interface IdxFileBytes {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { decodeVerified } from "./dataset.ts";
  * const raw = await decodeVerified("a.idx", new Uint8Array([0, 0, 8, 1, 0, 0, 0, 0]), { file: "a" });
+
+ * assert.equal(raw.length, 8); // not gzip: returned as it is
  * ```
  */
 export async function decodeVerified(
@@ -82,10 +84,19 @@ export async function decodeVerified(
  * and checks that images and labels agree in count (and with `spec.counts`).
  *
  * @example
- * ```ts ignore
+ * ```ts
+ * import assert from "node:assert/strict";
  * import { datasetFromBytes } from "./dataset.ts";
  * import { FASHION_MNIST } from "./spec.ts";
- * const ds = await datasetFromBytes(FASHION_MNIST, files, "memory");
+ * const read = (name: string) => Deno.readFile(new URL(`./fashion-mnist/${name}`, import.meta.url));
+ * const f = FASHION_MNIST.files;
+ * const ds = await datasetFromBytes(FASHION_MNIST, {
+ *   trainImages: [f.trainImages.file, await read(f.trainImages.file)],
+ *   trainLabels: [f.trainLabels.file, await read(f.trainLabels.file)],
+ *   testImages: [f.testImages.file, await read(f.testImages.file)],
+ *   testLabels: [f.testLabels.file, await read(f.testLabels.file)],
+ * }, "the checkout");
+ * assert.equal(ds.test.count, 10000);
  * ```
  */
 export async function datasetFromBytes(
@@ -125,112 +136,49 @@ export async function datasetFromBytes(
   };
 }
 
-/** Options of {@linkcode batches}. */
-export interface BatchOptions {
-  /** Images per batch (the last one may be smaller). Default 256. */
-  batchSize?: number;
-  /** Shuffle with `seed` (training) or keep file order (evaluation). Default false. */
-  shuffle?: boolean;
-  /** Seed of the shuffle. Default 0. */
-  seed?: number;
-  /** Resize to `resize`×`resize` with bilinear interpolation (half-pixel centres). */
-  resize?: number;
-}
-
-/** A batch of images scaled to [0, 1], N×1×H×W, and their labels. */
-export interface Batch {
-  /** `size * height * width` floats in [0, 1]. */
-  images: Float32Array;
-  /** `size` labels. */
-  labels: Uint8Array;
-  /** Number of images in this batch. */
-  size: number;
-  /** Height after resizing. */
-  height: number;
-  /** Width after resizing. */
-  width: number;
-}
-
 /**
- * Iterates a split in batches, like PyTorch's `DataLoader(batch_size, shuffle)` over
- * `ToTensor()`-scaled images: the same seed gives the same order.
+ * A split from raw arrays: `images` holds `labels.length` images of `rows × cols` bytes. For
+ * small or synthetic datasets (tests, examples, your own data in the same layout).
  *
  * @example
- * ```ts ignore
- * import { batches } from "./dataset.ts";
- * for (const b of batches(ds.train, { batchSize: 256, shuffle: true, seed: 1 })) {
- *   console.log(b.size, b.images.length);
- * }
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { splitFromArrays } from "./dataset.ts";
+ * const split = splitFromArrays(new Uint8Array(2 * 4 * 4), Uint8Array.of(3, 7), 4, 4);
+ * assert.equal(split.count, 2);
+ * assert.throws(() => splitFromArrays(new Uint8Array(5), Uint8Array.of(1), 2, 2), /5 bytes/);
  * ```
  */
-export function* batches(split: Split, options: BatchOptions = {}): Generator<Batch> {
-  const batchSize = options.batchSize ?? 256;
-  if (!(Number.isInteger(batchSize) && batchSize > 0)) {
-    throw new RangeError(`batchSize must be a positive integer, got ${batchSize}`);
+export function splitFromArrays(
+  images: Uint8Array,
+  labels: Uint8Array,
+  rows: number,
+  cols: number,
+): Split {
+  for (const [name, v] of [["rows", rows], ["cols", cols]] as const) {
+    if (!(Number.isInteger(v) && v > 0)) {
+      throw new RangeError(`${name} must be a positive integer, got ${v}`);
+    }
   }
-  const order = options.shuffle ? permutation(split.count, new Random(options.seed ?? 0)) : null;
-  const out = options.resize ?? split.rows;
-  const plan = options.resize ? bilinearPlan(split.rows, split.cols, out, out) : null;
-  const srcPixels = split.rows * split.cols;
-  const dstPixels = plan ? out * out : srcPixels;
-  for (let start = 0; start < split.count; start += batchSize) {
-    const size = Math.min(batchSize, split.count - start);
-    const images = new Float32Array(size * dstPixels);
-    const labels = new Uint8Array(size);
-    for (let b = 0; b < size; b++) {
-      const idx = order ? order[start + b] : start + b;
-      labels[b] = split.labels[idx];
-      const src = split.images.subarray(idx * srcPixels, (idx + 1) * srcPixels);
-      if (plan) plan(src, images, b * dstPixels);
-      else for (let p = 0; p < srcPixels; p++) images[b * dstPixels + p] = src[p] / 255;
-    }
-    yield { images, labels, size, height: plan ? out : split.rows, width: plan ? out : split.cols };
+  if (images.length !== labels.length * rows * cols) {
+    throw new RangeError(
+      `images has ${images.length} bytes, ${labels.length} images of ${rows}×${cols} need ${
+        labels.length * rows * cols
+      }`,
+    );
   }
-}
-
-/**
- * Precomputes bilinear taps (half-pixel centres, edge-clamped: PyTorch's
- * `interpolate(mode="bilinear", align_corners=False)`) once, and returns a function that resizes
- * one image and scales it to [0, 1].
- */
-export function bilinearPlan(
-  srcH: number,
-  srcW: number,
-  dstH: number,
-  dstW: number,
-): (src: Uint8Array, dst: Float32Array, offset: number) => void {
-  const axis = (src: number, dst: number) => {
-    const i0 = new Int32Array(dst), i1 = new Int32Array(dst), w1 = new Float32Array(dst);
-    for (let d = 0; d < dst; d++) {
-      const s = Math.max((d + 0.5) * (src / dst) - 0.5, 0);
-      const lo = Math.min(Math.floor(s), src - 1);
-      i0[d] = lo;
-      i1[d] = Math.min(lo + 1, src - 1);
-      w1[d] = s - lo;
-    }
-    return { i0, i1, w1 };
-  };
-  const ys = axis(srcH, dstH), xs = axis(srcW, dstW);
-  return (src, dst, offset) => {
-    for (let y = 0; y < dstH; y++) {
-      const r0 = ys.i0[y] * srcW, r1 = ys.i1[y] * srcW, wy = ys.w1[y];
-      for (let x = 0; x < dstW; x++) {
-        const c0 = xs.i0[x], c1 = xs.i1[x], wx = xs.w1[x];
-        const top = src[r0 + c0] + (src[r0 + c1] - src[r0 + c0]) * wx;
-        const bottom = src[r1 + c0] + (src[r1 + c1] - src[r1 + c0]) * wx;
-        dst[offset + y * dstW + x] = (top + (bottom - top) * wy) / 255;
-      }
-    }
-  };
+  return { count: labels.length, rows, cols, images, labels };
 }
 
 /**
  * The first `n` images of a split (a view, no copy).
  *
  * @example
- * ```ts ignore
- * import { head } from "./dataset.ts";
- * const small = head(ds.train, 4096);
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { head, splitFromArrays } from "./dataset.ts";
+ * const split = splitFromArrays(new Uint8Array(3 * 4), Uint8Array.of(1, 2, 3), 2, 2);
+ * assert.deepEqual([...head(split, 2).labels], [1, 2]);
  * ```
  */
 export function head(split: Split, n: number): Split {
@@ -247,9 +195,11 @@ export function head(split: Split, n: number): Split {
  * Counts images per class in a split.
  *
  * @example
- * ```ts ignore
- * import { classCounts } from "./dataset.ts";
- * classCounts(ds.train, 10); // [6000, 6000, ...] for Fashion-MNIST
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { classCounts, splitFromArrays } from "./dataset.ts";
+ * const split = splitFromArrays(new Uint8Array(3), Uint8Array.of(0, 2, 2), 1, 1);
+ * assert.deepEqual(classCounts(split, 3), [1, 0, 2]);
  * ```
  */
 export function classCounts(split: Split, numClasses: number): number[] {

@@ -13,9 +13,11 @@
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { DataError } from "./idx.ts";
  * const e = new DataError("train-images-idx3-ubyte.gz", "gzip data is truncated");
- * console.log(e.message); // "train-images-idx3-ubyte.gz: gzip data is truncated"
+
+ * assert.equal(e.message, "train-images-idx3-ubyte.gz: gzip data is truncated");
  * ```
  */
 export class DataError extends Error {
@@ -62,8 +64,11 @@ export function isGzip(bytes: Uint8Array): boolean {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { gunzip } from "./idx.ts";
  * const raw = await gunzip(new Uint8Array([0, 0, 8, 1, 0, 0, 0, 0]), "empty.idx");
+
+ * assert.equal(raw.length, 8); // not gzip: returned as it is
  * ```
  */
 export async function gunzip(bytes: Uint8Array, file: string): Promise<Uint8Array> {
@@ -73,7 +78,10 @@ export async function gunzip(bytes: Uint8Array, file: string): Promise<Uint8Arra
       .pipeThrough(new DecompressionStream("gzip"));
     return new Uint8Array(await new Response(stream).arrayBuffer());
   } catch (e) {
-    throw new DataError(file, `gzip data is truncated or corrupt (${errorText(e)})`);
+    throw new DataError(
+      file,
+      `gzip data is truncated or corrupt (${e instanceof Error ? e.message : String(e)})`,
+    );
   }
 }
 
@@ -82,8 +90,11 @@ export async function gunzip(bytes: Uint8Array, file: string): Promise<Uint8Arra
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { sha256Hex } from "./idx.ts";
  * const hex = await sha256Hex(new TextEncoder().encode("abc"));
+
+ * assert.equal(hex, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
  * ```
  */
 export async function sha256Hex(bytes: Uint8Array): Promise<string> {
@@ -128,9 +139,12 @@ function readHeader(bytes: Uint8Array, file: string, magic: number): number[] {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { decodeIdxImages } from "./idx.ts";
  * const bytes = new Uint8Array([0, 0, 8, 3, 0, 0, 0, 1, 0, 0, 0, 1, 0, 0, 0, 1, 255]);
  * const { count, rows, cols, pixels } = decodeIdxImages(bytes, "one-pixel.idx");
+
+ * assert.deepEqual([count, rows, cols, pixels[0]], [1, 1, 1, 255]);
  * ```
  */
 export function decodeIdxImages(bytes: Uint8Array, file: string): IdxImages {
@@ -146,8 +160,11 @@ export function decodeIdxImages(bytes: Uint8Array, file: string): IdxImages {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { decodeIdxLabels } from "./idx.ts";
  * const labels = decodeIdxLabels(new Uint8Array([0, 0, 8, 1, 0, 0, 0, 2, 3, 9]), "l.idx", 10);
+
+ * assert.deepEqual([...labels], [3, 9]);
  * ```
  */
 export function decodeIdxLabels(bytes: Uint8Array, file: string, numClasses: number): Uint8Array {
@@ -162,9 +179,4 @@ export function decodeIdxLabels(bytes: Uint8Array, file: string, numClasses: num
     }
   }
   return labels;
-}
-
-/** The message of any thrown value. */
-export function errorText(e: unknown): string {
-  return e instanceof Error ? e.message : String(e);
 }

@@ -5,7 +5,8 @@
  *
  * @module
  */
-import { DataError, errorText } from "./idx.ts";
+import { DataError } from "./idx.ts";
+import { errorText, writeAtomic } from "../deno/files.ts";
 import {
   datasetFromBytes,
   decodeVerified,
@@ -48,7 +49,16 @@ export interface LoadOptions {
   onProgress?: (p: DownloadProgress) => void;
   /** Check SHA-256 of the decoded files (default true). */
   verify?: boolean;
+  /**
+   * Give up on a mirror after this many milliseconds without progress: no response headers, or
+   * no bytes of the body (default 30,000). A connection that is accepted but never answered
+   * fails with a message instead of waiting forever.
+   */
+  timeoutMs?: number;
 }
+
+/** Milliseconds without progress after which a download from one mirror is abandoned. */
+export const DOWNLOAD_TIMEOUT_MS = 30_000;
 
 const FILE_KEYS = ["trainImages", "trainLabels", "testImages", "testLabels"] as const;
 
@@ -115,10 +125,14 @@ async function hasAll(spec: IdxDatasetSpec, dir: string): Promise<boolean> {
  * every file. When nothing is found, the error lists each place tried and what to do.
  *
  * @example
- * ```ts ignore
+ * ```ts
+ * import assert from "node:assert/strict";
  * import { loadIdxDataset } from "./locate.ts";
- * const ds = await loadIdxDataset({ dataDir: "/usr/share/datasets/fashion-mnist" });
- * console.log(ds.train.count, ds.test.count); // 60000 10000
+ * // Nothing in these places and no download: the error says where it looked.
+ * await assert.rejects(
+ *   loadIdxDataset({ useCheckout: false, useEnv: false, systemDirs: [], cacheDir: "/nonexistent", download: false }),
+ *   /looked in: \/nonexistent/,
+ * );
  * ```
  */
 export async function loadIdxDataset(options: LoadOptions = {}): Promise<ImageDataset> {
@@ -154,7 +168,13 @@ export async function loadIdxDataset(options: LoadOptions = {}): Promise<ImageDa
   if ((options.download ?? true) && cacheDir !== undefined) {
     const mirrors = options.mirrors ?? spec.mirrors;
     try {
-      await downloadAll(spec, cacheDir, mirrors, options.onProgress ?? printProgress);
+      await downloadAll(
+        spec,
+        cacheDir,
+        mirrors,
+        options.onProgress ?? printProgress,
+        options.timeoutMs,
+      );
       return await readFolder(spec, cacheDir, verify);
     } catch (e) {
       tried.push(`download (${errorText(e)})`);
@@ -173,9 +193,12 @@ export async function loadIdxDataset(options: LoadOptions = {}): Promise<ImageDa
  * Loads Fashion-MNIST; the same as {@linkcode loadIdxDataset} with the default spec.
  *
  * @example
- * ```ts ignore
+ * ```ts
+ * import assert from "node:assert/strict";
  * import { loadFashionMnist } from "./locate.ts";
- * const { train, test, classNames } = await loadFashionMnist();
+ * const { train, test, classNames } = await loadFashionMnist({ download: false });
+ * assert.deepEqual([train.count, test.count, train.rows, train.cols], [60000, 10000, 28, 28]);
+ * assert.equal(classNames[9], "ankle boot");
  * ```
  */
 export function loadFashionMnist(options: LoadOptions = {}): Promise<ImageDataset> {
@@ -187,10 +210,16 @@ export function loadFashionMnist(options: LoadOptions = {}): Promise<ImageDatase
  * verified after decompression, written to a temp file and renamed: never a partial file.
  *
  * @example
- * ```ts ignore
+ * ```ts
+ * import assert from "node:assert/strict";
  * import { downloadAll } from "./locate.ts";
  * import { FASHION_MNIST } from "./spec.ts";
- * await downloadAll(FASHION_MNIST, "/tmp/fmnist", FASHION_MNIST.mirrors, () => {});
+ * const dir = await Deno.makeTempDir();
+ * // A mirror that refuses the connection: the error names it, and no file is left behind.
+ * const mirror = "http://127.0.0.1:59999/";
+ * await assert.rejects(downloadAll(FASHION_MNIST, dir, [mirror], () => {}), /127\.0\.0\.1:59999/);
+ * assert.deepEqual([...Deno.readDirSync(dir)], []);
+ * await Deno.remove(dir, { recursive: true });
  * ```
  */
 export async function downloadAll(
@@ -198,6 +227,7 @@ export async function downloadAll(
   dir: string,
   mirrors: readonly string[],
   onProgress: (p: DownloadProgress) => void,
+  timeoutMs: number = DOWNLOAD_TIMEOUT_MS,
 ): Promise<void> {
   await Deno.mkdir(dir, { recursive: true });
   for (const k of FILE_KEYS) {
@@ -209,13 +239,14 @@ export async function downloadAll(
     for (const base of mirrors) {
       const url = new URL(fileSpec.file, base).href;
       try {
-        const bytes = await fetchWithProgress(url, fileSpec.file, onProgress);
+        const bytes = await fetchWithProgress(url, fileSpec.file, onProgress, timeoutMs);
         await decodeVerified(url, bytes, fileSpec);
         await writeAtomic(target, bytes);
         done = true;
         break;
       } catch (e) {
-        failures.push(errorText(e));
+        const text = errorText(e);
+        failures.push(text.includes(url) ? text : `${url}: ${text}`);
       }
     }
     if (!done) {
@@ -231,21 +262,56 @@ async function fetchWithProgress(
   url: string,
   file: string,
   onProgress: (p: DownloadProgress) => void,
+  timeoutMs: number,
 ): Promise<Uint8Array> {
-  const response = await fetch(url);
-  if (!response.ok || !response.body) {
-    await response.body?.cancel();
-    throw new DataError(url, `HTTP ${response.status} ${response.statusText}`.trim());
+  // One watchdog for the whole transfer, re-armed by every sign of progress.
+  const controller = new AbortController();
+  let stalled = "no response";
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const arm = () => {
+    clearTimeout(timer);
+    timer = setTimeout(() => controller.abort(), timeoutMs);
+  };
+  const timedOut = () =>
+    new DataError(
+      url,
+      `${stalled} for ${timeoutMs / 1000} s: gave up (a network that does not answer?)`,
+    );
+  arm();
+  try {
+    let response: Response;
+    try {
+      response = await fetch(url, { signal: controller.signal });
+    } catch (e) {
+      throw controller.signal.aborted ? timedOut() : e;
+    }
+    if (!response.ok || !response.body) {
+      await response.body?.cancel();
+      throw new DataError(url, `HTTP ${response.status} ${response.statusText}`.trim());
+    }
+    const length = Number(response.headers.get("content-length"));
+    const total = Number.isFinite(length) && length > 0 ? length : undefined;
+    const chunks: Uint8Array[] = [];
+    let received = 0;
+    stalled = "no data";
+    arm();
+    try {
+      for await (const chunk of response.body) {
+        arm();
+        chunks.push(chunk);
+        received += chunk.length;
+        onProgress({ file, url, received, total });
+      }
+    } catch (e) {
+      throw controller.signal.aborted ? timedOut() : e;
+    }
+    return join(chunks, received, total, url);
+  } finally {
+    clearTimeout(timer);
   }
-  const length = Number(response.headers.get("content-length"));
-  const total = Number.isFinite(length) && length > 0 ? length : undefined;
-  const chunks: Uint8Array[] = [];
-  let received = 0;
-  for await (const chunk of response.body) {
-    chunks.push(chunk);
-    received += chunk.length;
-    onProgress({ file, url, received, total });
-  }
+}
+
+function join(chunks: Uint8Array[], received: number, total: number | undefined, url: string) {
   if (total !== undefined && received !== total) {
     throw new DataError(url, `download ended after ${received} of ${total} bytes`);
   }
@@ -256,28 +322,6 @@ async function fetchWithProgress(
     offset += c.length;
   }
   return bytes;
-}
-
-/**
- * Writes `bytes` to `path` through a temp file in the same folder and a rename, so a reader never
- * sees a partial file.
- *
- * @example
- * ```ts ignore
- * import { writeAtomic } from "./locate.ts";
- * await writeAtomic("/tmp/out.bin", new Uint8Array([1, 2, 3]));
- * ```
- */
-export async function writeAtomic(path: string, bytes: Uint8Array | string): Promise<void> {
-  const tmp = `${path}.${crypto.randomUUID().slice(0, 8)}.tmp`;
-  try {
-    if (typeof bytes === "string") await Deno.writeTextFile(tmp, bytes);
-    else await Deno.writeFile(tmp, bytes);
-    await Deno.rename(tmp, path);
-  } catch (e) {
-    await Deno.remove(tmp).catch(() => {});
-    throw e;
-  }
 }
 
 let lastPrint = 0;

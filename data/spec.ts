@@ -39,8 +39,10 @@ export interface IdxDatasetSpec {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { FASHION_MNIST } from "./spec.ts";
- * console.log(FASHION_MNIST.classNames[9]); // "ankle boot"
+
+ * assert.equal(FASHION_MNIST.classNames[9], "ankle boot");
  * ```
  */
 export const FASHION_MNIST: IdxDatasetSpec = {

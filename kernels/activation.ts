@@ -18,14 +18,17 @@ const WG = 256;
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { activationForward } from "./activation.ts";
  * const k = activationForward("sigmoid", 256 * 6 * 28 * 28);
+
+ * assert.equal(k.workgroupCount * k.workgroupSize, 256 * 6 * 28 * 28);
  * ```
  */
 export function activationForward(kind: ActivationKind, n: number): KernelSpec {
   const f = activate(kind, "v");
   return {
-    key: `${kind}_forward:n${n}`,
+    name: `${kind}_forward ${n}`,
     bindings: [
       { name: "x", type: "array<f32>", access: "read" },
       { name: "y", type: "array<f32>", access: "read_write" },
@@ -44,14 +47,17 @@ export function activationForward(kind: ActivationKind, n: number): KernelSpec {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { activationBackward } from "./activation.ts";
  * const k = activationBackward("relu", 256 * 120);
+
+ * assert.deepEqual(k.bindings.map((b) => b.name), ["y", "dy", "dx"]);
  * ```
  */
 export function activationBackward(kind: ActivationKind, n: number): KernelSpec {
   const f = `g * ${derivativeFromOutput(kind, "v")}`;
   return {
-    key: `${kind}_backward:n${n}`,
+    name: `${kind}_backward ${n}`,
     bindings: [
       { name: "y", type: "array<f32>", access: "read" },
       { name: "dy", type: "array<f32>", access: "read" },

@@ -33,8 +33,11 @@ const WG = 64;
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { gatherBatch } from "./batch.ts";
  * const k = gatherBatch({ batch: 256, srcHeight: 28, srcWidth: 28, dstHeight: 28, dstWidth: 28 });
+
+ * assert.deepEqual(k.bindings.map((b) => b.name), ["images", "labels", "order", "window", "x", "y"]);
  * ```
  */
 export function gatherBatch(s: GatherShape): KernelSpec {
@@ -63,7 +66,7 @@ export function gatherBatch(s: GatherShape): KernelSpec {
     : `
   x[i] = byteAt(base + p) / 255.0;`;
   return {
-    key: `gather_batch:b${s.batch}:${s.srcHeight}x${s.srcWidth}->${s.dstHeight}x${s.dstWidth}`,
+    name: `gather_batch ${s.srcHeight}x${s.srcWidth}→${s.dstHeight}x${s.dstWidth}`,
     helpers: `
 fn byteAt(at: u32) -> f32 {
   return f32((images[at / 4u] >> ((at % 4u) * 8u)) & 255u);

@@ -20,15 +20,8 @@
  * @module
  */
 import { activate, type ActivationKind, derivativeFromOutput } from "./activation.ts";
-import {
-  blockSize,
-  ceilDiv,
-  type ChunkPlan,
-  type KernelSpec,
-  u32,
-  uniformChunks,
-  unroll,
-} from "./spec.ts";
+import { ceilDiv, type KernelSpec, u32, unroll, windowOutputSize } from "./spec.ts";
+import { type ChunkPlan, uniformChunks, viewBindings, viewHelpers } from "./views.ts";
 
 /** Shape of a convolution. */
 export interface Conv2dShape {
@@ -51,17 +44,13 @@ export interface Conv2dShape {
 }
 
 const WG = 64;
-const MAX_BLOCK = 16;
 
-/** Output height and width of a convolution or pooling window. */
-export function windowOutputSize(
-  size: readonly [number, number],
-  kernel: readonly [number, number],
-  stride: readonly [number, number],
-  padding: readonly [number, number],
-): [number, number] {
-  const out = (i: 0 | 1) => Math.floor((size[i] + 2 * padding[i] - kernel[i]) / stride[i]) + 1;
-  return [out(0), out(1)];
+/** The register tile of one invocation of a correlation: output channels × adjacent columns. */
+export interface ConvTile {
+  /** Output channels per invocation (a divisor of the output channel count). */
+  channels: number;
+  /** Adjacent output columns of one row per invocation. */
+  columns: number;
 }
 
 function dims(s: Conv2dShape) {
@@ -72,13 +61,14 @@ function dims(s: Conv2dShape) {
   return { B, C, H, W, O, KH, KW, SH, SW, PH, PW, OH, OW, KK: KH * KW, CKK: C * KH * KW };
 }
 
-function key(name: string, s: Conv2dShape): string {
-  return `${name}:b${s.batch}:c${s.inChannels}:h${s.height}:w${s.width}:o${s.outChannels}` +
-    `:k${s.kernel}:s${s.stride}:p${s.padding}`;
+function label(name: string, s: Conv2dShape): string {
+  return `${name} ${s.inChannels}x${s.height}x${s.width}→${s.outChannels} k${s.kernel[0]}`;
 }
 
-/** Options shared by the convolution kernels. */
+/** Options of the convolution kernels (the variant; `lib/nn/choose.ts` picks them). */
 export interface Conv2dKernelOptions {
+  /** The register tile (forward and backward to the input). */
+  tile: ConvTile;
   /**
    * Bind the parameter segment as a uniform buffer (`array<vec4f>`) instead of storage. Uniform
    * reads are far cheaper on CPU adapters (lavapipe); the segment must fit the device's
@@ -123,7 +113,8 @@ function weightBinding(floats: number, uniform: boolean) {
  * Each invocation computes PB output channels × TX adjacent outputs of one row.
  */
 interface Correlation {
-  key: string;
+  name: string;
+  tile: ConvTile;
   batch: number;
   inChannels: number; // Q
   inSize: readonly [number, number]; // stored input height and width
@@ -150,10 +141,10 @@ function correlate2d(c: Correlation): KernelSpec {
   const [IH, IW] = c.inSize, [OH, OW] = c.outSize, [KH, KW] = c.taps, [SH, SW] = c.stride;
   const [DH, DW] = c.dilation;
   const LH = (IH - 1) * DH + 1, LW = (IW - 1) * DW + 1; // logical (dilated) input size
-  const PB = blockSize(c.outChannels, MAX_BLOCK);
-  const cap = Math.max(1, Math.floor(32 / PB));
-  const div = blockSize(OW, cap);
-  const TX = 2 * div >= Math.min(cap, OW) ? div : Math.min(cap, OW);
+  const PB = c.tile.channels, TX = c.tile.columns;
+  if (c.outChannels % PB) {
+    throw new RangeError(`tile of ${PB} channels does not divide ${c.outChannels}`);
+  }
   const tiles = ceilDiv(OW, TX);
   const span = (TX - 1) * SW + KW; // logical input columns one tile reads
   const plan = c.inputPlan;
@@ -201,19 +192,12 @@ ${unroll(TX, (t) => `        acc${k}_${t} += v${t * SW + tx} * wk;`)} }`,
       const write = `y[${at}] = ${value};`;
       return OW % TX === 0 ? `  ${write}` : `  if (ox0 + ${u32(t)} < ${u32(OW)}) { ${write} }`;
     }));
-  const chunkHelpers = `
-struct Chunk { first: u32, count: u32, base: u32 }
-fn X(k: u32) -> f32 { return xu[k >> 2u][k & 3u]; }`;
   return {
-    key: `${c.key}:tile${PB}x${TX}:u${c.uniformWeights}:act${c.activation}:gate${c.gate}` +
-      (plan ? `:xchunk${plan.images}:v${plan.viewFloats}` : ""),
-    helpers: w.helpers + (plan ? chunkHelpers : ""),
+    name: `${c.name} tile ${PB}x${TX}${plan ? ` views of ${plan.images}` : ""}`,
+    helpers: w.helpers + (plan ? "\n" + viewHelpers("xu", "X") : ""),
     bindings: [
       ...(plan
-        ? [
-          { name: "xu", type: `array<vec4f, ${plan.viewFloats / 4}>`, access: "uniform" as const },
-          { name: "chunk", type: "Chunk", access: "uniform" as const },
-        ]
+        ? viewBindings("xu", plan)
         : [{ name: "x", type: "array<f32>", access: "read" as const }]),
       w.binding,
       ...(c.gate ? [{ name: "gate", type: "array<f32>", access: "read" as const }] : []),
@@ -252,17 +236,21 @@ ${store}`,
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { conv2dForward } from "./conv2d.ts";
  * const k = conv2dForward({
  *   batch: 256, inChannels: 1, height: 28, width: 28, outChannels: 6,
  *   kernel: [5, 5], stride: [1, 1], padding: [2, 2],
- * }, { uniformWeights: true });
+ * }, { uniformWeights: true, tile: { channels: 6, columns: 4 } });
+
+ * assert.deepEqual(k.bindings.map((b) => b.access), ["read", "uniform", "read_write"]);
  * ```
  */
-export function conv2dForward(s: Conv2dShape, options: Conv2dKernelOptions = {}): KernelSpec {
+export function conv2dForward(s: Conv2dShape, options: Conv2dKernelOptions): KernelSpec {
   const d = dims(s);
   return correlate2d({
-    key: key("conv2d_forward", s),
+    name: label("conv2d_forward", s),
+    tile: options.tile,
     batch: d.B,
     inChannels: d.C,
     inSize: [d.H, d.W],
@@ -289,19 +277,23 @@ export function conv2dForward(s: Conv2dShape, options: Conv2dKernelOptions = {})
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { conv2dBackwardInput } from "./conv2d.ts";
  * const k = conv2dBackwardInput({
  *   batch: 256, inChannels: 6, height: 14, width: 14, outChannels: 16,
  *   kernel: [5, 5], stride: [1, 1], padding: [0, 0],
- * });
+ * }, { tile: { channels: 6, columns: 7 } });
+
+ * assert.deepEqual(k.bindings.map((b) => b.name), ["x", "wb", "y"]); // dy is read as the correlation's input
  * ```
  */
-export function conv2dBackwardInput(s: Conv2dShape, options: Conv2dKernelOptions = {}): KernelSpec {
+export function conv2dBackwardInput(s: Conv2dShape, options: Conv2dKernelOptions): KernelSpec {
   const d = dims(s);
   // Input rows/columns past the last full window get no gradient from it; the dilated dy
   // grid covers (OH-1)*S+1 rows, padded so that every input position sees all its taps.
   return correlate2d({
-    key: key("conv2d_backward_input", s),
+    name: label("conv2d_backward_input", s),
+    tile: options.tile,
     batch: d.B,
     inChannels: d.O,
     inSize: [d.OH, d.OW],
@@ -332,23 +324,32 @@ export function conv2dWeightGradPlan(s: Conv2dShape, maxUniformFloats: number): 
  * `partial[b, o*C*KH*KW + (c,ky,kx)] = Σ_{oy,ox} dy[b,o,oy,ox] · x[b, c, oy*SH+ky-PH, ox*SW+kx-PW]`
  * and `partial[b, O*C*KH*KW + o] = Σ_{oy,ox} dy[b,o,oy,ox]`; `sumRows(B, O*C*KH*KW + O)` follows.
  *
- * With a plan (see {@linkcode conv2dWeightGradPlan}), x is read through uniform views, one
+ * With `plan` (see {@linkcode conv2dWeightGradPlan}), x is read through uniform views, one
  * dispatch per chunk of images: each invocation owns one (image, o, c) with all KH×KW taps in
  * registers and streams dy once (the c = 0 ones also sum it for the bias). Bindings: a uniform view of x, the chunk's constants, dy,
- * partial. Without a plan (images too large for a view): x, dy, partial.
+ * partial. With `outBlock` instead (images too large for a view), x is read from storage and each
+ * invocation owns `outBlock` output channels × one kernel row: x, dy, partial.
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { conv2dBackwardWeight, conv2dWeightGradPlan } from "./conv2d.ts";
  * const shape = {
  *   batch: 256, inChannels: 1, height: 28, width: 28, outChannels: 6,
  *   kernel: [5, 5], stride: [1, 1], padding: [2, 2],
  * } as const;
- * const k = conv2dBackwardWeight(shape, conv2dWeightGradPlan(shape, 16384));
+ * const k = conv2dBackwardWeight(shape, { plan: conv2dWeightGradPlan(shape, 16384)! });
+
+ * assert.deepEqual(k.bindings.map((b) => b.name), ["xu", "chunk", "dy", "partial"]);
  * ```
  */
-export function conv2dBackwardWeight(s: Conv2dShape, plan: ChunkPlan | null = null): KernelSpec {
-  return plan ? backwardWeightUniform(s, plan) : backwardWeightStorage(s);
+export function conv2dBackwardWeight(
+  s: Conv2dShape,
+  variant: { plan: ChunkPlan } | { outBlock: number },
+): KernelSpec {
+  return "plan" in variant
+    ? backwardWeightUniform(s, variant.plan)
+    : backwardWeightStorage(s, variant.outBlock);
 }
 
 function backwardWeightUniform(s: Conv2dShape, plan: ChunkPlan): KernelSpec {
@@ -380,12 +381,10 @@ ${
       }
     }`;
   return {
-    key: key("conv2d_backward_weight", s) + `:xchunk${plan.images}:v${plan.viewFloats}`,
-    helpers: `struct Chunk { first: u32, count: u32, base: u32 }
-fn X(k: u32) -> f32 { return xu[k >> 2u][k & 3u]; }`,
+    name: `${label("conv2d_backward_weight", s)} views of ${plan.images}`,
+    helpers: viewHelpers("xu", "X"),
     bindings: [
-      { name: "xu", type: `array<vec4f, ${plan.viewFloats / 4}>`, access: "uniform" },
-      { name: "chunk", type: "Chunk", access: "uniform" },
+      ...viewBindings("xu", plan),
       { name: "dy", type: "array<f32>", access: "read" },
       { name: "partial", type: "array<f32>", access: "read_write" },
     ],
@@ -417,9 +416,9 @@ ${
   };
 }
 
-function backwardWeightStorage(s: Conv2dShape): KernelSpec {
+function backwardWeightStorage(s: Conv2dShape, OB: number): KernelSpec {
   const d = dims(s);
-  const OB = blockSize(d.O, Math.max(1, Math.floor(32 / d.KW)));
+  if (d.O % OB) throw new RangeError(`a block of ${OB} channels does not divide ${d.O}`);
   const blocks = d.O / OB;
   const lanes = d.C * d.KH + 1; // the last lane of each image sums the bias
   const perImage = ceilDiv(lanes * blocks, 32);
@@ -432,7 +431,7 @@ function backwardWeightStorage(s: Conv2dShape): KernelSpec {
       d.W - 1
     }))], ix${u} >= 0 && ix${u} < ${d.W});`);
   return {
-    key: key("conv2d_backward_weight", s) + `:ob${OB}`,
+    name: `${label("conv2d_backward_weight", s)} storage block ${OB}`,
     bindings: [
       { name: "x", type: "array<f32>", access: "read" },
       { name: "dy", type: "array<f32>", access: "read" },

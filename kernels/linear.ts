@@ -17,16 +17,8 @@
  * @module
  */
 import { activate, type ActivationKind, derivativeFromOutput } from "./activation.ts";
-import {
-  type Binding,
-  blockSize,
-  ceilDiv,
-  type ChunkPlan,
-  type KernelSpec,
-  u32,
-  uniformChunks,
-  unroll,
-} from "./spec.ts";
+import { type Binding, ceilDiv, type KernelSpec, u32, unroll } from "./spec.ts";
+import { type ChunkPlan, uniformChunks, viewBindings, viewHelpers } from "./views.ts";
 
 /** Shape and layout of a matrix multiply. */
 export interface MatmulShape {
@@ -46,7 +38,7 @@ export interface MatmulShape {
   biasOffset?: number;
   /** Element offset of C in its buffer. Default 0. */
   cOffset?: number;
-  /** Tile rows per invocation. Default 4. */
+  /** Tile rows per invocation (storage variant). Default 4. */
   tileM?: number;
   /** Tile columns per invocation. Default 8 (fewer when N is small). */
   tileN?: number;
@@ -66,8 +58,8 @@ function epilogue(s: MatmulShape, acc: string, at: string): string {
   return acc;
 }
 
-function epilogueKey(s: MatmulShape): string {
-  return `:act${s.activation}:gate${s.gate}`;
+function label(name: string, s: MatmulShape): string {
+  return `${name} ${s.M}x${s.N}x${s.K}${s.transA ? " Aᵀ" : ""}${s.transB ? " Bᵀ" : ""}`;
 }
 
 function gateBinding(s: MatmulShape): Binding[] {
@@ -81,9 +73,12 @@ const WG = 64;
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { matmul } from "./linear.ts";
  * // Linear(400 → 120) forward on a batch of 256, bias stored after the weights.
  * const k = matmul({ M: 256, N: 120, K: 400, transB: true, biasOffset: 120 * 400 });
+
+ * assert.equal(k.bindings.length, 3); // a, b (weights then bias), c
  * ```
  */
 export function matmul(s: MatmulShape): KernelSpec {
@@ -118,8 +113,7 @@ export function matmul(s: MatmulShape): KernelSpec {
   };
   const tiles = Array.from({ length: TM * TN }, (_, t) => [Math.floor(t / TN), t % TN]);
   return {
-    key: `matmul:m${M}:n${N}:k${K}:ta${!!s.transA}:tb${!!s.transB}:bo${bOff}:bias${s.biasOffset}` +
-      `:co${cOff}:t${TM}x${TN}${epilogueKey(s)}`,
+    name: `${label("matmul", s)} tile ${TM}x${TN}`,
     bindings: [
       { name: "a", type: "array<f32>", access: "read" },
       { name: "b", type: "array<f32>", access: "read" },
@@ -159,24 +153,27 @@ export function matmulUniformPlan(s: MatmulShape, maxUniformFloats: number): Chu
 
 /**
  * C = A'·B' (+ bias) with B read through uniform views (far cheaper than storage reads on CPU
- * adapters): one dispatch per chunk of the plan. Each invocation owns one row of C and TN
- * columns, and reads each element of its row of A' once.
+ * adapters): one dispatch per chunk of the plan. Each invocation owns one row of C and `tileN`
+ * columns (required here), and reads each element of its row of A' once.
  * Bindings: a, the uniform view of b, the chunk constants (`first`, `count`, `base`),
  * [bias source (storage) when `biasOffset` is set,] [gate,] c.
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { matmulUniformB, matmulUniformPlan } from "./linear.ts";
  * const shape = { M: 256, N: 120, K: 400, transB: true, biasOffset: 48000 };
- * const k = matmulUniformB(shape, matmulUniformPlan(shape, 16384)!);
+ * const k = matmulUniformB({ ...shape, tileN: 20 }, matmulUniformPlan(shape, 16384)!);
+
+ * assert.match(k.name, /views of 40 tile 20/);
  * ```
  */
 export function matmulUniformB(s: MatmulShape, plan: ChunkPlan): KernelSpec {
   const { M, N, K } = s;
   const byColumns = !!s.transB;
   const cols = byColumns ? plan.images : N;
-  const div = blockSize(cols, 20);
-  const TN = div >= 8 ? div : Math.min(16, cols);
+  if (s.tileN === undefined) throw new RangeError("matmulUniformB: tileN is required");
+  const TN = Math.min(s.tileN, cols);
   const NT = ceilDiv(cols, TN);
   const lanes = M * NT;
   const cOff = s.cOffset ?? 0;
@@ -196,15 +193,11 @@ export function matmulUniformB(s: MatmulShape, plan: ChunkPlan): KernelSpec {
       u32(N - 1)
     })]; }`;
   return {
-    key: `matmul_uniform_b:m${M}:n${N}:k${K}:ta${!!s.transA}:tb${byColumns}:bias${s.biasOffset}` +
-      `:co${cOff}` +
-      `:chunk${plan.images}:v${plan.viewFloats}:tn${TN}${epilogueKey(s)}`,
-    helpers: `struct Chunk { first: u32, count: u32, base: u32 }
-fn B(k: u32) -> f32 { return bu[k >> 2u][k & 3u]; }`,
+    name: `${label("matmul_uniform_b", s)} views of ${plan.images} tile ${TN}`,
+    helpers: viewHelpers("bu", "B"),
     bindings: [
       { name: "a", type: "array<f32>", access: "read" },
-      { name: "bu", type: `array<vec4f, ${plan.viewFloats / 4}>`, access: "uniform" },
-      { name: "chunk", type: "Chunk", access: "uniform" },
+      ...viewBindings("bu", plan),
       ...(s.biasOffset === undefined
         ? []
         : [{ name: "bias", type: "array<f32>", access: "read" as const }]),

@@ -20,8 +20,11 @@ const WG = 64;
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { softmaxCrossEntropy } from "./loss.ts";
  * const k = softmaxCrossEntropy({ batch: 256, classes: 10, gradient: true });
+
+ * assert.equal(k.bindings.at(-1)!.name, "dlogits");
  * ```
  */
 export function softmaxCrossEntropy(
@@ -29,7 +32,7 @@ export function softmaxCrossEntropy(
 ): KernelSpec {
   const { batch: B, classes: K } = s;
   return {
-    key: `softmax_cross_entropy:b${B}:k${K}:g${s.gradient}`,
+    name: `softmax_cross_entropy ${K} classes${s.gradient ? " + gradient" : ""}`,
     bindings: [
       { name: "logits", type: "array<f32>", access: "read" },
       { name: "labels", type: "array<u32>", access: "read" },

@@ -4,25 +4,36 @@
  *
  * Shapes:
  *   rowLoss [B], rowCorrect [B] (from loss.ts)
- *   totals [4]: Σ batch-mean loss, Σ per-image loss, Σ correct, Σ images   (accumulated)
+ *   totals [4]: METRIC_TOTALS, in that order (accumulated; read by lib/train/totals.ts)
  *   logits [B, K] → predictions [B] (u32, first arg-max)
  *
  * @module
  */
 import { ceilDiv, f32, type KernelSpec, u32 } from "./spec.ts";
 
+/** The floats of `totals`, in order: Σ batch-mean loss, Σ per-image loss, Σ correct, Σ images. */
+export const METRIC_TOTALS: readonly ["batchLossSum", "lossSum", "correct", "images"] = [
+  "batchLossSum",
+  "lossSum",
+  "correct",
+  "images",
+];
+
 /**
  * Adds one batch's losses and correct count into `totals`. Bindings: rowLoss, rowCorrect, totals.
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { accumulateMetrics } from "./metrics.ts";
  * const k = accumulateMetrics(256);
+
+ * assert.equal(k.workgroupCount, 1);
  * ```
  */
 export function accumulateMetrics(batch: number): KernelSpec {
   return {
-    key: `accumulate_metrics:b${batch}`,
+    name: "accumulate_metrics",
     bindings: [
       { name: "rowLoss", type: "array<f32>", access: "read" },
       { name: "rowCorrect", type: "array<f32>", access: "read" },
@@ -37,10 +48,10 @@ export function accumulateMetrics(batch: number): KernelSpec {
     loss += rowLoss[b];
     correct += rowCorrect[b];
   }
-  totals[0] += loss * ${f32(1 / batch)};
-  totals[1] += loss;
-  totals[2] += correct;
-  totals[3] += ${f32(batch)};`,
+  totals[${METRIC_TOTALS.indexOf("batchLossSum")}] += loss * ${f32(1 / batch)};
+  totals[${METRIC_TOTALS.indexOf("lossSum")}] += loss;
+  totals[${METRIC_TOTALS.indexOf("correct")}] += correct;
+  totals[${METRIC_TOTALS.indexOf("images")}] += ${f32(batch)};`,
   };
 }
 
@@ -49,13 +60,16 @@ export function accumulateMetrics(batch: number): KernelSpec {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { argmaxRows } from "./metrics.ts";
  * const k = argmaxRows(256, 10);
+
+ * assert.deepEqual(k.bindings.map((b) => b.name), ["logits", "predictions"]);
  * ```
  */
 export function argmaxRows(batch: number, classes: number): KernelSpec {
   return {
-    key: `argmax_rows:b${batch}:k${classes}`,
+    name: `argmax_rows ${classes}`,
     bindings: [
       { name: "logits", type: "array<f32>", access: "read" },
       { name: "predictions", type: "array<u32>", access: "read_write" },

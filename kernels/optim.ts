@@ -36,15 +36,18 @@ export const ADAM_STEP_STRUCT = "struct AdamStep { stepSize: f32, biasCorrection
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { adamUpdate } from "./optim.ts";
  * const k = adamUpdate(61760, { beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0 });
+
+ * assert.ok(k.workgroupCount * k.workgroupSize >= 61760 / 4); // one vec4 per invocation
  * ```
  */
 export function adamUpdate(n: number, c: AdamConstants): KernelSpec {
   if (n % 4) throw new RangeError(`adamUpdate: n must be a multiple of 4, got ${n}`);
   const decay = c.weightDecay ? ` + ${f32(c.weightDecay)} * p` : "";
   return {
-    key: `adam:n${n}:b1${c.beta1}:b2${c.beta2}:e${c.eps}:wd${c.weightDecay}`,
+    name: `adam ${n}`,
     helpers: ADAM_STEP_STRUCT,
     bindings: [
       { name: "params", type: "array<vec4f>", access: "read_write" },
@@ -83,8 +86,11 @@ export interface SgdConstants {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { sgdUpdate } from "./optim.ts";
  * const k = sgdUpdate(61760, { momentum: 0.9, weightDecay: 5e-4, nesterov: false });
+
+ * assert.equal(k.bindings.length, 4);
  * ```
  */
 export function sgdUpdate(n: number, c: SgdConstants): KernelSpec {
@@ -98,7 +104,7 @@ export function sgdUpdate(n: number, c: SgdConstants): KernelSpec {
     : `
   let d = g;`;
   return {
-    key: `sgd:n${n}:mu${c.momentum}:wd${c.weightDecay}:nest${c.nesterov}`,
+    name: `sgd ${n}`,
     bindings: [
       { name: "params", type: "array<vec4f>", access: "read_write" },
       { name: "grads", type: "array<vec4f>", access: "read" },

@@ -6,14 +6,23 @@
  *   x  [B, C, H, W]      input
  *   y  [B, C, OH, OW]    OH = floor((H + 2*PH - KH) / SH) + 1
  *   idx [B, C, OH, OW]   max pooling: the winning input position iy*W + ix (first maximum)
- *   backward: dx [B, C, H, W] from dy [B, C, OH, OW]; one invocation per input element gathers
- *   from the windows that cover it, so overlapping windows need no atomics.
+ *   backward: dx [B, C, H, W] from dy [B, C, OH, OW], in one of two variants:
+ *     tiled:  one invocation per window writes every input of it (windows must tile the input);
+ *     gather: one invocation per input element gathers from the windows that cover it, so
+ *             overlapping windows need no atomics.
  *
  * @module
  */
 import { type ActivationKind, derivativeFromOutput } from "./activation.ts";
-import { windowOutputSize } from "./conv2d.ts";
-import { type Binding, ceilDiv, f32, type KernelSpec, u32, unroll } from "./spec.ts";
+import {
+  type Binding,
+  ceilDiv,
+  f32,
+  type KernelSpec,
+  u32,
+  unroll,
+  windowOutputSize,
+} from "./spec.ts";
 
 /** Shape of a pooling layer. */
 export interface Pool2dShape {
@@ -56,8 +65,18 @@ function dims(s: Pool2dShape) {
   };
 }
 
-function key(name: string, s: Pool2dShape): string {
-  return `${name}:b${s.batch}:c${s.channels}:h${s.height}:w${s.width}:k${s.kernel}:s${s.stride}:p${s.padding}`;
+function label(name: string, s: Pool2dShape): string {
+  return `${name} ${s.channels}x${s.height}x${s.width} k${s.kernel[0]}`;
+}
+
+/** The pooling backward variants (see the module doc); `lib/nn/choose.ts` picks one. */
+export type PoolBackwardVariant = "tiled" | "gather";
+
+/** True when the windows tile the input exactly (stride = window, no padding, no remainder). */
+export function windowsTileInput(s: Pool2dShape): boolean {
+  const d = dims(s);
+  return d.KH === d.SH && d.KW === d.SW && d.PH === 0 && d.PW === 0 && d.H % d.KH === 0 &&
+    d.W % d.KW === 0;
 }
 
 /**
@@ -65,10 +84,13 @@ function key(name: string, s: Pool2dShape): string {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { pool2dForward } from "./pool.ts";
  * const k = pool2dForward("avg", {
  *   batch: 256, channels: 6, height: 28, width: 28, kernel: [2, 2], stride: [2, 2], padding: [0, 0],
  * });
+
+ * assert.equal(k.bindings.length, 2); // max pooling adds the winners' positions
  * ```
  */
 export function pool2dForward(kind: PoolKind, s: Pool2dShape): KernelSpec {
@@ -76,7 +98,7 @@ export function pool2dForward(kind: PoolKind, s: Pool2dShape): KernelSpec {
   const n = d.BC * d.OH * d.OW;
   const max = kind === "max";
   return {
-    key: key(`${kind}pool2d_forward`, s),
+    name: label(`${kind}pool2d_forward`, s),
     bindings: [
       { name: "x", type: "array<f32>", access: "read" },
       { name: "y", type: "array<f32>", access: "read_write" },
@@ -107,32 +129,32 @@ export function pool2dForward(kind: PoolKind, s: Pool2dShape): KernelSpec {
 }
 
 /**
- * Backward pooling: `dx` from `dy` (and the forward's `idx` for max pooling). With `gate`, dx is
+ * Backward pooling in the given variant: `dx` from `dy` (and the forward's `idx` for max
+ * pooling). With `gate`, dx is
  * multiplied by that activation's derivative at the pooling input (an activation's backward
  * fused in). Bindings: dy, [idx,] [gate (the pooling input),] dx.
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { pool2dBackward } from "./pool.ts";
  * const k = pool2dBackward("max", {
  *   batch: 256, channels: 16, height: 10, width: 10, kernel: [2, 2], stride: [2, 2], padding: [0, 0],
- * });
+ * }, { variant: "tiled" });
+
+ * assert.match(k.name, /tiled/);
  * ```
  */
 export function pool2dBackward(
   kind: PoolKind,
   s: Pool2dShape,
-  options: { gate?: ActivationKind } = {},
+  options: { variant: PoolBackwardVariant; gate?: ActivationKind },
 ): KernelSpec {
-  const d = dims(s);
-  // Windows that tile the input exactly: one invocation per window writes all its inputs.
-  if (
-    d.KH === d.SH && d.KW === d.SW && d.PH === 0 && d.PW === 0 && d.H % d.KH === 0 &&
-    d.W % d.KW === 0
-  ) {
-    return tiledBackward(kind, s, options.gate);
+  if (options.variant === "gather") return gatherBackward(kind, s, options.gate);
+  if (!windowsTileInput(s)) {
+    throw new RangeError("pool2dBackward: the tiled variant needs windows that tile the input");
   }
-  return gatherBackward(kind, s, options.gate);
+  return tiledBackward(kind, s, options.gate);
 }
 
 function bindingsBackward(kind: PoolKind, gate?: ActivationKind): Binding[] {
@@ -154,7 +176,7 @@ function tiledBackward(kind: PoolKind, s: Pool2dShape, gate?: ActivationKind): K
     return `  dx[${at}] = ${g}${gate ? ` * ${derivativeFromOutput(gate, `gate[${at}]`)}` : ""};`;
   };
   return {
-    key: key(`${kind}pool2d_backward_tiled`, s) + `:gate${gate}`,
+    name: label(`${kind}pool2d_backward tiled`, s),
     bindings: bindingsBackward(kind, gate),
     workgroupSize: WG,
     workgroupCount: ceilDiv(n, WG),
@@ -175,7 +197,7 @@ function gatherBackward(kind: PoolKind, s: Pool2dShape, gate?: ActivationKind): 
   const max = kind === "max";
   const stepCheck = (t: string, S: number) => (S > 1 ? ` || ${t} % ${S} != 0` : "");
   return {
-    key: key(`${kind}pool2d_backward`, s) + `:gate${gate}`,
+    name: label(`${kind}pool2d_backward gather`, s),
     bindings: bindingsBackward(kind, gate),
     workgroupSize: WG,
     workgroupCount: ceilDiv(n, WG),

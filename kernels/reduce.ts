@@ -13,13 +13,16 @@ const WG = 64;
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { sumRows } from "./reduce.ts";
  * const k = sumRows(256, 120, 120 * 400); // bias gradient of Linear(400 → 120)
+
+ * assert.equal(k.workgroupCount * k.workgroupSize >= 120, true);
  * ```
  */
 export function sumRows(rows: number, cols: number, outOffset = 0): KernelSpec {
   return {
-    key: `sum_rows:r${rows}:c${cols}:o${outOffset}`,
+    name: `sum_rows ${rows}x${cols}`,
     bindings: [
       { name: "x", type: "array<f32>", access: "read" },
       { name: "out", type: "array<f32>", access: "read_write" },

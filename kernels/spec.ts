@@ -26,8 +26,12 @@ export interface Binding {
 
 /** A compute kernel, specialised for its shapes. */
 export interface KernelSpec {
-  /** Cache key: the kernel family and every constant baked into the source. */
-  key: string;
+  /**
+   * A label for logs, profiles and errors, e.g. `conv2d_forward 1x28x28→6x28x28`. Not a cache key:
+   * pipelines are cached by the generated source, so two specs that differ in any baked-in
+   * constant can never share one.
+   */
+  name: string;
   /** Buffers in binding order (group 0, binding 0..n-1). */
   bindings: readonly Binding[];
   /** Invocations per workgroup (1-D). */
@@ -55,14 +59,17 @@ export function foldWorkgroups(count: number): [number, number] {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { kernelSource } from "./spec.ts";
  * const wgsl = kernelSource({
- *   key: "fill",
+ *   name: "fill",
  *   bindings: [{ name: "out", type: "array<f32>", access: "read_write" }],
  *   workgroupSize: 64,
  *   workgroupCount: 1,
  *   body: "out[i] = 1.0;",
  * });
+
+ * assert.match(wgsl, /@compute @workgroup_size\(64\)/);
  * ```
  */
 export function kernelSource(spec: KernelSpec): string {
@@ -73,7 +80,7 @@ export function kernelSource(spec: KernelSpec): string {
       : `storage, ${b.access === "read" ? "read" : "read_write"}`;
     return `@group(0) @binding(${n}) var<${space}> ${b.name}: ${b.type};`;
   });
-  return `// ${spec.key}
+  return `// ${spec.name}
 ${decl.join("\n")}
 const WORKGROUP_SIZE: u32 = ${spec.workgroupSize}u;
 ${spec.helpers ?? ""}
@@ -115,63 +122,13 @@ export function blockSize(n: number, limit: number): number {
   return 1;
 }
 
-/** Floats in one uniform binding that every WebGPU device accepts (64 KiB). */
-export const UNIFORM_BINDING_FLOATS = 16384;
-
-/** One chunk of rows (images, matrix rows) read through a uniform view. */
-export interface ImageChunk {
-  /** First image. */
-  first: number;
-  /** Images in the chunk. */
-  count: number;
-  /** Float offset of the uniform view in the tensor (a multiple of 64: 256-byte alignment). */
-  viewOffset: number;
-  /** Float offset of the chunk's first image within the view. */
-  base: number;
-}
-
-/** How a per-image tensor is split into uniform views. */
-export interface ChunkPlan {
-  /** Images per chunk (the last may have fewer). */
-  images: number;
-  /** Floats in each view (the WGSL array length × 4). */
-  viewFloats: number;
-  /** The chunks. */
-  chunks: ImageChunk[];
-}
-
-/**
- * Splits `batch` images of `perImage` floats so that each chunk fits one uniform binding of
- * `maxUniformFloats`; null when not even one image fits. Views start at 64-float (256-byte)
- * boundaries; the last is clamped to end at `ceil64(batch · perImage)`, which the buffer must
- * hold (storage buffers here are rounded up to 256 bytes).
- */
-export function uniformChunks(
-  batch: number,
-  perImage: number,
-  maxUniformFloats: number,
-): ChunkPlan | null {
-  const total = ceilDiv(batch * perImage, 64) * 64;
-  const viewFloats = Math.min(Math.floor(maxUniformFloats / 64) * 64, total);
-  const images = total <= viewFloats ? batch : Math.floor((viewFloats - 63) / perImage);
-  if (images < 1) return null;
-  const chunks: ImageChunk[] = [];
-  for (let first = 0; first < batch; first += images) {
-    const start = first * perImage;
-    const viewOffset = Math.min(Math.floor(start / 64) * 64, total - viewFloats);
-    chunks.push({
-      first,
-      count: Math.min(images, batch - first),
-      viewOffset,
-      base: start - viewOffset,
-    });
-  }
-  return { images, viewFloats, chunks };
-}
-
-/** The constants of each chunk (`first`, `count`, `base`), one 256-byte slot each. */
-export function chunkConstants(plan: ChunkPlan): Uint32Array {
-  const out = new Uint32Array(plan.chunks.length * 64);
-  plan.chunks.forEach((c, k) => out.set([c.first, c.count, c.base], k * 64));
-  return out;
+/** Output height and width of a convolution or pooling window over an input. */
+export function windowOutputSize(
+  size: readonly [number, number],
+  kernel: readonly [number, number],
+  stride: readonly [number, number],
+  padding: readonly [number, number],
+): [number, number] {
+  const out = (i: 0 | 1) => Math.floor((size[i] + 2 * padding[i] - kernel[i]) / stride[i]) + 1;
+  return [out(0), out(1)];
 }

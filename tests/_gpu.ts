@@ -1,7 +1,7 @@
 // Runs one kernel on the test device with given inputs and reads every writable binding back.
-import { type Gpu, requestGpu } from "../lib/device.ts";
-import { readBytes, storageBuffer, writeBytes } from "../lib/buffers.ts";
-import { KernelRunner } from "../lib/kernel_runner.ts";
+import { type Gpu, requestGpu } from "../lib/gpu/device.ts";
+import { readBytes, storageBuffer, writeBytes } from "../lib/gpu/buffers.ts";
+import { KernelRunner } from "../lib/gpu/kernel_runner.ts";
 import type { KernelSpec } from "../kernels/spec.ts";
 import { Random } from "../lib/random.ts";
 

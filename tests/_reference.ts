@@ -174,3 +174,40 @@ export function softmaxCrossEntropy(z: Arr, labels: ArrayLike<number>, B: number
 }
 
 export const sigmoid = (v: number): number => 1 / (1 + Math.exp(-v));
+
+/**
+ * A batch as the device gather must assemble it: the images `order[start .. start + batch)`,
+ * scaled to [0, 1], resized bilinearly with half-pixel centres and edge clamping (PyTorch's
+ * `interpolate(mode="bilinear", align_corners=False)`) when the size differs.
+ */
+export function gather(
+  s: { rows: number; cols: number; images: Uint8Array; labels: Uint8Array },
+  order: ArrayLike<number>,
+  start: number,
+  batch: number,
+  dstH: number,
+  dstW: number,
+): { images: Float64Array; labels: number[] } {
+  const axis = (src: number, dst: number, d: number) => {
+    const at = Math.max((d + 0.5) * (src / dst) - 0.5, 0);
+    const lo = Math.min(Math.floor(at), src - 1);
+    return [lo, Math.min(lo + 1, src - 1), at - lo];
+  };
+  const images = new Float64Array(batch * dstH * dstW);
+  const labels: number[] = [];
+  for (let b = 0; b < batch; b++) {
+    const item = order[start + b];
+    labels.push(s.labels[item]);
+    const px = (y: number, x: number) => s.images[item * s.rows * s.cols + y * s.cols + x];
+    for (let y = 0; y < dstH; y++) {
+      const [y0, y1, wy] = axis(s.rows, dstH, y);
+      for (let x = 0; x < dstW; x++) {
+        const [x0, x1, wx] = axis(s.cols, dstW, x);
+        const top = px(y0, x0) + (px(y0, x1) - px(y0, x0)) * wx;
+        const bottom = px(y1, x0) + (px(y1, x1) - px(y1, x0)) * wx;
+        images[(b * dstH + y) * dstW + x] = (top + (bottom - top) * wy) / 255;
+      }
+    }
+  }
+  return { images, labels };
+}

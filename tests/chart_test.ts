@@ -1,6 +1,6 @@
 import { assert } from "./_assert.ts";
-import { lossChartSvg } from "../lib/chart.ts";
-import type { EpochMetrics } from "../lib/trainer.ts";
+import { lossChartSvg } from "../lib/io/chart.ts";
+import type { EpochMetrics } from "../lib/train/trainer.ts";
 
 Deno.test("the loss chart is an SVG with a title, labelled axes, the loss curve and accuracy points", () => {
   const epoch = (e: number, acc: number): EpochMetrics => ({

@@ -1,9 +1,9 @@
 import { assert, assertEquals, assertThrows } from "./_assert.ts";
 import { testGpu } from "./_gpu.ts";
-import { lenet5 } from "../lib/lenet.ts";
-import { Model } from "../lib/model.ts";
-import { checkpointMetadata, loadCheckpoint, saveCheckpoint } from "../lib/checkpoint.ts";
-import { decodeSafetensors, encodeSafetensors, float32Tensors } from "../lib/safetensors.ts";
+import { lenet5 } from "../lib/nn/lenet.ts";
+import { Model } from "../lib/train/model.ts";
+import { checkpointMetadata, loadCheckpoint, saveCheckpoint } from "../lib/io/checkpoint.ts";
+import { decodeSafetensors, encodeSafetensors, float32Tensors } from "../lib/io/safetensors.ts";
 
 Deno.test("a checkpoint round-trips through safetensors with PyTorch names and shapes", async () => {
   const gpu = await testGpu();

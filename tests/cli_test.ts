@@ -1,6 +1,6 @@
 // The command-line entry points, run as a user runs them (subprocesses of this Deno).
 import { assert, assertEquals, assertMatch } from "./_assert.ts";
-import { decodeSafetensors } from "../lib/safetensors.ts";
+import { decodeSafetensors } from "../lib/io/safetensors.ts";
 
 const PERMS = ["--allow-read", "--allow-write", "--allow-env", "--allow-net"];
 

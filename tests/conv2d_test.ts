@@ -1,7 +1,7 @@
 import { assert, assertEquals } from "./_assert.ts";
 import { maxAbs, maxAbsDiff, randomFloats, runKernel, testGpu } from "./_gpu.ts";
-import { constantBuffer, readFloats, storageBuffer } from "../lib/buffers.ts";
-import { KernelRunner } from "../lib/kernel_runner.ts";
+import { constantBuffer, readFloats, storageBuffer } from "../lib/gpu/buffers.ts";
+import { KernelRunner } from "../lib/gpu/kernel_runner.ts";
 import * as ref from "./_reference.ts";
 import {
   conv2dBackwardInput,
@@ -11,8 +11,10 @@ import {
   conv2dWeightGradPlan,
 } from "../kernels/conv2d.ts";
 import { sumRows } from "../kernels/reduce.ts";
-import { chunkConstants, uniformChunks } from "../kernels/spec.ts";
-import { chunkedCalls } from "../lib/layers/layer.ts";
+import { blockSize } from "../kernels/spec.ts";
+import { convTile, MAX_ACCUMULATORS } from "../lib/nn/choose.ts";
+import { chunkConstants, uniformChunks } from "../kernels/views.ts";
+import { chunkedCalls } from "../lib/nn/_chunked.ts";
 
 const cases: ref.ConvDims[] = [
   { B: 3, C: 1, H: 28, W: 28, O: 6, KH: 5, KW: 5, SH: 1, SW: 1, PH: 2, PW: 2 }, // LeNet conv1
@@ -46,23 +48,41 @@ for (const [n, d] of cases.entries()) {
     const s = shapeOf(d);
 
     const wArg = uniformWeights ? padded(wb) : wb;
-    const [y] = await runKernel(conv2dForward(s, { uniformWeights }), [
-      x,
-      wArg,
-      d.B * d.O * OH * OW,
-    ]);
     const yRef = ref.conv2d(d, x, w, bias);
-    const [dx] = await runKernel(conv2dBackwardInput(s, { uniformWeights }), [dy, wArg, x.length]);
     const back = ref.conv2dBackward(d, x, w, dy);
-    const [partial] = await runKernel(conv2dBackwardWeight(s), [x, dy, d.B * (wCount + d.O)]);
-    const [grad] = await runKernel(sumRows(d.B, wCount + d.O), [partial, wCount + d.O]);
-
-    const errs = {
-      y: maxAbsDiff(y, yRef) / maxAbs(yRef),
-      dx: maxAbsDiff(dx, back.dx) / maxAbs(back.dx),
-      dw: maxAbsDiff(grad.subarray(0, wCount), back.dw) / maxAbs(back.dw),
-      db: maxAbsDiff(grad.subarray(wCount), back.db) / maxAbs(back.db),
-    };
+    // The chooser's tiles, and a 1-channel tile of 3 columns (a guarded edge on most rows).
+    const forwardTiles = [convTile(d.O, OW), { channels: 1, columns: 3 }];
+    const inputTiles = [convTile(d.C, d.W), { channels: 1, columns: 3 }];
+    const errs: Record<string, number> = {};
+    for (const [t, tile] of forwardTiles.entries()) {
+      const [y] = await runKernel(conv2dForward(s, { uniformWeights, tile }), [
+        x,
+        wArg,
+        d.B * d.O * OH * OW,
+      ]);
+      errs[`y tile ${tile.channels}x${tile.columns}`] = maxAbsDiff(y, yRef) / maxAbs(yRef);
+      const dxTile = inputTiles[t];
+      const [dx] = await runKernel(conv2dBackwardInput(s, { uniformWeights, tile: dxTile }), [
+        dy,
+        wArg,
+        x.length,
+      ]);
+      errs[`dx tile ${dxTile.channels}x${dxTile.columns}`] = maxAbsDiff(dx, back.dx) /
+        maxAbs(back.dx);
+    }
+    // The storage variant of the weight gradient, with the chooser's block and with 1.
+    const chosen = blockSize(d.O, Math.floor(MAX_ACCUMULATORS / d.KW));
+    for (const outBlock of new Set([chosen, 1])) {
+      const [partial] = await runKernel(conv2dBackwardWeight(s, { outBlock }), [
+        x,
+        dy,
+        d.B * (wCount + d.O),
+      ]);
+      const [grad] = await runKernel(sumRows(d.B, wCount + d.O), [partial, wCount + d.O]);
+      errs[`dw block ${outBlock}`] = maxAbsDiff(grad.subarray(0, wCount), back.dw) /
+        maxAbs(back.dw);
+      errs[`db block ${outBlock}`] = maxAbsDiff(grad.subarray(wCount), back.db) / maxAbs(back.db);
+    }
     console.log(`conv2d case ${n}: max relative difference`, errs);
     for (const [k, e] of Object.entries(errs)) assert(e < 1e-5, `${k}: ${e}`);
   });
@@ -105,7 +125,7 @@ Deno.test("conv2d weight gradient read through chunked uniform views of x matche
   const xBuf = storageBuffer(device, x), dyBuf = storageBuffer(device, dy);
   const partial = storageBuffer(device, d.B * row * 4), grad = storageBuffer(device, row * 4);
   const constants = constantBuffer(device, chunkConstants(plan));
-  const kernel = conv2dBackwardWeight(s, plan);
+  const kernel = conv2dBackwardWeight(s, { plan });
   const runner = KernelRunner.for(device);
   const calls = plan.chunks.map((c, k) => ({
     kernel,
@@ -150,9 +170,15 @@ Deno.test("conv2d fused epilogues: forward with an activation, dx gated by the i
   for (const kind of ["sigmoid", "relu"] as const) {
     const f = kind === "sigmoid" ? ref.sigmoid : (v: number) => Math.max(v, 0);
     const fprime = kind === "sigmoid" ? (y: number) => y * (1 - y) : (y: number) => (y > 0 ? 1 : 0);
-    const [y] = await runKernel(conv2dForward(s, { activation: kind }), [x, wb, dy.length]);
+    const tile = convTile(d.O, d.W);
+    const [y] = await runKernel(conv2dForward(s, { activation: kind, tile }), [x, wb, dy.length]);
     const yRef = ref.conv2d(d, x, wb.subarray(0, wCount), wb.subarray(wCount)).map(f);
-    const [dx] = await runKernel(conv2dBackwardInput(s, { gate: kind }), [dy, wb, x, x.length]);
+    const [dx] = await runKernel(conv2dBackwardInput(s, { gate: kind, tile: convTile(d.C, d.W) }), [
+      dy,
+      wb,
+      x,
+      x.length,
+    ]);
     const dxRef = ref.conv2dBackward(d, x, wb.subarray(0, wCount), dy).dx.map((g, i) =>
       g * fprime(x[i])
     );
@@ -181,12 +207,20 @@ Deno.test("conv2d forward and input gradient read through chunked uniform views 
     const xConst = constantBuffer(device, chunkConstants(xPlan)),
       dyConst = constantBuffer(device, chunkConstants(dyPlan));
     const calls = [
-      ...chunkedCalls(conv2dForward(s, { inputPlan: xPlan }), xPlan, { buffer: xBuf }, {
+      ...chunkedCalls(conv2dForward(s, { inputPlan: xPlan, tile: convTile(d.O, OW) }), xPlan, {
+        buffer: xBuf,
+      }, {
         buffer: xConst,
       }, (v, c) => [v, c, { buffer: wBuf }, { buffer: yBuf }]),
-      ...chunkedCalls(conv2dBackwardInput(s, { inputPlan: dyPlan }), dyPlan, { buffer: dyBuf }, {
-        buffer: dyConst,
-      }, (v, c) => [v, c, { buffer: wBuf }, { buffer: dxBuf }]),
+      ...chunkedCalls(
+        conv2dBackwardInput(s, { inputPlan: dyPlan, tile: convTile(d.C, d.W) }),
+        dyPlan,
+        { buffer: dyBuf },
+        {
+          buffer: dyConst,
+        },
+        (v, c) => [v, c, { buffer: wBuf }, { buffer: dxBuf }],
+      ),
     ];
     runner.submit(await runner.prepareAll(calls));
     const y = await readFloats(device, yBuf, 0, dy.length),

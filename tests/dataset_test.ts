@@ -1,10 +1,10 @@
-import { assert, assertEquals, assertRejects } from "./_assert.ts";
+import { assert, assertEquals, assertRejects, assertThrows } from "./_assert.ts";
 import {
-  batches,
   classCounts,
   datasetFromBytes,
+  head,
   type IdxFileBytes,
-  type Split,
+  splitFromArrays,
 } from "../data/dataset.ts";
 import { gzip, tinySpec, tinySplit } from "./_idx.ts";
 
@@ -50,49 +50,12 @@ Deno.test("datasetFromBytes names the file on checksum and count mismatches", as
   );
 });
 
-function split(count: number): Split {
-  const t = tinySplit(count, 2, 2);
-  return { count, rows: 2, cols: 2, images: t.pixels, labels: t.labelValues };
-}
-
-Deno.test("batches: sizes, [0,1] scaling, file order without shuffle", () => {
-  const s = split(10);
-  const all = [...batches(s, { batchSize: 4 })];
-  assertEquals(all.map((b) => b.size), [4, 4, 2]);
-  assertEquals(
-    Array.from(all[0].images.subarray(0, 4)),
-    [0, 1, 2, 3].map((v) => Math.fround(v / 255)),
-  );
-  assertEquals(Array.from(all[2].labels), [8, 9]);
-});
-
-Deno.test("batches: the same seed gives the same order, another seed another", () => {
-  const s = split(50);
-  const order = (seed: number) =>
-    [...batches(s, { batchSize: 8, shuffle: true, seed })].flatMap((b) => Array.from(b.labels));
-  const firstPixel = (seed: number) =>
-    [...batches(s, { batchSize: 50, shuffle: true, seed })][0].images[0];
-  assertEquals(order(3), order(3));
-  assert(JSON.stringify(order(3)) !== JSON.stringify(order(4)));
-  assertEquals(order(3).slice().sort(), Array.from(s.labels).sort());
-  assertEquals(firstPixel(7), firstPixel(7));
-});
-
-Deno.test("batches: bilinear resize matches half-pixel interpolation", () => {
-  const s: Split = {
-    count: 1,
-    rows: 2,
-    cols: 2,
-    images: new Uint8Array([0, 255, 255, 0]),
-    labels: new Uint8Array([1]),
-  };
-  const [b] = [...batches(s, { batchSize: 1, resize: 4 })];
-  assertEquals([b.height, b.width], [4, 4]);
-  // Output row 0 samples source y = -0.25 (clamped to 0): 0, 0.25, 0.75, 1 of the way along x.
-  const row0 = Array.from(b.images.subarray(0, 4), (v) => Math.round(v * 1000) / 1000);
-  assertEquals(row0, [0, 0.25, 0.75, 1]);
-  // The centre four are the mean of all four source pixels, blended 3:1.
-  assert(Math.abs(b.images[5] - (0.75 * 0.25 + 0.25 * 0.75)) < 1e-6);
-  const up = [...batches(s, { batchSize: 1, resize: 2 })][0];
-  assertEquals(Array.from(up.images), [0, 1, 1, 0]);
+Deno.test("splitFromArrays checks the byte count; head takes a prefix without copying", () => {
+  const images = Uint8Array.from({ length: 3 * 4 }, (_, k) => k);
+  const split = splitFromArrays(images, Uint8Array.of(4, 5, 6), 2, 2);
+  const first = head(split, 2);
+  assertEquals([first.count, Array.from(first.labels)], [2, [4, 5]]);
+  assert(first.images.buffer === images.buffer && first.images.length === 8);
+  assertThrows(() => splitFromArrays(images, Uint8Array.of(1, 2), 2, 2), /12 bytes, 2 images/);
+  assertThrows(() => splitFromArrays(images, Uint8Array.of(1), 0, 2), /rows must be a positive/);
 });

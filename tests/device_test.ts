@@ -1,5 +1,5 @@
 import { assert, assertMatch } from "./_assert.ts";
-import { describeGpu, requestGpu, WebGpuUnavailableError } from "../lib/device.ts";
+import { describeGpu, requestGpu, WebGpuUnavailableError } from "../lib/gpu/device.ts";
 
 Deno.test("requestGpu gives a device with the limits asked for, and describes its adapter", async () => {
   const gpu = await requestGpu({ storageBufferBytes: 60000 * 784 });

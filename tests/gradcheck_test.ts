@@ -2,10 +2,10 @@
 // forward pass against the device's backward pass, at random coordinates of every parameter.
 import { assert } from "./_assert.ts";
 import { randomFloats, testGpu } from "./_gpu.ts";
-import { lenet5 } from "../lib/lenet.ts";
-import { Model } from "../lib/model.ts";
-import { trainOnBatch } from "../lib/trainer.ts";
-import { readFloats, writeBytes } from "../lib/buffers.ts";
+import { lenet5 } from "../lib/nn/lenet.ts";
+import { Model } from "../lib/train/model.ts";
+import { trainOnBatch } from "../lib/train/trainer.ts";
+import { readFloats, writeBytes } from "../lib/gpu/buffers.ts";
 import { Random } from "../lib/random.ts";
 
 Deno.test("LeNet-5 gradients agree with central finite differences of the loss", async () => {

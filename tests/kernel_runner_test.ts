@@ -1,13 +1,13 @@
 import { assert, assertEquals, assertMatch, assertRejects } from "./_assert.ts";
 import { testGpu } from "./_gpu.ts";
-import { KernelCompileError, KernelRunner } from "../lib/kernel_runner.ts";
-import { readUints, storageBuffer } from "../lib/buffers.ts";
+import { KernelCompileError, KernelRunner } from "../lib/gpu/kernel_runner.ts";
+import { readUints, storageBuffer } from "../lib/gpu/buffers.ts";
 import { foldWorkgroups, type KernelSpec, MAX_WORKGROUPS_PER_DIMENSION } from "../kernels/spec.ts";
 
 Deno.test("a shader that fails to compile reports the compiler's message and the numbered source", async () => {
   const runner = KernelRunner.for((await testGpu()).device);
   const bad: KernelSpec = {
-    key: "broken_on_purpose",
+    name: "broken_on_purpose",
     bindings: [{ name: "out", type: "array<f32>", access: "read_write" }],
     workgroupSize: 1,
     workgroupCount: 1,
@@ -25,7 +25,7 @@ Deno.test("a shader that fails to compile reports the compiler's message and the
 Deno.test("pipelines are cached by key", async () => {
   const runner = KernelRunner.for((await testGpu()).device);
   const spec = (n: number): KernelSpec => ({
-    key: `fill:${n}`,
+    name: `fill:${n}`,
     bindings: [{ name: "out", type: "array<f32>", access: "read_write" }],
     workgroupSize: 1,
     workgroupCount: 1,
@@ -50,7 +50,7 @@ Deno.test("dispatches past 65,535 workgroups are folded into two dimensions and 
   runner.submit([
     await runner.prepare({
       kernel: {
-        key: "index_fill",
+        name: "index_fill",
         bindings: [{ name: "out", type: "array<u32>", access: "read_write" }],
         workgroupSize: 1,
         workgroupCount: count,

@@ -1,5 +1,5 @@
 import { assert, assertEquals, assertThrows } from "./_assert.ts";
-import { lenet5, shapeSummary } from "../lib/lenet.ts";
+import { lenet5, shapeSummary } from "../lib/nn/lenet.ts";
 
 Deno.test("lenet5 has the reference's layers, shapes and state_dict names", () => {
   const net = lenet5();

@@ -1,10 +1,11 @@
 import { assert } from "./_assert.ts";
 import { maxAbs, maxAbsDiff, randomFloats, runKernel, testGpu } from "./_gpu.ts";
-import { constantBuffer, readFloats, storageBuffer } from "../lib/buffers.ts";
-import { KernelRunner } from "../lib/kernel_runner.ts";
-import { chunkConstants } from "../kernels/spec.ts";
+import { constantBuffer, readFloats, storageBuffer } from "../lib/gpu/buffers.ts";
+import { KernelRunner } from "../lib/gpu/kernel_runner.ts";
+import { chunkConstants } from "../kernels/views.ts";
 import * as ref from "./_reference.ts";
 import { matmul, matmulUniformB, matmulUniformPlan } from "../kernels/linear.ts";
+import { MAX_MATMUL_TILE } from "../lib/nn/choose.ts";
 import { sumRows } from "../kernels/reduce.ts";
 
 const shapes = [
@@ -76,29 +77,32 @@ for (const [M, N, K] of [[37, 23, 50], [8, 10, 84], [256, 120, 400]]) {
       const aBuf = storageBuffer(device, a), bBuf = storageBuffer(device, b);
       const cBuf = storageBuffer(device, (64 + M * N) * 4);
       const constants = constantBuffer(device, chunkConstants(plan));
-      const kernel = matmulUniformB(shape, plan);
-      const calls = plan.chunks.map((c, k) => ({
-        kernel,
-        buffers: [
-          aBuf,
-          { buffer: bBuf, offset: c.viewOffset * 4, size: plan.viewFloats * 4 },
-          { buffer: constants, offset: k * 256, size: 16 },
-          ...(withBias ? [bBuf] : []),
-          cBuf,
-        ],
-      }));
-      const runner = KernelRunner.for(device);
-      runner.submit(await runner.prepareAll(calls));
-      const c = await readFloats(device, cBuf, 0, 64 + M * N);
-      const want = ref.matmul(a, b, M, N, K, transA, transB).map((v, i) =>
-        v + (withBias ? b[N * K + (i % N)] : 0)
-      );
-      const err = maxAbsDiff(c.subarray(64), want) / maxAbs(want);
-      console.log(
-        `uniform-B matmul ${M}×${N}×${K} (${plan.chunks.length} chunks): max relative difference ${err}`,
-      );
-      assert(err < 1e-6, String(err));
-      assert(c.subarray(0, 64).every((v) => v === 0), "wrote before cOffset");
+      // The widest tile the chooser may pick, and a narrow one with a guarded edge.
+      for (const tileN of [MAX_MATMUL_TILE, 7]) {
+        const kernel = matmulUniformB({ ...shape, tileN }, plan);
+        const calls = plan.chunks.map((c, k) => ({
+          kernel,
+          buffers: [
+            aBuf,
+            { buffer: bBuf, offset: c.viewOffset * 4, size: plan.viewFloats * 4 },
+            { buffer: constants, offset: k * 256, size: 16 },
+            ...(withBias ? [bBuf] : []),
+            cBuf,
+          ],
+        }));
+        const runner = KernelRunner.for(device);
+        runner.submit(await runner.prepareAll(calls));
+        const c = await readFloats(device, cBuf, 0, 64 + M * N);
+        const want = ref.matmul(a, b, M, N, K, transA, transB).map((v, i) =>
+          v + (withBias ? b[N * K + (i % N)] : 0)
+        );
+        const err = maxAbsDiff(c.subarray(64), want) / maxAbs(want);
+        console.log(
+          `uniform-B matmul ${M}×${N}×${K} (${plan.chunks.length} chunks, tile ${tileN}): max relative difference ${err}`,
+        );
+        assert(err < 1e-6, String(err));
+        assert(c.subarray(0, 64).every((v) => v === 0), "wrote before cOffset");
+      }
     });
   }
 }

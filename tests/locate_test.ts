@@ -159,3 +159,47 @@ Deno.test({
     assertEquals(a.test.images, b.test.images);
   },
 });
+
+Deno.test("download: a server that accepts but never answers, or stops mid-body, times out with a message", async () => {
+  const { spec } = await tinySpec(20, 6);
+  // Silent: accepts connections and reads nothing. Stalling: sends headers and 10 bytes of 100.
+  const silent = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const stalling = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const held: Deno.Conn[] = [];
+  const accept = async (listener: Deno.Listener, reply?: string) => {
+    for await (const conn of listener) {
+      held.push(conn);
+      if (reply) await conn.write(new TextEncoder().encode(reply));
+    }
+  };
+  const loops = [
+    accept(silent),
+    accept(stalling, "HTTP/1.1 200 OK\r\ncontent-length: 100\r\n\r\n0123456789"),
+  ];
+  const cacheDir = await Deno.makeTempDir();
+  try {
+    const port = (l: Deno.Listener) => (l.addr as Deno.NetAddr).port;
+    for (const [listener, what] of [[silent, "no response"], [stalling, "no data"]] as const) {
+      const t0 = performance.now();
+      await assertRejects(
+        () =>
+          loadIdxDataset({
+            ...isolated,
+            spec,
+            cacheDir,
+            mirrors: [`http://127.0.0.1:${port(listener)}/`],
+            timeoutMs: 300,
+          }),
+        new RegExp(`${what} for 0\\.3 s`),
+      );
+      assert(performance.now() - t0 < 20_000, "the timeout must end the wait");
+    }
+    assertEquals(await files(cacheDir), [], "no partial file");
+  } finally {
+    silent.close();
+    stalling.close();
+    held.forEach((c) => c.close());
+    await Promise.allSettled(loops);
+    await Deno.remove(cacheDir, { recursive: true });
+  }
+});

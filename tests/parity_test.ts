@@ -2,12 +2,13 @@
 // weights, 8 real test images): logits, loss, every gradient, and one Adam and one SGD step.
 import { assert } from "./_assert.ts";
 import { testGpu } from "./_gpu.ts";
-import { decodeSafetensors, float32Tensors } from "../lib/safetensors.ts";
-import { lenet5 } from "../lib/lenet.ts";
-import { Model, type Tensor } from "../lib/model.ts";
-import { trainOnBatch } from "../lib/trainer.ts";
-import { Adam, SGD } from "../lib/optimizer.ts";
-import { readFloats } from "../lib/buffers.ts";
+import { decodeSafetensors, float32Tensors } from "../lib/io/safetensors.ts";
+import { lenet5 } from "../lib/nn/lenet.ts";
+import { Model } from "../lib/train/model.ts";
+import type { Tensor } from "../lib/tensor.ts";
+import { trainOnBatch } from "../lib/train/trainer.ts";
+import { Adam, SGD } from "../lib/train/optimizer.ts";
+import { readFloats } from "../lib/gpu/buffers.ts";
 
 const PARAMS = ["0", "3", "7", "9", "11"].flatMap((i) => [`${i}.weight`, `${i}.bias`]);
 
@@ -43,8 +44,8 @@ for (const [activation, pool] of [["sigmoid", "avg"], ["relu", "max"]] as const)
     const images = t.input.data, labels = t.labels.data;
 
     const loss = await trainOnBatch(model, images, labels);
-    const program = await model.program(labels.length, true);
-    const logits = compare(await readFloats(model.gpu.device, program.logits), t.logits.data, 1);
+    const plan = await model.plan(labels.length, "train");
+    const logits = compare(await readFloats(model.gpu.device, plan.logits), t.logits.data, 1);
     const lossDiff = Math.abs(loss - t.loss.data[0]);
     console.log(
       `logits max abs difference ${logits.abs.toExponential(2)}, loss ${lossDiff.toExponential(2)}`,

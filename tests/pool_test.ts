@@ -1,7 +1,14 @@
 import { assert, assertEquals } from "./_assert.ts";
 import { maxAbsDiff, randomFloats, runKernel } from "./_gpu.ts";
 import * as ref from "./_reference.ts";
-import { pool2dBackward, pool2dForward, type Pool2dShape, type PoolKind } from "../kernels/pool.ts";
+import {
+  pool2dBackward,
+  pool2dForward,
+  type Pool2dShape,
+  type PoolBackwardVariant,
+  type PoolKind,
+  windowsTileInput,
+} from "../kernels/pool.ts";
 
 const cases: ref.PoolDims[] = [
   { B: 3, C: 6, H: 28, W: 28, K: 2, S: 2, P: 0 }, // LeNet pool1
@@ -21,6 +28,11 @@ function shapeOf(d: ref.PoolDims): Pool2dShape {
   };
 }
 
+/** Every backward variant that applies: gather always, tiled when windows tile the input. */
+function variants(s: Pool2dShape): PoolBackwardVariant[] {
+  return windowsTileInput(s) ? ["tiled", "gather"] : ["gather"];
+}
+
 for (const kind of ["avg", "max"] as PoolKind[]) {
   for (const [n, d] of cases.entries()) {
     Deno.test(`${kind} pooling forward and backward match the CPU reference (case ${n})`, async () => {
@@ -30,11 +42,14 @@ for (const kind of ["avg", "max"] as PoolKind[]) {
       const dy = randomFloats(yRef.length, 20 + n);
       const fwd = await runKernel(pool2dForward(kind, s), [x, yRef.length, yRef.length]);
       const args = kind === "max" ? [dy, new Uint32Array(fwd[1].buffer), x.length] : [dy, x.length];
-      const [dx] = await runKernel(pool2dBackward(kind, s), args);
       const dxRef = ref.poolBackward(kind, d, x, dy);
-      const err = { y: maxAbsDiff(fwd[0], yRef), dx: maxAbsDiff(dx, dxRef) };
+      const err: Record<string, number> = { y: maxAbsDiff(fwd[0], yRef) };
+      for (const variant of variants(s)) {
+        const [dx] = await runKernel(pool2dBackward(kind, s, { variant }), args);
+        err[`dx ${variant}`] = maxAbsDiff(dx, dxRef);
+      }
       console.log(`${kind} pool case ${n}: max abs difference`, err);
-      assert(err.y < 1e-6 && err.dx < 1e-6, JSON.stringify(err));
+      for (const [k, e] of Object.entries(err)) assert(e < 1e-6, `${k}: ${e}`);
       if (kind === "max") assertEquals(Array.from(new Uint32Array(fwd[1].buffer)), Array.from(idx));
     });
   }
@@ -65,13 +80,15 @@ for (const kind of ["avg", "max"] as PoolKind[]) {
         pool2dForward(kind, s),
         kind === "max" ? [x, yRef.length, yRef.length] : [x, yRef.length],
       );
-      const [dx] = await runKernel(
-        pool2dBackward(kind, s, { gate: "sigmoid" }),
-        kind === "max" ? [dy, new Uint32Array(fwd[1].buffer), x, x.length] : [dy, x, x.length],
-      );
       const want = ref.poolBackward(kind, d, x, dy).map((g, i) => g * x[i] * (1 - x[i]));
-      const err = maxAbsDiff(dx, want);
-      assert(err < 1e-6, `case ${n}: ${err}`);
+      for (const variant of variants(s)) {
+        const [dx] = await runKernel(
+          pool2dBackward(kind, s, { variant, gate: "sigmoid" }),
+          kind === "max" ? [dy, new Uint32Array(fwd[1].buffer), x, x.length] : [dy, x, x.length],
+        );
+        const err = maxAbsDiff(dx, want);
+        assert(err < 1e-6, `case ${n}, ${variant}: ${err}`);
+      }
     }
   });
 }

@@ -1,5 +1,5 @@
 import { assertEquals, assertThrows } from "./_assert.ts";
-import { decodeSafetensors, encodeSafetensors, float32Tensors } from "../lib/safetensors.ts";
+import { decodeSafetensors, encodeSafetensors, float32Tensors } from "../lib/io/safetensors.ts";
 
 const sample = {
   "0.weight": { shape: [2, 3], data: new Float32Array([1, 2, 3, 4, 5, 6]) },

@@ -1,17 +1,19 @@
 import { assert, assertEquals } from "./_assert.ts";
 import { randomFloats, testGpu } from "./_gpu.ts";
-import { Sequential } from "../lib/layers/sequential.ts";
-import { Linear } from "../lib/layers/linear.ts";
-import { ReLU, Sigmoid } from "../lib/layers/activation.ts";
-import { Flatten } from "../lib/layers/flatten.ts";
-import { lenet5 } from "../lib/lenet.ts";
-import { Model } from "../lib/model.ts";
+import { Sequential } from "../lib/nn/sequential.ts";
+import { Linear } from "../lib/nn/linear.ts";
+import { ReLU, Sigmoid } from "../lib/nn/activation.ts";
+import { Flatten } from "../lib/nn/flatten.ts";
+import { lenet5 } from "../lib/nn/lenet.ts";
+import { Model } from "../lib/train/model.ts";
+import { fusedActivations } from "../lib/train/plan.ts";
 import { Random } from "../lib/random.ts";
 import { sigmoid } from "./_reference.ts";
 
 Deno.test("activations between fusable layers are fused; others keep their own kernels", () => {
   const t = true, f = false;
-  assertEquals(lenet5().fused(), [f, t, f, f, t, f, f, f, t, f, t, f]);
+  const fused = (net: Sequential) => fusedActivations(net.flat().map((p) => p.layer));
+  assertEquals(fused(lenet5()), [f, t, f, f, t, f, f, f, t, f, t, f]);
   const net = new Sequential([
     new Flatten(),
     new Linear(4, 3),
@@ -19,7 +21,7 @@ Deno.test("activations between fusable layers are fused; others keep their own k
     new Linear(3, 2),
     new Sigmoid(),
   ]);
-  assertEquals(net.fused(), [f, f, t, f, f]); // the last Sigmoid has no layer after it to fuse into
+  assertEquals(fused(net), [f, f, t, f, f]); // the last Sigmoid has no layer after it to fuse into
 });
 
 Deno.test("a Sequential with fused and unfused activations computes what the CPU computes", async () => {

@@ -1,11 +1,11 @@
 import { assert, assertEquals } from "./_assert.ts";
 import { testGpu } from "./_gpu.ts";
 import { fashionMnist, head } from "./_data.ts";
-import { lenet5 } from "../lib/lenet.ts";
-import { Model } from "../lib/model.ts";
-import { type EpochMetrics, type StepEvent, train } from "../lib/trainer.ts";
-import { evaluate } from "../lib/evaluator.ts";
-import { Adam } from "../lib/optimizer.ts";
+import { lenet5 } from "../lib/nn/lenet.ts";
+import { Model } from "../lib/train/model.ts";
+import { type EpochMetrics, type StepEvent, train } from "../lib/train/trainer.ts";
+import { evaluate } from "../lib/train/evaluator.ts";
+import { Adam } from "../lib/train/optimizer.ts";
 
 async function shortRun(seed: number, epochs = 2) {
   const ds = await fashionMnist();

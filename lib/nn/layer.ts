@@ -1,26 +1,28 @@
 /**
  * The layer contract. A layer describes its parameters (with PyTorch's initial values), its
- * output shape, the scratch buffers it needs per batch size, and the kernel calls of its forward
- * and backward passes. It allocates nothing itself: a {@linkcode Model} places parameters in one
- * flat buffer and binds each layer's segment, and a program allocates activations.
+ * output shape, the scratch buffers it needs per batch size, and the ops of its forward and
+ * backward passes: named kernel calls with the variant a chooser picked, what they read and
+ * write, and their cost. It allocates nothing itself: a model places parameters in one flat
+ * buffer and binds each layer's segment, and the step plan (`lib/train/plan.ts`) allocates
+ * activations and wires layers together.
  *
  * Shapes are per sample (no batch dimension): `[C, H, W]` for images, `[F]` for features.
  *
  * @module
  */
 import type { ActivationKind } from "../../kernels/activation.ts";
-import type { BufferSlice, KernelCall } from "../kernel_runner.ts";
-import type { ChunkPlan, KernelSpec } from "../../kernels/spec.ts";
+import type { BufferSlice, KernelCall } from "../gpu/kernel_runner.ts";
+import type { Shape } from "../tensor.ts";
 import { Random } from "../random.ts";
+import { DEFAULTS } from "../defaults.ts";
+
+export type { Shape } from "../tensor.ts";
 
 /**
  * Buffers a layer asks for, by name: a number is a zeroed storage buffer of that many bytes, kept
  * from forward to backward; a Uint32Array is a uniform buffer holding those constants.
  */
 export type Workspace = Record<string, number | Uint32Array>;
-
-/** A per-sample tensor shape. */
-export type Shape = readonly number[];
 
 /** A parameter tensor with its values on the CPU (initial, or loaded). */
 export interface Parameter {
@@ -74,7 +76,30 @@ export interface ParameterSegment {
   uniformParams?: BufferSlice;
 }
 
-/** A layer: forward and backward as kernel calls over buffers it is given. */
+/**
+ * One step of a pass: kernel calls that do one thing (e.g. a convolution's weight gradient), the
+ * variant its chooser picked and why, what it reads and writes, and what it costs.
+ */
+export interface Op {
+  /** What it computes, e.g. `conv2d.forward` or `linear.backward_weight`. */
+  name: string;
+  /** The variant, as the chooser named it (see `lib/nn/choose.ts`). */
+  variant: string;
+  /** Why the chooser picked it. */
+  why: string;
+  /** Slots read: `x`, `y`, `dy`, `params`, or `work.<name>`. */
+  reads: readonly string[];
+  /** Slots written: `y`, `dx`, `grads`, or `work.<name>`. */
+  writes: readonly string[];
+  /** Floating-point operations (a multiply-add is 2). */
+  flops: number;
+  /** Bytes read and written (each tensor counted once). */
+  bytes: number;
+  /** The kernel calls, in order. */
+  calls: KernelCall[];
+}
+
+/** A layer: forward and backward as ops over buffers it is given. */
 export interface Layer {
   /** Its parameters (none for activations and pooling). */
   readonly parameters: readonly Parameter[];
@@ -85,10 +110,10 @@ export interface Layer {
    * says whether backward will run.
    */
   workspace(batch: number, input: Shape, training: boolean): Workspace;
-  /** Kernel calls of the forward pass. */
-  forward(io: ForwardIO): KernelCall[];
-  /** Kernel calls of the backward pass: parameter gradients, and dx when asked. */
-  backward(io: BackwardIO): KernelCall[];
+  /** Ops of the forward pass. */
+  forward(io: ForwardIO): Op[];
+  /** Ops of the backward pass: parameter gradients, and dx when asked. */
+  backward(io: BackwardIO): Op[];
   /** True when the output is the input reinterpreted (Flatten): no kernel, same buffer. */
   readonly reshapeOnly?: boolean;
   /** For activation layers: which one. */
@@ -103,11 +128,11 @@ export interface Layer {
  * Base of layers with parameters: holds the device segment once a model binds it.
  *
  * @example
- * ```ts ignore
+ * ```ts
+ * import assert from "node:assert/strict";
  * import { Linear } from "./linear.ts";
  * const fc = new Linear(4, 2);
- * new Model(gpu, new Sequential([fc])); // binds fc.segment
- * console.log(fc.segment.params.size); // bytes of weights and bias
+ * assert.throws(() => fc.segment, /not on a device yet/); // a Model binds it
  * ```
  */
 export abstract class ParametricLayer {
@@ -134,11 +159,6 @@ export function defaultInit(count: number, fanIn: number, rng: Random): Float32A
   return Float32Array.from({ length: count }, () => rng.uniform(-bound, bound));
 }
 
-/** Elements in a shape. */
-export function sizeOf(shape: Shape): number {
-  return shape.reduce((a, b) => a * b, 1);
-}
-
 /** A number or pair as a pair. */
 export function pair(v: number | readonly [number, number]): [number, number] {
   return typeof v === "number" ? [v, v] : [v[0], v[1]];
@@ -155,29 +175,5 @@ export function expectShape(layer: Layer, input: Shape, ok: boolean, expected: s
 
 /** A fresh default generator for layers built without one. */
 export function defaultRandom(): Random {
-  return new Random(0);
-}
-
-/**
- * One call per chunk of `plan`: `bind` receives the chunk's uniform view of `source` and its
- * slot of `constants` (256 bytes each), and returns the call's buffers in binding order.
- */
-export function chunkedCalls(
-  kernel: KernelSpec,
-  plan: ChunkPlan,
-  source: BufferSlice,
-  constants: BufferSlice,
-  bind: (view: BufferSlice, chunk: BufferSlice) => BufferSlice[],
-): KernelCall[] {
-  const base = source.offset ?? 0;
-  if (base % 256) {
-    throw new Error(`a uniform view must start at a 256-byte boundary, got offset ${base}`);
-  }
-  return plan.chunks.map((chunk, k) => ({
-    kernel,
-    buffers: bind(
-      { buffer: source.buffer, offset: base + chunk.viewOffset * 4, size: plan.viewFloats * 4 },
-      { buffer: constants.buffer, offset: (constants.offset ?? 0) + k * 256, size: 16 },
-    ),
-  }));
+  return new Random(DEFAULTS.seed);
 }

@@ -39,13 +39,13 @@ export interface GpuOptions {
  * Thrown when WebGPU, or any adapter, is missing; the message says how to fix it.
  *
  * @example
- * ```ts ignore
+ * ```ts
+ * import assert from "node:assert/strict";
  * import { requestGpu, WebGpuUnavailableError } from "./device.ts";
- * try {
- *   await requestGpu();
- * } catch (e) {
- *   if (e instanceof WebGpuUnavailableError) console.error(e.message); // says what to install
- * }
+ * // Asking for more storage than any adapter has is one way to meet it.
+ * const error = await requestGpu({ storageBufferBytes: 2 ** 52 }).catch((e) => e);
+ * assert.ok(error instanceof WebGpuUnavailableError);
+ * assert.match(error.message, /storage buffers of \d+ bytes/);
  * ```
  */
 export class WebGpuUnavailableError extends Error {
@@ -68,10 +68,11 @@ const HOW_TO_FIX = "Install a Vulkan driver (Debian/Ubuntu: apt-get install mesa
  * Requests a WebGPU adapter and device with the limits this project needs.
  *
  * @example
- * ```ts ignore
- * import { describeGpu, requestGpu } from "./device.ts";
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { requestGpu } from "./device.ts";
  * const gpu = await requestGpu();
- * console.log(describeGpu(gpu)); // "llvmpipe (LLVM 15.0.6, 256 bits) [fallback adapter]"
+ * assert.ok(gpu.device.limits.maxStorageBufferBindingSize >= 128 * 2 ** 20);
  * ```
  */
 export async function requestGpu(options: GpuOptions = {}): Promise<Gpu> {
@@ -127,9 +128,11 @@ export async function requestGpu(options: GpuOptions = {}): Promise<Gpu> {
  * One line naming the adapter, e.g. for the first line of a training log.
  *
  * @example
- * ```ts ignore
+ * ```ts
+ * import assert from "node:assert/strict";
  * import { describeGpu, requestGpu } from "./device.ts";
- * console.log(describeGpu(await requestGpu()));
+ * const gpu = await requestGpu();
+ * assert.ok(describeGpu(gpu).startsWith(gpu.info.description)); // e.g. "llvmpipe (...) [fallback adapter: ...]"
  * ```
  */
 export function describeGpu(gpu: Gpu): string {

@@ -1,77 +1,56 @@
 /**
  * A network on a device. All parameters live in one flat buffer (and their gradients in another
  * of the same layout): each layer's weights-then-bias segment starts at an offset the device can
- * bind, and an optimiser updates everything in one dispatch. Programs — the buffers and kernel
- * calls of one batch size — are built once and cached.
+ * bind, and an optimiser updates everything in one dispatch. Step plans — the buffers and ops of
+ * one batch size and mode — are built once and cached until {@linkcode Model.dispose}.
  *
  * @module
  */
-import type { Gpu } from "./device.ts";
-import { constantBuffer, readFloats, readUints, storageBuffer, writeBytes } from "./buffers.ts";
-import type { BufferSlice, Dispatch, KernelCall } from "./kernel_runner.ts";
-import { KernelRunner } from "./kernel_runner.ts";
-import { type Layer, type Shape, sizeOf } from "./layers/layer.ts";
-import { ParametricLayer } from "./layers/layer.ts";
-import type { Sequential } from "./layers/sequential.ts";
-import { softmaxCrossEntropy } from "../kernels/loss.ts";
-import { argmaxRows } from "../kernels/metrics.ts";
-
-/** A float32 tensor on the CPU, as stored in a `state_dict` or safetensors file. */
-export interface Tensor {
-  /** Shape, PyTorch order. */
-  shape: readonly number[];
-  /** Values, row-major. */
-  data: Float32Array;
-}
+import type { Gpu } from "../gpu/device.ts";
+import { readFloats, readUints, storageBuffer, writeBytes } from "../gpu/buffers.ts";
+import { KernelRunner } from "../gpu/kernel_runner.ts";
+import type { Layer } from "../nn/layer.ts";
+import { ParametricLayer } from "../nn/layer.ts";
+import type { PlacedLayer, Sequential } from "../nn/sequential.ts";
+import { DEFAULTS } from "../defaults.ts";
+import { type Shape, sizeOf, type Tensor } from "../tensor.ts";
+import { argmaxOp, buildStepPlan, type Mode, stepCalls, type StepPlan } from "./plan.ts";
+import type { Dispatch } from "../gpu/kernel_runner.ts";
 
 /** Where one named parameter sits in the flat buffer. */
 export interface ParameterInfo {
   /** `state_dict` name, e.g. `0.weight`. */
   name: string;
   /** Shape. */
-  shape: readonly number[];
+  shape: Shape;
   /** Offset in floats. */
   offset: number;
 }
 
-/** The buffers and kernel calls of one batch size. */
-export interface Program {
-  /** Batch size. */
-  batch: number;
-  /** Whether backward calls and gradient buffers exist. */
-  training: boolean;
-  /** Input images [batch, ...inputShape]. */
-  input: GPUBuffer;
-  /** Labels [batch] (u32). */
-  labels: GPUBuffer;
-  /** Logits [batch, classes]. */
-  logits: GPUBuffer;
-  /** Per-image loss [batch]. */
-  rowLoss: GPUBuffer;
-  /** Per-image correctness (0 or 1) [batch]. */
-  rowCorrect: GPUBuffer;
-  /** Forward pass of the network. */
-  forward: KernelCall[];
-  /** Loss (and, when training, the logit gradient). */
-  loss: KernelCall[];
-  /** Backward pass (empty unless training). */
-  backward: KernelCall[];
-}
-
 /** Options of {@linkcode Model}. */
 export interface ModelOptions {
-  /** Per-sample input shape; default `[1, 28, 28]`. */
+  /** Per-sample input shape; default the network's own (`lenet5` records it), else `[1, 28, 28]`. */
   inputShape?: Shape;
+}
+
+interface Predictor {
+  plan: StepPlan;
+  predictions: GPUBuffer;
+  dispatches: Dispatch[];
 }
 
 /**
  * A network placed on a device.
  *
  * @example
- * ```ts ignore
- * import { lenet5, Model, requestGpu } from "../mod.ts";
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { lenet5, Model, requestGpu } from "../../mod.ts";
  * const model = new Model(await requestGpu(), lenet5({ seed: 0 }));
- * const { classes } = await model.predict(images, 1);
+ * const { classes, logits } = await model.predict(new Float32Array(2 * 28 * 28), 2);
+ * assert.equal(classes.length, 2);
+ * assert.equal(logits.length, 2 * 10);
+ * model.dispose();
  * ```
  */
 export class Model {
@@ -91,25 +70,30 @@ export class Model {
   readonly parameterBuffer: GPUBuffer;
   /** All gradients, same layout. */
   readonly gradientBuffer: GPUBuffer;
-  #programs = new Map<string, Promise<Program>>();
+  #layers: readonly PlacedLayer[];
+  #plans = new Map<string, Promise<StepPlan>>();
   #predictors = new Map<number, Promise<Predictor>>();
+  /** Device buffers of plans and predictors built so far, freed by dispose. */
+  #owned: GPUBuffer[] = [];
+  #disposed = false;
 
   /** Places `network` on `gpu` with its current (initial) parameter values. */
   constructor(gpu: Gpu, network: Sequential, options: ModelOptions = {}) {
     this.gpu = gpu;
     this.network = network;
-    this.inputShape = options.inputShape ?? [1, 28, 28];
+    this.inputShape = options.inputShape ?? network.inputShape ??
+      [1, DEFAULTS.inputSize, DEFAULTS.inputSize];
     const out = network.outputShape(this.inputShape);
     if (out.length !== 1) {
       throw new RangeError(`the network must end in [classes], it ends in [${out}]`);
     }
     this.classes = out[0];
+    this.#layers = network.flat();
     const align = gpu.device.limits.minStorageBufferOffsetAlignment / 4;
     const named = network.namedParameters();
-    const layers = [...new Set(named.map((p) => p.layer))];
     const segments = new Map<Layer, { offset: number; size: number }>();
     let cursor = 0;
-    for (const layer of layers) {
+    for (const layer of new Set(named.map((p) => p.layer))) {
       const size = layer.parameters.reduce((s, p) => s + p.data.length, 0);
       segments.set(layer, { offset: cursor, size });
       cursor += Math.ceil(size / align) * align;
@@ -143,71 +127,60 @@ export class Model {
     }
   }
 
-  /** The cached program for a batch size. */
-  program(batch: number, training: boolean): Promise<Program> {
-    const key = `${batch}:${training}`;
-    let p = this.#programs.get(key);
-    if (!p) {
-      p = this.#build(batch, training);
-      this.#programs.set(key, p);
-    }
-    return p;
+  #alive(): void {
+    if (this.#disposed) throw new Error("this Model was disposed");
   }
 
-  async #build(batch: number, training: boolean): Promise<Program> {
-    const device = this.gpu.device;
-    const floats = (n: number, label: string) => storageBuffer(device, n * 4, label);
-    const input = floats(batch * sizeOf(this.inputShape), "input");
-    const logits = floats(batch * this.classes, "logits");
-    const work: Record<string, BufferSlice> = {};
-    const requests = this.network.workspace(batch, this.inputShape, training);
-    for (const [name, request] of Object.entries(requests)) {
-      const buffer = typeof request === "number"
-        ? storageBuffer(device, request, name)
-        : constantBuffer(device, request, name);
-      work[name] = { buffer };
+  /**
+   * The step plan for a batch size and mode, built on first use and cached.
+   *
+   * @example
+   * ```ts
+   * import assert from "node:assert/strict";
+   * import { lenet5, Model, requestGpu } from "../../mod.ts";
+   * const model = new Model(await requestGpu(), lenet5());
+   * const plan = await model.plan(16, "train");
+   * assert.equal(plan.forward[0].name, "conv2d.forward");
+   * assert.equal(plan.backward.at(-1)!.outputs[0], "dw0");
+   * model.dispose();
+   * ```
+   */
+  plan(batch: number, mode: Mode): Promise<StepPlan> {
+    this.#alive();
+    const key = `${batch}:${mode}`;
+    let p = this.#plans.get(key);
+    if (!p) {
+      p = buildStepPlan(
+        {
+          device: this.gpu.device,
+          layers: this.#layers,
+          inputShape: this.inputShape,
+          classes: this.classes,
+        },
+        batch,
+        mode,
+      );
+      this.#plans.set(key, p);
+      p.then((plan) => this.#own(plan.owned), () => this.#plans.delete(key));
     }
-    const io = { batch, input: this.inputShape, x: { buffer: input }, y: { buffer: logits }, work };
-    const program: Program = {
-      batch,
-      training,
-      input,
-      labels: floats(batch, "labels"),
-      logits,
-      rowLoss: floats(batch, "row loss"),
-      rowCorrect: floats(batch, "row correct"),
-      forward: this.network.forward(io),
-      loss: [],
-      backward: [],
-    };
-    const loss = softmaxCrossEntropy({ batch, classes: this.classes, gradient: training });
-    const lossBuffers = [logits, program.labels, program.rowLoss, program.rowCorrect];
-    if (training) {
-      const dlogits = floats(batch * this.classes, "logit gradients");
-      lossBuffers.push(dlogits);
-      program.backward = this.network.backward({ ...io, dy: { buffer: dlogits }, dx: null });
-    }
-    program.loss = [{ kernel: loss, buffers: lossBuffers }];
-    // Compile everything now, so that the first step is not slower than the rest.
-    const runner = KernelRunner.for(device);
-    await Promise.all(
-      [...program.forward, ...program.loss, ...program.backward].map((c) =>
-        runner.pipeline(c.kernel)
-      ),
-    );
-    return program;
+    return p;
   }
 
   /**
    * Reads every parameter back, keyed by `state_dict` name.
    *
    * @example
-   * ```ts ignore
+   * ```ts
+   * import assert from "node:assert/strict";
+   * import { lenet5, Model, requestGpu } from "../../mod.ts";
+   * const model = new Model(await requestGpu(), lenet5());
    * const weights = await model.stateDict();
-   * console.log(weights["0.weight"].shape); // [6, 1, 5, 5]
+   * assert.deepEqual(weights["0.weight"].shape, [6, 1, 5, 5]);
+   * model.dispose();
    * ```
    */
   async stateDict(): Promise<Record<string, Tensor>> {
+    this.#alive();
     const flat = await readFloats(this.gpu.device, this.parameterBuffer);
     return Object.fromEntries(this.parameters.map((p) => [
       p.name,
@@ -218,8 +191,21 @@ export class Model {
   /**
    * Replaces every parameter. The names and shapes must be exactly the model's; an error names
    * the first tensor that is missing, unexpected or of another shape.
+   *
+   * @example
+   * ```ts
+   * import assert from "node:assert/strict";
+   * import { lenet5, Model, requestGpu } from "../../mod.ts";
+   * const gpu = await requestGpu();
+   * const a = new Model(gpu, lenet5({ seed: 1 })), b = new Model(gpu, lenet5({ seed: 2 }));
+   * b.loadStateDict(await a.stateDict());
+   * assert.deepEqual(await b.stateDict(), await a.stateDict());
+   * a.dispose();
+   * b.dispose();
+   * ```
    */
   loadStateDict(tensors: Record<string, Tensor>): void {
+    this.#alive();
     const known = new Set(this.parameters.map((p) => p.name));
     for (const name of Object.keys(tensors)) {
       if (!known.has(name)) {
@@ -248,30 +234,41 @@ export class Model {
   }
 
   /**
-   * Logits and predicted classes for `count` images (`count × inputShape` floats, already scaled
-   * like the training data).
+   * Logits and predicted classes for `count` images of the model's input shape (`count ×
+   * inputShape` floats, already scaled like the training data: pixels / 255).
    *
    * @example
-   * ```ts ignore
-   * const { classes } = await model.predict(batch.images, batch.size);
+   * ```ts
+   * import assert from "node:assert/strict";
+   * import { lenet5, Model, requestGpu } from "../../mod.ts";
+   * const model = new Model(await requestGpu(), lenet5({ inputSize: 32 }));
+   * const { classes } = await model.predict(new Float32Array(32 * 32).fill(0.5), 1);
+   * assert.ok(classes[0] >= 0 && classes[0] < 10);
+   * model.dispose();
    * ```
    */
   async predict(
     images: Float32Array,
     count: number,
   ): Promise<{ logits: Float32Array; classes: Uint32Array }> {
+    this.#alive();
     const per = sizeOf(this.inputShape);
+    if (!(Number.isInteger(count) && count > 0)) {
+      throw new RangeError(`predict: count must be a positive integer, got ${count}`);
+    }
     if (images.length !== count * per) {
       throw new RangeError(
-        `predict: ${images.length} floats given, ${count} images need ${count * per}`,
+        `predict: ${images.length} floats given, ${count} images of [${this.inputShape}] need ${
+          count * per
+        }`,
       );
     }
     const device = this.gpu.device;
-    const { program, predictions, dispatches } = await this.#predictor(count);
-    writeBytes(device, program.input, 0, images);
+    const { plan, predictions, dispatches } = await this.#predictor(count);
+    writeBytes(device, plan.x, 0, images);
     KernelRunner.for(device).submit(dispatches);
     const [logits, classes] = await Promise.all([
-      readFloats(device, program.logits, 0, count * this.classes),
+      readFloats(device, plan.logits, 0, count * this.classes),
       readUints(device, predictions, 0, count),
     ]);
     return { logits, classes };
@@ -282,22 +279,54 @@ export class Model {
     let p = this.#predictors.get(count);
     if (!p) {
       p = (async () => {
-        const program = await this.program(count, false);
+        const plan = await this.plan(count, "eval");
         const predictions = storageBuffer(this.gpu.device, count * 4, "predictions");
-        const dispatches = await KernelRunner.for(this.gpu.device).prepareAll([
-          ...program.forward,
-          { kernel: argmaxRows(count, this.classes), buffers: [program.logits, predictions] },
-        ]);
-        return { program, predictions, dispatches };
+        this.#own([predictions]);
+        const ops = [...plan.forward, argmaxOp(plan, this.classes, predictions)];
+        const dispatches = await KernelRunner.for(this.gpu.device).prepareAll(stepCalls(ops));
+        return { plan, predictions, dispatches };
       })();
       this.#predictors.set(count, p);
     }
     return p;
   }
-}
 
-interface Predictor {
-  program: Program;
-  predictions: GPUBuffer;
-  dispatches: Dispatch[];
+  /**
+   * Frees every device buffer of the model: parameters, gradients and all cached plans. The
+   * model cannot be used afterwards; an optimiser attached to it should be disposed too.
+   *
+   * @example
+   * ```ts
+   * import assert from "node:assert/strict";
+   * import { lenet5, Model, requestGpu } from "../../mod.ts";
+   * const model = new Model(await requestGpu(), lenet5());
+   * model.dispose();
+   * assert.throws(() => model.plan(8, "eval"), /disposed/);
+   * ```
+   */
+  dispose(): void {
+    if (this.#disposed) return;
+    this.#disposed = true;
+    this.#plans.clear();
+    this.#predictors.clear();
+    for (const buffer of this.#owned.splice(0)) buffer.destroy();
+    this.parameterBuffer.destroy();
+    this.gradientBuffer.destroy();
+  }
+
+  /** Takes ownership of buffers (freed at once when the model is already disposed). */
+  #own(buffers: readonly GPUBuffer[]): void {
+    if (this.#disposed) { for (const b of buffers) b.destroy(); }
+    else this.#owned.push(...buffers);
+  }
+
+  /** {@linkcode Model.dispose}, for `using model = new Model(...)`. */
+  [Symbol.dispose](): void {
+    this.dispose();
+  }
+
+  /** True once {@linkcode Model.dispose} ran. */
+  get disposed(): boolean {
+    return this.#disposed;
+  }
 }

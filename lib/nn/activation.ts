@@ -8,16 +8,8 @@ import {
   activationForward,
   type ActivationKind,
 } from "../../kernels/activation.ts";
-import type { KernelCall } from "../kernel_runner.ts";
-import {
-  type BackwardIO,
-  type ForwardIO,
-  type Layer,
-  type Parameter,
-  type Shape,
-  sizeOf,
-  type Workspace,
-} from "./layer.ts";
+import { sizeOf } from "../tensor.ts";
+import type { BackwardIO, ForwardIO, Layer, Op, Parameter, Shape, Workspace } from "./layer.ts";
 
 /**
  * Base of the element-wise activation layers: any shape, no parameters; backward reads the
@@ -25,8 +17,9 @@ import {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { Sigmoid } from "./activation.ts";
- * console.log(new Sigmoid().outputShape([6, 28, 28])); // [6, 28, 28]
+ * assert.deepEqual(new Sigmoid().outputShape([6, 28, 28]), [6, 28, 28]);
  * ```
  */
 export abstract class Activation implements Layer {
@@ -46,19 +39,33 @@ export abstract class Activation implements Layer {
   workspace(): Workspace {
     return {};
   }
-  /** y = f(x). */
-  forward(io: ForwardIO): KernelCall[] {
+  /** y = f(x), when not fused into the layer before. */
+  forward(io: ForwardIO): Op[] {
+    const n = io.batch * sizeOf(io.input);
     return [{
-      kernel: activationForward(this.kind, io.batch * sizeOf(io.input)),
-      buffers: [io.x, io.y],
+      name: `${this.kind}.forward`,
+      variant: "element-wise",
+      why: "no neighbour to fuse into",
+      reads: ["x"],
+      writes: ["y"],
+      flops: 4 * n,
+      bytes: 8 * n,
+      calls: [{ kernel: activationForward(this.kind, n), buffers: [io.x, io.y] }],
     }];
   }
-  /** dx = dy · f'(x), written with y. */
-  backward(io: BackwardIO): KernelCall[] {
+  /** dx = dy · f'(x), written with y, when not fused into the layer after. */
+  backward(io: BackwardIO): Op[] {
     if (!io.dx) return [];
+    const n = io.batch * sizeOf(io.input);
     return [{
-      kernel: activationBackward(this.kind, io.batch * sizeOf(io.input)),
-      buffers: [io.y, io.dy, io.dx],
+      name: `${this.kind}.backward`,
+      variant: "element-wise",
+      why: "no neighbour to fuse into",
+      reads: ["y", "dy"],
+      writes: ["dx"],
+      flops: 3 * n,
+      bytes: 12 * n,
+      calls: [{ kernel: activationBackward(this.kind, n), buffers: [io.y, io.dy, io.dx] }],
     }];
   }
   /** PyTorch's repr. */
@@ -72,8 +79,9 @@ export abstract class Activation implements Layer {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { Sigmoid } from "./activation.ts";
- * const act = new Sigmoid();
+ * assert.equal(String(new Sigmoid()), "Sigmoid()");
  * ```
  */
 export class Sigmoid extends Activation {
@@ -86,8 +94,9 @@ export class Sigmoid extends Activation {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { ReLU } from "./activation.ts";
- * const act = new ReLU();
+ * assert.equal(new ReLU().activation, "relu");
  * ```
  */
 export class ReLU extends Activation {

@@ -4,16 +4,17 @@
  *
  * @module
  */
-import type { KernelCall } from "../kernel_runner.ts";
-import { type Layer, type Parameter, type Shape, sizeOf, type Workspace } from "./layer.ts";
+import { sizeOf } from "../tensor.ts";
+import type { Layer, Op, Parameter, Shape, Workspace } from "./layer.ts";
 
 /**
  * Flattens every dimension but the batch.
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { Flatten } from "./flatten.ts";
- * console.log(new Flatten().outputShape([16, 5, 5])); // [400]
+ * assert.deepEqual(new Flatten().outputShape([16, 5, 5]), [400]);
  * ```
  */
 export class Flatten implements Layer {
@@ -30,11 +31,11 @@ export class Flatten implements Layer {
     return {};
   }
   /** No kernel: y is x. */
-  forward(): KernelCall[] {
+  forward(): Op[] {
     return [];
   }
   /** No kernel: dx is dy. */
-  backward(): KernelCall[] {
+  backward(): Op[] {
     return [];
   }
   /** PyTorch's repr. */

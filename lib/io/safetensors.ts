@@ -5,7 +5,7 @@
  *
  * @module
  */
-import type { Tensor } from "./model.ts";
+import type { Tensor } from "../tensor.ts";
 
 /** A tensor as stored: its dtype name, shape and raw bytes. */
 export interface RawTensor {
@@ -48,8 +48,11 @@ const DTYPE_BYTES: Record<string, number> = {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { encodeSafetensors } from "./safetensors.ts";
  * const bytes = encodeSafetensors({ "0.bias": { shape: [2], data: new Float32Array([1, 2]) } });
+
+ * assert.equal(new DataView(bytes.buffer).getBigUint64(0, true) % 8n, 0n); // header padded to 8 bytes
  * ```
  */
 export function encodeSafetensors(
@@ -93,9 +96,11 @@ export function encodeSafetensors(
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { decodeSafetensors, encodeSafetensors } from "./safetensors.ts";
  * const bytes = encodeSafetensors({ w: { shape: [1], data: new Float32Array([3]) } });
- * console.log(decodeSafetensors(bytes, "w.safetensors").tensors.w.shape); // [1]
+
+ * assert.deepEqual(decodeSafetensors(bytes, "w.safetensors").tensors.w.shape, [1]);
  * ```
  */
 export function decodeSafetensors(bytes: Uint8Array, file = "safetensors"): SafetensorsFile {
@@ -171,9 +176,11 @@ export function decodeSafetensors(bytes: Uint8Array, file = "safetensors"): Safe
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { decodeSafetensors, encodeSafetensors, float32Tensors } from "./safetensors.ts";
  * const file = decodeSafetensors(encodeSafetensors({ w: { shape: [1], data: new Float32Array([3]) } }));
- * console.log(float32Tensors(file, "w.safetensors").w.data[0]); // 3
+
+ * assert.equal(float32Tensors(file, "w.safetensors").w.data[0], 3);
  * ```
  */
 export function float32Tensors(

@@ -5,16 +5,20 @@
  *
  * @module
  */
-import type { Model } from "./model.ts";
+import type { Model } from "../train/model.ts";
 import { decodeSafetensors, encodeSafetensors, float32Tensors } from "./safetensors.ts";
 
 /**
  * The model's parameters as a safetensors file, with string metadata.
  *
  * @example
- * ```ts ignore
- * import { saveCheckpoint } from "./checkpoint.ts";
- * await Deno.writeFile("model.safetensors", await saveCheckpoint(model, { activation: "sigmoid" }));
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { checkpointMetadata, lenet5, Model, requestGpu, saveCheckpoint } from "../../mod.ts";
+ * const model = new Model(await requestGpu(), lenet5());
+ * const bytes = await saveCheckpoint(model, { activation: "sigmoid", pool: "avg" });
+ * assert.equal(checkpointMetadata(bytes).activation, "sigmoid");
+ * model.dispose();
  * ```
  */
 export async function saveCheckpoint(
@@ -29,9 +33,17 @@ export async function saveCheckpoint(
  * error names `file` and the tensor that is off. Returns the file's metadata.
  *
  * @example
- * ```ts ignore
- * import { loadCheckpoint } from "./checkpoint.ts";
- * loadCheckpoint(model, await Deno.readFile("model.safetensors"), "model.safetensors");
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { lenet5, loadCheckpoint, Model, requestGpu, saveCheckpoint } from "../../mod.ts";
+ * const gpu = await requestGpu();
+ * const a = new Model(gpu, lenet5({ seed: 1 })), b = new Model(gpu, lenet5({ seed: 2 }));
+ * loadCheckpoint(b, await saveCheckpoint(a), "a.safetensors");
+ * assert.deepEqual(await b.stateDict(), await a.stateDict());
+ * const larger = new Model(gpu, lenet5({ inputSize: 32 })); // Linear(576, 120), not (400, 120)
+ * const bytes = await saveCheckpoint(a);
+ * assert.throws(() => loadCheckpoint(larger, bytes, "a.safetensors"), /a\.safetensors: .*7\.weight/);
+ * [a, b, larger].forEach((m) => m.dispose());
  * ```
  */
 export function loadCheckpoint(
@@ -53,9 +65,12 @@ export function loadCheckpoint(
  * The metadata of a safetensors file (e.g. the architecture a checkpoint was trained with).
  *
  * @example
- * ```ts ignore
+ * ```ts
+ * import assert from "node:assert/strict";
  * import { checkpointMetadata } from "./checkpoint.ts";
- * const { activation, pool } = checkpointMetadata(bytes, "model.safetensors");
+ * import { encodeSafetensors } from "./safetensors.ts";
+ * const bytes = encodeSafetensors({}, { activation: "relu", pool: "max" });
+ * assert.deepEqual(checkpointMetadata(bytes, "model.safetensors"), { activation: "relu", pool: "max" });
  * ```
  */
 export function checkpointMetadata(bytes: Uint8Array, file = "checkpoint"): Record<string, string> {

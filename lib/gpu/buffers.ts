@@ -18,10 +18,15 @@ export function storageUsage(): number {
  * A storage buffer of `bytes` (rounded up to 4), filled with `data` when given.
  *
  * @example
- * ```ts ignore
- * import { storageBuffer } from "./buffers.ts";
- * const buf = storageBuffer(device, 1024, "activations");
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { readFloats, storageBuffer } from "./buffers.ts";
+ * import { requestGpu } from "./device.ts";
+ * const { device } = await requestGpu();
  * const weights = storageBuffer(device, new Float32Array([1, 2, 3, 4]), "w");
+ * assert.equal(weights.size, 256); // rounded up for aligned uniform views
+ * assert.deepEqual([...await readFloats(device, weights, 0, 4)], [1, 2, 3, 4]);
+ * weights.destroy();
  * ```
  */
 export function storageBuffer(
@@ -86,9 +91,14 @@ export function writeBytes(
  * Copies `size` bytes at `offset` of `buffer` to the CPU (after all submitted work).
  *
  * @example
- * ```ts ignore
- * import { readFloats } from "./buffers.ts";
- * const logits = await readFloats(device, logitsBuffer);
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { readBytes, storageBuffer } from "./buffers.ts";
+ * import { requestGpu } from "./device.ts";
+ * const { device } = await requestGpu();
+ * const buffer = storageBuffer(device, Uint8Array.of(1, 2, 3, 4, 5, 6, 7, 8));
+ * assert.deepEqual([...new Uint8Array(await readBytes(device, buffer, 4, 4))], [5, 6, 7, 8]);
+ * buffer.destroy();
  * ```
  */
 export async function readBytes(
@@ -115,9 +125,14 @@ export async function readBytes(
  * Reads `count` floats at element `offset` of a buffer back to the CPU.
  *
  * @example
- * ```ts ignore
- * import { readFloats } from "./buffers.ts";
- * const logits = await readFloats(device, program.logits, 0, batch * 10);
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { readFloats, storageBuffer } from "./buffers.ts";
+ * import { requestGpu } from "./device.ts";
+ * const { device } = await requestGpu();
+ * const buffer = storageBuffer(device, new Float32Array([0.5, 1.5, 2.5]));
+ * assert.deepEqual([...await readFloats(device, buffer, 1, 2)], [1.5, 2.5]);
+ * buffer.destroy();
  * ```
  */
 export async function readFloats(

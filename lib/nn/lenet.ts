@@ -9,14 +9,15 @@
  *
  * @module
  */
-import { ReLU, Sigmoid } from "./layers/activation.ts";
-import { Conv2d } from "./layers/conv2d.ts";
-import { Flatten } from "./layers/flatten.ts";
-import type { Layer } from "./layers/layer.ts";
-import { Linear } from "./layers/linear.ts";
-import { AvgPool2d, MaxPool2d } from "./layers/pool.ts";
-import { Sequential } from "./layers/sequential.ts";
-import { Random } from "./random.ts";
+import { ReLU, Sigmoid } from "./activation.ts";
+import { Conv2d } from "./conv2d.ts";
+import { Flatten } from "./flatten.ts";
+import type { Layer } from "./layer.ts";
+import { Linear } from "./linear.ts";
+import { AvgPool2d, MaxPool2d } from "./pool.ts";
+import { Sequential } from "./sequential.ts";
+import { Random } from "../random.ts";
+import { DEFAULTS } from "../defaults.ts";
 
 /** Options of {@linkcode lenet5}. */
 export interface LeNetOptions {
@@ -37,17 +38,29 @@ export interface LeNetOptions {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { lenet5 } from "./lenet.ts";
  * const net = lenet5({ activation: "relu", pool: "max", seed: 1 });
- * console.log(net.outputShape([1, 28, 28])); // [10]
+ * assert.deepEqual(net.inputShape, [1, 28, 28]);
+ * assert.deepEqual(net.outputShape([1, 28, 28]), [10]);
  * ```
  */
 export function lenet5(options: LeNetOptions = {}): Sequential {
-  const rng = new Random(options.seed ?? 0);
-  const act = (): Layer =>
-    (options.activation ?? "sigmoid") === "relu" ? new ReLU() : new Sigmoid();
-  const pool = (): Layer => (options.pool ?? "avg") === "max" ? new MaxPool2d(2) : new AvgPool2d(2);
-  const side = options.inputSize ?? 28;
+  const activation = options.activation ?? DEFAULTS.activation;
+  const poolKind = options.pool ?? DEFAULTS.pool;
+  if (activation !== "sigmoid" && activation !== "relu") {
+    throw new RangeError(`lenet5: activation must be "sigmoid" or "relu", got "${activation}"`);
+  }
+  if (poolKind !== "avg" && poolKind !== "max") {
+    throw new RangeError(`lenet5: pool must be "avg" or "max", got "${poolKind}"`);
+  }
+  const rng = new Random(options.seed ?? DEFAULTS.seed);
+  const act = (): Layer => activation === "relu" ? new ReLU() : new Sigmoid();
+  const pool = (): Layer => poolKind === "max" ? new MaxPool2d(2) : new AvgPool2d(2);
+  const side = options.inputSize ?? DEFAULTS.inputSize;
+  if (!Number.isInteger(side)) {
+    throw new RangeError(`lenet5: input size must be an integer, got ${side}`);
+  }
   const after = Math.floor((Math.floor(side / 2) - 4) / 2); // conv(5, pad 2) keeps side; pool halves
   if (after < 1) throw new RangeError(`lenet5: input size ${side} is too small (at least 12)`);
   return new Sequential([
@@ -62,8 +75,8 @@ export function lenet5(options: LeNetOptions = {}): Sequential {
     act(),
     new Linear(120, 84, { rng }),
     act(),
-    new Linear(84, options.numClasses ?? 10, { rng }),
-  ]);
+    new Linear(84, options.numClasses ?? DEFAULTS.numClasses, { rng }),
+  ], { inputShape: [1, side, side] });
 }
 
 /**
@@ -72,13 +85,14 @@ export function lenet5(options: LeNetOptions = {}): Sequential {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { lenet5, shapeSummary } from "./lenet.ts";
- * console.log(shapeSummary(lenet5(), [1, 28, 28]).join("\n"));
+ * assert.equal(shapeSummary(lenet5(), [1, 28, 28])[0], "Conv2d output shape:\t [1, 6, 28, 28]");
  * ```
  */
 export function shapeSummary(net: Sequential, input: readonly number[]): string[] {
   const shapes = net.shapes(input);
-  return net.layers.map((layer, i) => {
+  return net.flat().map(({ layer }, i) => {
     const name = String(layer).replace(/\(.*/s, "");
     return `${name} output shape:\t [1, ${shapes[i + 1].join(", ")}]`;
   });

@@ -3,22 +3,26 @@
  * pooling counts padding; max pooling routes the gradient to the first maximum).
  *
  *   x [B, C, H, W] → y [B, C, OH, OW]; max pooling keeps the winners' positions in a workspace.
+ *   forward   y = window means / maxima        pool2dForward
+ *   backward  dx from dy (+ a fused gate)      pool2dBackward, tiled or gather (choose.ts)
  *
  * @module
  */
-import { windowOutputSize } from "../../kernels/conv2d.ts";
 import {
   pool2dBackward,
   pool2dForward,
   type Pool2dShape,
   type PoolKind,
 } from "../../kernels/pool.ts";
-import type { KernelCall } from "../kernel_runner.ts";
+import { windowOutputSize } from "../../kernels/spec.ts";
+import { sizeOf } from "../tensor.ts";
+import { choosePoolBackward } from "./choose.ts";
 import {
   type BackwardIO,
   expectShape,
   type ForwardIO,
   type Layer,
+  type Op,
   pair,
   type Parameter,
   type Shape,
@@ -38,9 +42,10 @@ export interface Pool2dOptions {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { AvgPool2d } from "./pool.ts";
- * const pool = new AvgPool2d(2, { stride: 2 });
- * console.log(pool.kernelSize, pool.stride); // [2, 2] [2, 2]
+ * const pool = new AvgPool2d(3, { padding: 1 });
+ * assert.deepEqual([pool.kernelSize, pool.stride, pool.padding], [[3, 3], [3, 3], [1, 1]]);
  * ```
  */
 export abstract class Pool2d implements Layer {
@@ -90,12 +95,53 @@ export abstract class Pool2d implements Layer {
     return [input[0], oh, ow];
   }
 
-  /** Scratch buffers. */
-  abstract workspace(batch: number, input: Shape): Workspace;
-  /** Forward calls. */
-  abstract forward(io: ForwardIO): KernelCall[];
-  /** Backward calls. */
-  abstract backward(io: BackwardIO): KernelCall[];
+  /** Scratch buffers: the winners' positions for max pooling. */
+  workspace(batch: number, input: Shape): Workspace {
+    return this.kind === "max" ? { argmax: batch * sizeOf(this.outputShape(input)) * 4 } : {};
+  }
+
+  /** y = window means or maxima. */
+  forward(io: ForwardIO): Op[] {
+    const max = this.kind === "max";
+    const out = io.batch * sizeOf(this.outputShape(io.input));
+    return [{
+      name: `${this.kind}pool2d.forward`,
+      variant: "per output",
+      why: "one invocation per output reads its window",
+      reads: ["x"],
+      writes: ["y", ...(max ? ["work.argmax"] : [])],
+      flops: out * this.kernelSize[0] * this.kernelSize[1],
+      bytes: 4 * (io.batch * sizeOf(io.input) + out * (max ? 2 : 1)),
+      calls: [{
+        kernel: pool2dForward(this.kind, this.shape(io.batch, io.input)),
+        buffers: [io.x, io.y, ...(max ? [io.work.argmax] : [])],
+      }],
+    }];
+  }
+
+  /** dx = dy spread over each window, or sent to its winner (gated by a fused activation). */
+  backward(io: BackwardIO): Op[] {
+    if (!io.dx) return [];
+    const max = this.kind === "max";
+    const shape = this.shape(io.batch, io.input);
+    const choice = choosePoolBackward(shape);
+    const kernel = pool2dBackward(this.kind, shape, { ...choice.params, gate: io.gate });
+    const out = io.batch * sizeOf(this.outputShape(io.input));
+    const inputs = io.batch * sizeOf(io.input);
+    return [{
+      name: `${this.kind}pool2d.backward`,
+      variant: choice.variant + (io.gate ? ` gate ${io.gate}` : ""),
+      why: choice.why,
+      reads: ["dy", ...(max ? ["work.argmax"] : []), ...(io.gate ? ["x"] : [])],
+      writes: ["dx"],
+      flops: inputs * (io.gate ? 3 : 1),
+      bytes: 4 * (out * (max ? 2 : 1) + inputs * (io.gate ? 2 : 1)),
+      calls: [{
+        kernel,
+        buffers: [io.dy, ...(max ? [io.work.argmax] : []), ...(io.gate ? [io.x] : []), io.dx],
+      }],
+    }];
+  }
 
   /** PyTorch's repr. */
   toString(): string {
@@ -107,64 +153,31 @@ export abstract class Pool2d implements Layer {
 }
 
 /**
- * Average pooling.
+ * Average pooling (padding counts towards the mean, as PyTorch's default).
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { AvgPool2d } from "./pool.ts";
- * console.log(new AvgPool2d(2).outputShape([6, 28, 28])); // [6, 14, 14]
+ * assert.deepEqual(new AvgPool2d(2).outputShape([6, 28, 28]), [6, 14, 14]);
  * ```
  */
 export class AvgPool2d extends Pool2d {
   /** Pooling kind. */
   readonly kind: PoolKind = "avg";
-  /** No scratch buffers. */
-  workspace(): Workspace {
-    return {};
-  }
-  /** y = window means. */
-  forward(io: ForwardIO): KernelCall[] {
-    return [{
-      kernel: pool2dForward("avg", this.shape(io.batch, io.input)),
-      buffers: [io.x, io.y],
-    }];
-  }
-  /** dx = dy spread evenly over each window (gated by the fused activation, if any). */
-  backward(io: BackwardIO): KernelCall[] {
-    if (!io.dx) return [];
-    const kernel = pool2dBackward("avg", this.shape(io.batch, io.input), { gate: io.gate });
-    return [{ kernel, buffers: [io.dy, ...(io.gate ? [io.x] : []), io.dx] }];
-  }
 }
 
 /**
- * Max pooling.
+ * Max pooling (the gradient goes to the first maximum of each window).
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { MaxPool2d } from "./pool.ts";
- * console.log(new MaxPool2d(2).outputShape([16, 10, 10])); // [16, 5, 5]
+ * assert.deepEqual(new MaxPool2d(2).outputShape([16, 10, 10]), [16, 5, 5]);
  * ```
  */
 export class MaxPool2d extends Pool2d {
   /** Pooling kind. */
   readonly kind: PoolKind = "max";
-  /** The winners' positions, one u32 per output. */
-  workspace(batch: number, input: Shape): Workspace {
-    const out = this.outputShape(input);
-    return { argmax: batch * out[0] * out[1] * out[2] * 4 };
-  }
-  /** y = window maxima. */
-  forward(io: ForwardIO): KernelCall[] {
-    return [{
-      kernel: pool2dForward("max", this.shape(io.batch, io.input)),
-      buffers: [io.x, io.y, io.work.argmax],
-    }];
-  }
-  /** dx = dy at each window's winner (gated by the fused activation, if any). */
-  backward(io: BackwardIO): KernelCall[] {
-    if (!io.dx) return [];
-    const kernel = pool2dBackward("max", this.shape(io.batch, io.input), { gate: io.gate });
-    return [{ kernel, buffers: [io.dy, io.work.argmax, ...(io.gate ? [io.x] : []), io.dx] }];
-  }
 }

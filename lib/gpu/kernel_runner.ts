@@ -1,5 +1,6 @@
 /**
- * Compiles kernel descriptors into pipelines (one cache per device), binds buffers and records
+ * Compiles kernel descriptors into pipelines (one cache per device, keyed by the generated WGSL,
+ * so that no hand-written key can drift from what was compiled), binds buffers and records
  * dispatches. A shader that fails to compile throws {@linkcode KernelCompileError} with the
  * compiler's messages and the numbered source.
  *
@@ -10,7 +11,7 @@ import {
   foldWorkgroups,
   kernelSource,
   type KernelSpec,
-} from "../kernels/spec.ts";
+} from "../../kernels/spec.ts";
 
 /** A buffer range bound to one kernel binding. */
 export interface BufferSlice {
@@ -38,35 +39,43 @@ export interface Dispatch {
   bindGroup: GPUBindGroup;
   /** Workgroups in x and y. */
   workgroups: [number, number];
-  /** The kernel's cache key, for profiling and errors. */
-  key: string;
+  /** The kernel's name, for profiles and errors. */
+  name: string;
 }
 
 /**
  * A WGSL compile or pipeline error, with the compiler's messages and the numbered source.
  *
  * @example
- * ```ts ignore
+ * ```ts
+ * import assert from "node:assert/strict";
  * import { KernelCompileError, KernelRunner } from "./kernel_runner.ts";
- * try {
- *   await KernelRunner.for(device).pipeline(kernel);
- * } catch (e) {
- *   if (e instanceof KernelCompileError) console.error(e.message); // messages, then the source
- * }
+ * import { requestGpu } from "./device.ts";
+ * const { device } = await requestGpu();
+ * const broken = {
+ *   name: "broken",
+ *   bindings: [{ name: "out", type: "array<f32>", access: "read_write" as const }],
+ *   workgroupSize: 1,
+ *   workgroupCount: 1,
+ *   body: "out[i] = undefined_name;",
+ * };
+ * const error = await KernelRunner.for(device).pipeline(broken).catch((e) => e);
+ * assert.ok(error instanceof KernelCompileError);
+ * assert.match(error.message, /undefined_name[^]*--- source ---/); // messages, then the source
  * ```
  */
 export class KernelCompileError extends Error {
   /**
    * A compile error with the compiler's output and the numbered source.
    *
-   * @param key the kernel's cache key
+   * @param name the kernel's name
    * @param messages the compiler's output
    * @param source the WGSL that failed
    */
-  constructor(key: string, messages: string, source: string) {
+  constructor(name: string, messages: string, source: string) {
     const numbered = source.split("\n").map((l, n) => `${String(n + 1).padStart(4)} | ${l}`);
     super(
-      `kernel ${key} failed to compile:\n${messages.trim()}\n--- source ---\n${
+      `kernel ${name} failed to compile:\n${messages.trim()}\n--- source ---\n${
         numbered.join("\n")
       }`,
     );
@@ -84,11 +93,28 @@ const BINDING_TYPE: Record<BindingAccess, GPUBufferBindingType> = {
  * The pipeline cache and dispatch helper of one device.
  *
  * @example
- * ```ts ignore
+ * ```ts
+ * import assert from "node:assert/strict";
  * import { KernelRunner } from "./kernel_runner.ts";
+ * import { readFloats, storageBuffer } from "./buffers.ts";
+ * import { requestGpu } from "./device.ts";
+ * const { device } = await requestGpu();
+ * const kernel = {
+ *   name: "double",
+ *   bindings: [
+ *     { name: "x", type: "array<f32>", access: "read" as const },
+ *     { name: "y", type: "array<f32>", access: "read_write" as const },
+ *   ],
+ *   workgroupSize: 4,
+ *   workgroupCount: 1,
+ *   body: "y[i] = 2.0 * x[i];",
+ * };
+ * const input = storageBuffer(device, new Float32Array([1, 2, 3, 4])), output = storageBuffer(device, 16);
  * const runner = KernelRunner.for(device);
- * const dispatch = await runner.prepare({ kernel, buffers: [input, output] });
- * runner.submit([dispatch]);
+ * runner.submit([await runner.prepare({ kernel, buffers: [input, output] })]);
+ * assert.deepEqual([...await readFloats(device, output, 0, 4)], [2, 4, 6, 8]);
+ * input.destroy();
+ * output.destroy();
  * ```
  */
 export class KernelRunner {
@@ -130,22 +156,22 @@ export class KernelRunner {
     return layout;
   }
 
-  /** The compiled pipeline of `kernel`, from the cache when its key was seen before. */
+  /** The compiled pipeline of `kernel`, from the cache when the same source was compiled before. */
   pipeline(kernel: KernelSpec): Promise<GPUComputePipeline> {
-    let p = this.#pipelines.get(kernel.key);
+    const code = kernelSource(kernel);
+    let p = this.#pipelines.get(code);
     if (!p) {
-      p = this.#compile(kernel);
-      this.#pipelines.set(kernel.key, p);
-      p.catch(() => this.#pipelines.delete(kernel.key));
+      p = this.#compile(kernel, code);
+      this.#pipelines.set(code, p);
+      p.catch(() => this.#pipelines.delete(code));
     }
     return p;
   }
 
-  async #compile(kernel: KernelSpec): Promise<GPUComputePipeline> {
-    const code = kernelSource(kernel);
+  async #compile(kernel: KernelSpec, code: string): Promise<GPUComputePipeline> {
     const device = this.device;
     device.pushErrorScope("validation");
-    const module = device.createShaderModule({ code, label: kernel.key });
+    const module = device.createShaderModule({ code, label: kernel.name });
     const [scopeError, info] = await Promise.all([
       device.popErrorScope(),
       module.getCompilationInfo(),
@@ -155,19 +181,19 @@ export class KernelRunner {
       const text = errors.length
         ? errors.map((m) => `line ${m.lineNum}:${m.linePos}: ${m.message.trim()}`).join("\n")
         : scopeError!.message;
-      throw new KernelCompileError(kernel.key, text, code);
+      throw new KernelCompileError(kernel.name, text, code);
     }
     const layout = device.createPipelineLayout({
       bindGroupLayouts: [this.#layout(kernel.bindings.map((b) => b.access))],
     });
     try {
       return await device.createComputePipelineAsync({
-        label: kernel.key,
+        label: kernel.name,
         layout,
         compute: { module, entryPoint: "main" },
       });
     } catch (e) {
-      throw new KernelCompileError(kernel.key, e instanceof Error ? e.message : String(e), code);
+      throw new KernelCompileError(kernel.name, e instanceof Error ? e.message : String(e), code);
     }
   }
 
@@ -176,7 +202,7 @@ export class KernelRunner {
     const { kernel, buffers } = call;
     if (buffers.length !== kernel.bindings.length) {
       throw new Error(
-        `kernel ${kernel.key} has ${kernel.bindings.length} bindings, ${buffers.length} buffers given`,
+        `kernel ${kernel.name} has ${kernel.bindings.length} bindings, ${buffers.length} buffers given`,
       );
     }
     const pipeline = await this.pipeline(kernel);
@@ -193,7 +219,7 @@ export class KernelRunner {
       pipeline,
       bindGroup,
       workgroups: foldWorkgroups(kernel.workgroupCount),
-      key: kernel.key,
+      name: kernel.name,
     };
   }
 

@@ -5,7 +5,7 @@
  *
  * @module
  */
-import type { EpochMetrics, LossPoint } from "./trainer.ts";
+import type { EpochMetrics, LossPoint } from "../train/trainer.ts";
 
 /** What to draw. */
 export interface ChartData {
@@ -37,8 +37,11 @@ function escape(s: string): string {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { lossChartSvg } from "./chart.ts";
  * const svg = lossChartSvg({ losses: [{ step: 100, loss: 2.1 }, { step: 200, loss: 1.2 }], epochs: [], stepsPerEpoch: 235 });
+
+ * assert.ok(svg.startsWith("<svg") && svg.includes("</svg>"));
  * ```
  */
 export function lossChartSvg(data: ChartData): string {

@@ -5,14 +5,19 @@
  *
  * @module
  */
-import type { Split } from "../data/dataset.ts";
-import { readFloats, storageBuffer, uniformBuffer, writeBytes } from "./buffers.ts";
-import { deviceSplit, setOrder } from "./device_data.ts";
-import { evaluate, planSteps } from "./evaluator.ts";
-import { KernelRunner } from "./kernel_runner.ts";
+import type { Split } from "../../data/dataset.ts";
+import { readFloats, uniformBuffer, writeBytes } from "../gpu/buffers.ts";
+import { KernelRunner } from "../gpu/kernel_runner.ts";
+import { DEFAULTS } from "../defaults.ts";
+import { permutation, Random } from "../random.ts";
+import { sizeOf } from "../tensor.ts";
+import { destroySplit, type DeviceSplit, setOrder, uploadSplit } from "./device_data.ts";
+import { evaluateResident } from "./evaluator.ts";
 import type { Model } from "./model.ts";
 import { Adam, type Optimizer } from "./optimizer.ts";
-import { permutation, Random } from "./random.ts";
+import { passSteps } from "./pass.ts";
+import { stepCalls } from "./plan.ts";
+import { readTotals, resetTotals, totalsBuffer } from "./totals.ts";
 
 /** Reported after each step. */
 export interface StepEvent {
@@ -72,11 +77,11 @@ export interface TrainHistory {
 
 /** Options of {@linkcode train}. */
 export interface TrainOptions {
-  /** Epochs, default 10. */
+  /** Epochs, default 10 (`DEFAULTS`). */
   epochs?: number;
   /** Batch size, default 256. */
   batchSize?: number;
-  /** Optimiser, default `new Adam({ lr: 1e-3 })`. */
+  /** Optimiser, default a `new Adam()` of this call (freed when it ends). */
   optimizer?: Optimizer;
   /** Seed of the shuffling, default 0. */
   seed?: number;
@@ -106,14 +111,22 @@ export interface TrainData {
  * Trains `model` in place and returns the history.
  *
  * @example
- * ```ts ignore
- * import { Adam, lenet5, loadFashionMnist, Model, requestGpu, train } from "../mod.ts";
- * const model = new Model(await requestGpu(), lenet5());
- * const history = await train(model, await loadFashionMnist(), {
- *   epochs: 10,
- *   optimizer: new Adam({ lr: 1e-3 }),
- *   onEpoch: (m) => console.log(m.epoch, m.test_accuracy),
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { Adam, head, lenet5, loadFashionMnist, Model, requestGpu, train } from "../../mod.ts";
+ * const data = await loadFashionMnist({ download: false });
+ * const model = new Model(await requestGpu(), lenet5({ activation: "relu", pool: "max" }));
+ * const optimizer = new Adam({ lr: 1e-3 });
+ * const history = await train(model, { train: head(data.train, 1024), test: head(data.test, 512) }, {
+ *   epochs: 2,
+ *   batchSize: 64,
+ *   optimizer,
+ *   onEpoch: (m) => assert.ok(m.test_accuracy > 0.1),
  * });
+ * assert.equal(history.epochs.length, 2);
+ * assert.ok(history.epochs[1].train_loss < history.epochs[0].train_loss);
+ * optimizer.dispose();
+ * model.dispose();
  * ```
  */
 export async function train(
@@ -121,10 +134,10 @@ export async function train(
   data: TrainData,
   options: TrainOptions = {},
 ): Promise<TrainHistory> {
-  const epochs = options.epochs ?? 10;
-  const batchSize = options.batchSize ?? 256;
-  const logEvery = options.logEvery ?? 100;
-  const syncEvery = options.syncEvery ?? 10;
+  const epochs = options.epochs ?? DEFAULTS.epochs;
+  const batchSize = options.batchSize ?? DEFAULTS.batchSize;
+  const logEvery = options.logEvery ?? DEFAULTS.logEvery;
+  const syncEvery = options.syncEvery ?? DEFAULTS.syncEvery;
   for (const [name, v] of Object.entries({ epochs, batchSize, logEvery, syncEvery })) {
     if (!(Number.isInteger(v) && v > 0)) {
       throw new RangeError(`train: ${name} must be a positive integer, got ${v}`);
@@ -133,19 +146,31 @@ export async function train(
   const device = model.gpu.device;
   const runner = KernelRunner.for(device);
   const optimizer = options.optimizer ?? new Adam();
+  const ownsOptimizer = options.optimizer === undefined;
   const update = optimizer.attach(model);
-  const split = deviceSplit(device, data.train);
-  const totals = storageBuffer(device, 16, "train totals");
+  const evalBatchSize = options.evalBatchSize ?? Math.max(batchSize, DEFAULTS.evalBatchSize);
+  const totals = totalsBuffer(device, "train totals");
   const window = uniformBuffer(device, "train window");
-  const steps = await planSteps(model, split, batchSize, { window, totals }, true, [update]);
-
-  const rng = new Random(options.seed ?? 0);
+  const resident: DeviceSplit[] = [];
+  const rng = new Random(options.seed ?? DEFAULTS.seed);
   const history: TrainHistory = { losses: [], epochs: [], stopped: false };
   let step = 0, windowSum = 0, windowSteps = 0, lastRead = 0;
   try {
+    const split = uploadSplit(device, data.train);
+    resident.push(split);
+    const test = data.test ? uploadSplit(device, data.test) : undefined;
+    if (test) resident.push(test);
+    const steps = await passSteps(
+      model,
+      split,
+      batchSize,
+      { window, totals },
+      "train",
+      () => [update],
+    );
     for (let epoch = 1; epoch <= epochs && !history.stopped; epoch++) {
       setOrder(device, split, permutation(split.count, rng));
-      device.queue.writeBuffer(totals, 0, new Float32Array(4));
+      resetTotals(device, totals);
       lastRead = 0;
       const t0 = performance.now();
       let images = 0;
@@ -165,9 +190,9 @@ export async function train(
           seconds: 0,
         };
         if (step % logEvery === 0) {
-          const meanLoss = (await readFloats(device, totals, 0, 1))[0];
-          windowSum += meanLoss - lastRead;
-          lastRead = meanLoss;
+          const { batchLossSum } = await readTotals(device, totals);
+          windowSum += batchLossSum - lastRead;
+          lastRead = batchLossSum;
           event.loss = windowSum / windowSteps;
           history.losses.push({ step, loss: event.loss });
           windowSum = windowSteps = 0;
@@ -182,23 +207,21 @@ export async function train(
         }
       }
       if (history.stopped) break;
-      const [meanLoss, lossSum, correct, count] = await readFloats(device, totals);
+      const sums = await readTotals(device, totals);
       const trainSeconds = (performance.now() - t0) / 1000;
-      windowSum += meanLoss - lastRead;
-      const test = data.test
-        ? await evaluate(model, data.test, {
-          batchSize: options.evalBatchSize ?? Math.max(batchSize, 256),
-        })
+      windowSum += sums.batchLossSum - lastRead;
+      const result = test
+        ? await evaluateResident(model, test, { batchSize: evalBatchSize })
         : { loss: NaN, accuracy: NaN, seconds: 0 };
       const metrics: EpochMetrics = {
         epoch,
-        train_loss: lossSum / count,
-        train_accuracy: correct / count,
-        test_loss: test.loss,
-        test_accuracy: test.accuracy,
+        train_loss: sums.lossSum / sums.images,
+        train_accuracy: sums.correct / sums.images,
+        test_loss: result.loss,
+        test_accuracy: result.accuracy,
         train_seconds: trainSeconds,
-        eval_seconds: test.seconds,
-        images_per_second: count / trainSeconds,
+        eval_seconds: result.seconds,
+        images_per_second: sums.images / trainSeconds,
       };
       history.epochs.push(metrics);
       await options.onEpoch?.(metrics);
@@ -210,6 +233,8 @@ export async function train(
   } finally {
     totals.destroy();
     window.destroy();
+    resident.forEach(destroySplit);
+    if (ownsOptimizer) optimizer.dispose();
   }
   return history;
 }
@@ -220,9 +245,17 @@ export async function train(
  * computed, like `loss.backward()`). Returns the batch's mean loss.
  *
  * @example
- * ```ts ignore
- * import { Adam, trainOnBatch } from "../mod.ts";
- * const loss = await trainOnBatch(model, batch.images, batch.labels, new Adam());
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { Adam, lenet5, Model, requestGpu, trainOnBatch } from "../../mod.ts";
+ * const model = new Model(await requestGpu(), lenet5());
+ * const images = new Float32Array(4 * 28 * 28).fill(0.5), labels = [0, 1, 2, 3];
+ * const optimizer = new Adam({ lr: 1e-2 });
+ * const first = await trainOnBatch(model, images, labels, optimizer);
+ * for (let i = 0; i < 20; i++) await trainOnBatch(model, images, labels, optimizer);
+ * assert.ok(first > 2 && first < 2.6); // about ln 10 at the start
+ * optimizer.dispose();
+ * model.dispose();
  * ```
  */
 export async function trainOnBatch(
@@ -232,7 +265,7 @@ export async function trainOnBatch(
   optimizer?: Optimizer,
 ): Promise<number> {
   const n = labels.length;
-  const per = model.inputShape.reduce((a, b) => a * b, 1);
+  const per = sizeOf(model.inputShape);
   if (images.length !== n * per) {
     throw new RangeError(
       `trainOnBatch: ${images.length} floats for ${n} labels, expected ${n * per}`,
@@ -240,17 +273,17 @@ export async function trainOnBatch(
   }
   const device = model.gpu.device;
   const runner = KernelRunner.for(device);
-  const program = await model.program(n, true);
-  const dispatches = await runner.prepareAll([
-    ...program.forward,
-    ...program.loss,
-    ...program.backward,
+  const plan = await model.plan(n, "train");
+  const dispatches = await runner.prepareAll(stepCalls([
+    ...plan.forward,
+    ...plan.loss,
+    ...plan.backward,
     ...(optimizer ? [optimizer.attach(model)] : []),
-  ]);
-  writeBytes(device, program.input, 0, images);
-  writeBytes(device, program.labels, 0, Uint32Array.from(labels));
+  ]));
+  writeBytes(device, plan.x, 0, images);
+  writeBytes(device, plan.labels, 0, Uint32Array.from(labels));
   optimizer?.beginStep(device);
   runner.submit(dispatches);
-  const rowLoss = await readFloats(device, program.rowLoss, 0, n);
+  const rowLoss = await readFloats(device, plan.rowLoss, 0, n);
   return rowLoss.reduce((a, b) => a + b, 0) / n;
 }

@@ -1,0 +1,94 @@
+/**
+ * File access for the Deno edges (`data/locate.ts` and `cli/`): reading only regular files (a
+ * FIFO or a device would block forever), writing through a temp file and a rename (a reader never
+ * sees half a file), and error messages that say what happened to which path.
+ *
+ * @module
+ */
+
+/**
+ * The message of any thrown value; Deno's file errors get a plain reason instead of their
+ * syscall text (and no advice about `--allow-all`).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { errorText } from "./files.ts";
+ * assert.equal(errorText(new Deno.errors.NotFound("stat '/x'")), "no such file or folder");
+ * assert.equal(errorText("plain"), "plain");
+ * ```
+ */
+export function errorText(e: unknown): string {
+  if (e instanceof Deno.errors.NotFound) return "no such file or folder";
+  if (e instanceof Deno.errors.PermissionDenied || e instanceof Deno.errors.NotCapable) {
+    return "permission denied";
+  }
+  if (e instanceof Deno.errors.IsADirectory) return "it is a folder";
+  if (e instanceof Deno.errors.AlreadyExists) return "it already exists";
+  if (e instanceof Deno.errors.NotADirectory) return "a part of the path is not a folder";
+  const message = e instanceof Error ? e.message : String(e);
+  return message.split("\n")[0];
+}
+
+/**
+ * Reads a regular file whole, refusing anything else (a FIFO would block, a folder cannot be
+ * read) and files larger than `maxBytes`. Errors name the path.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { readRegularFile } from "./files.ts";
+ * const path = await Deno.makeTempFile();
+ * await Deno.writeFile(path, Uint8Array.of(1, 2, 3));
+ * assert.deepEqual([...await readRegularFile(path)], [1, 2, 3]);
+ * await assert.rejects(readRegularFile("/"), /not a regular file/);
+ * await Deno.remove(path);
+ * ```
+ */
+export async function readRegularFile(
+  path: string,
+  maxBytes: number = 2 ** 31,
+): Promise<Uint8Array> {
+  let info: Deno.FileInfo;
+  try {
+    info = await Deno.stat(path);
+  } catch (e) {
+    throw new Error(`${path}: cannot be read (${errorText(e)})`);
+  }
+  if (!info.isFile) throw new Error(`${path}: not a regular file`);
+  if (info.size > maxBytes) {
+    throw new Error(`${path}: ${info.size} bytes, more than the ${maxBytes} expected of this file`);
+  }
+  try {
+    return await Deno.readFile(path);
+  } catch (e) {
+    throw new Error(`${path}: cannot be read (${errorText(e)})`);
+  }
+}
+
+/**
+ * Writes `bytes` to `path` through a temp file in the same folder and a rename, so a reader never
+ * sees a partial file.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { writeAtomic } from "./files.ts";
+ * const dir = await Deno.makeTempDir();
+ * await writeAtomic(`${dir}/out.txt`, "hello");
+ * assert.equal(await Deno.readTextFile(`${dir}/out.txt`), "hello");
+ * assert.deepEqual([...Deno.readDirSync(dir)].length, 1); // no temp file left
+ * await Deno.remove(dir, { recursive: true });
+ * ```
+ */
+export async function writeAtomic(path: string, bytes: Uint8Array | string): Promise<void> {
+  const tmp = `${path}.${crypto.randomUUID().slice(0, 8)}.tmp`;
+  try {
+    if (typeof bytes === "string") await Deno.writeTextFile(tmp, bytes);
+    else await Deno.writeFile(tmp, bytes);
+    await Deno.rename(tmp, path);
+  } catch (e) {
+    await Deno.remove(tmp).catch(() => {});
+    throw e;
+  }
+}

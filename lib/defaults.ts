@@ -1,0 +1,81 @@
+/**
+ * Every default of the project, in one place: the reference program's recipe (LeNet-5 with
+ * sigmoid and average pooling, 28×28 inputs, Adam 1e-3, batches of 256, a loss line every 100
+ * steps) and this project's own choices. The library, the CLI's flags and their help text all read
+ * from here.
+ *
+ * @module
+ */
+
+/** The defaults; see {@linkcode DEFAULTS}. */
+export interface Defaults {
+  /** Side of the square input images: Fashion-MNIST's 28. */
+  readonly inputSize: number;
+  /** Output classes. */
+  readonly numClasses: number;
+  /** Activation of LeNet-5: the reference's sigmoid. */
+  readonly activation: "sigmoid" | "relu";
+  /** Pooling of LeNet-5: the reference's average pooling. */
+  readonly pool: "avg" | "max";
+  /** Seed of the initial weights and the shuffling. */
+  readonly seed: number;
+  /** Epochs of `train` and `deno task train` (the reference runs 120). */
+  readonly epochs: number;
+  /** Training batch size. */
+  readonly batchSize: number;
+  /**
+   * Least evaluation batch size: evaluation results do not depend on it, and larger batches mean
+   * fewer submits. Evaluation uses the larger of this and the training batch, when it fits.
+   */
+  readonly evalBatchSize: number;
+  /** Log the mean training loss every this many steps. */
+  readonly logEvery: number;
+  /**
+   * Wait for the device every this many steps, so that progress and timing are real while the
+   * queue stays full (each wait costs ~12 ms in Deno).
+   */
+  readonly syncEvery: number;
+  /** The optimiser of `deno task train`. */
+  readonly optimizer: "adam" | "sgd";
+  /** Adam: PyTorch's defaults. */
+  readonly adam: {
+    readonly lr: number;
+    readonly betas: readonly [number, number];
+    readonly eps: number;
+    readonly weightDecay: number;
+  };
+  /** SGD: PyTorch's defaults, and lr 0.1 (PyTorch requires one). */
+  readonly sgd: {
+    readonly lr: number;
+    readonly momentum: number;
+    readonly weightDecay: number;
+    readonly nesterov: boolean;
+  };
+}
+
+/**
+ * The defaults.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { DEFAULTS } from "./defaults.ts";
+ * assert.equal(DEFAULTS.batchSize, 256);
+ * assert.equal(DEFAULTS.adam.lr, 1e-3);
+ * ```
+ */
+export const DEFAULTS: Defaults = {
+  inputSize: 28,
+  numClasses: 10,
+  activation: "sigmoid",
+  pool: "avg",
+  seed: 0,
+  epochs: 10,
+  batchSize: 256,
+  evalBatchSize: 256,
+  logEvery: 100,
+  syncEvery: 10,
+  optimizer: "adam",
+  adam: { lr: 1e-3, betas: [0.9, 0.999], eps: 1e-8, weightDecay: 0 },
+  sgd: { lr: 0.1, momentum: 0, weightDecay: 0, nesterov: false },
+};

@@ -1,0 +1,283 @@
+/**
+ * `Conv2d`: 2-D convolution with bias, PyTorch's semantics, parameter layout and initialisation.
+ *
+ *   x [B, C, H, W] → y [B, O, OH, OW];  weight [O, C, KH, KW], bias [O]
+ *   forward          y = conv(x) + bias                 conv2dForward (+ a fused activation)
+ *   backward_weight  partial[b] = per-image dW, db      conv2dBackwardWeight
+ *   sum_partials     dW, db = Σ_b partial[b]            sumRows
+ *   backward_input   dx = conv_transpose(dy, W)         conv2dBackwardInput (+ a fused gate)
+ *
+ * Variants come from `choose.ts`.
+ *
+ * @module
+ */
+import {
+  conv2dBackwardInput,
+  conv2dBackwardWeight,
+  conv2dForward,
+  type Conv2dShape,
+} from "../../kernels/conv2d.ts";
+import { sumRows } from "../../kernels/reduce.ts";
+import { windowOutputSize } from "../../kernels/spec.ts";
+import { chunkConstants } from "../../kernels/views.ts";
+import type { KernelCall } from "../gpu/kernel_runner.ts";
+import type { Random } from "../random.ts";
+import { sizeOf } from "../tensor.ts";
+import { chunkedCalls } from "./_chunked.ts";
+import { chooseConvBackwardInput, chooseConvBackwardWeight, chooseConvForward } from "./choose.ts";
+import {
+  type BackwardIO,
+  defaultInit,
+  defaultRandom,
+  expectShape,
+  type ForwardIO,
+  type Layer,
+  type Op,
+  pair,
+  type Parameter,
+  ParametricLayer,
+  type Shape,
+  type Workspace,
+} from "./layer.ts";
+
+/** Options of {@linkcode Conv2d}. */
+export interface Conv2dOptions {
+  /** Stride, default 1. */
+  stride?: number | [number, number];
+  /** Zero padding, default 0. */
+  padding?: number | [number, number];
+  /** Generator for the initial weights; default a generator seeded with 0. */
+  rng?: Random;
+}
+
+/**
+ * A 2-D convolution layer.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { Conv2d } from "./conv2d.ts";
+ * const conv = new Conv2d(1, 6, 5, { padding: 2 });
+ * assert.deepEqual(conv.outputShape([1, 28, 28]), [6, 28, 28]);
+ * assert.deepEqual(conv.parameters.map((p) => p.shape), [[6, 1, 5, 5], [6]]);
+ * ```
+ */
+export class Conv2d extends ParametricLayer implements Layer {
+  /** Input channels. */
+  readonly inChannels: number;
+  /** Output channels. */
+  readonly outChannels: number;
+  /** Kernel size. */
+  readonly kernelSize: [number, number];
+  /** Stride. */
+  readonly stride: [number, number];
+  /** Padding. */
+  readonly padding: [number, number];
+  /** weight [O, C, KH, KW] and bias [O]. */
+  readonly parameters: readonly Parameter[];
+
+  /** Fuses a following activation into its output, and the previous one into its dx. */
+  readonly fuses = { activation: true, gate: true } as const;
+
+  /** PyTorch's `Conv2d(in, out, kernel_size, stride, padding)` with default initialisation. */
+  constructor(
+    inChannels: number,
+    outChannels: number,
+    kernelSize: number | [number, number],
+    options: Conv2dOptions = {},
+  ) {
+    super();
+    this.inChannels = inChannels;
+    this.outChannels = outChannels;
+    this.kernelSize = pair(kernelSize);
+    this.stride = pair(options.stride ?? 1);
+    this.padding = pair(options.padding ?? 0);
+    const rng = options.rng ?? defaultRandom();
+    const fanIn = inChannels * this.kernelSize[0] * this.kernelSize[1];
+    const weightShape = [outChannels, inChannels, ...this.kernelSize];
+    this.parameters = [
+      { name: "weight", shape: weightShape, data: defaultInit(outChannels * fanIn, fanIn, rng) },
+      { name: "bias", shape: [outChannels], data: defaultInit(outChannels, fanIn, rng) },
+    ];
+  }
+
+  #shape(batch: number, input: Shape): Conv2dShape {
+    return {
+      batch,
+      inChannels: this.inChannels,
+      height: input[1],
+      width: input[2],
+      outChannels: this.outChannels,
+      kernel: this.kernelSize,
+      stride: this.stride,
+      padding: this.padding,
+    };
+  }
+
+  /** [O, OH, OW] for [C, H, W]. */
+  outputShape(input: Shape): Shape {
+    expectShape(
+      this,
+      input,
+      input.length === 3 && input[0] === this.inChannels,
+      `[${this.inChannels}, H, W]`,
+    );
+    const [oh, ow] = windowOutputSize(
+      [input[1], input[2]],
+      this.kernelSize,
+      this.stride,
+      this.padding,
+    );
+    expectShape(this, input, oh > 0 && ow > 0, "an image at least as large as the kernel");
+    return [this.outChannels, oh, ow];
+  }
+
+  /** What each kernel reads through (views or storage), from the choosers. */
+  #choices(batch: number, input: Shape) {
+    const shape = this.#shape(batch, input);
+    const weightsFit = this.segment.uniformParams !== undefined;
+    return {
+      shape,
+      forward: chooseConvForward(shape, weightsFit),
+      weight: chooseConvBackwardWeight(shape),
+      input: chooseConvBackwardInput(shape, weightsFit),
+    };
+  }
+
+  /** Chunk constants of the views, and (training) one row of partial gradients per image. */
+  workspace(batch: number, input: Shape, training: boolean): Workspace {
+    const c = this.#choices(batch, input);
+    const out: Workspace = {};
+    const xPlan = c.forward.params.inputPlan;
+    if (xPlan) out.xChunks = chunkConstants(xPlan);
+    if (training) {
+      out.partial = batch * this.#gradientRow() * 4;
+      if ("plan" in c.weight.params) out.wxChunks = chunkConstants(c.weight.params.plan);
+      const dyPlan = c.input.params.inputPlan;
+      if (dyPlan) out.dyChunks = chunkConstants(dyPlan);
+    }
+    return out;
+  }
+
+  /** Floats of one image's partial gradient: weights then bias. */
+  #gradientRow(): number {
+    return this.parameters[0].data.length + this.outChannels;
+  }
+
+  /** Multiply-adds of one pass over the batch, times 2. */
+  #flops(batch: number, input: Shape): number {
+    return 2 * batch * sizeOf(this.outputShape(input)) * this.inChannels * this.kernelSize[0] *
+      this.kernelSize[1];
+  }
+
+  /** The parameter binding: uniform when the chooser says so. */
+  #weights(uniform: boolean) {
+    return uniform ? this.segment.uniformParams! : this.segment.params;
+  }
+
+  /** y = conv(x) + bias (then the fused activation, if any). */
+  forward(io: ForwardIO): Op[] {
+    const { shape, forward: choice } = this.#choices(io.batch, io.input);
+    const { inputPlan: plan, uniformWeights, tile } = choice.params;
+    const w = this.#weights(uniformWeights);
+    const kernel = conv2dForward(shape, {
+      uniformWeights,
+      tile,
+      activation: io.activation,
+      inputPlan: plan,
+    });
+    const calls: KernelCall[] = plan
+      ? chunkedCalls(kernel, plan, io.x, io.work.xChunks, (view, chunk) => [view, chunk, w, io.y])
+      : [{ kernel, buffers: [io.x, w, io.y] }];
+    const elements = io.batch * (sizeOf(io.input) + sizeOf(this.outputShape(io.input)));
+    return [{
+      name: "conv2d.forward",
+      variant: choice.variant,
+      why: choice.why,
+      reads: ["x", "params"],
+      writes: ["y"],
+      flops: this.#flops(io.batch, io.input),
+      bytes: 4 * (elements + this.#gradientRow()),
+      calls,
+    }];
+  }
+
+  /** Weight and bias gradients, and dx when asked (gated by the fused activation, if any). */
+  backward(io: BackwardIO): Op[] {
+    const c = this.#choices(io.batch, io.input);
+    const row = this.#gradientRow();
+    const xFloats = io.batch * sizeOf(io.input);
+    const yFloats = io.batch * sizeOf(this.outputShape(io.input));
+    const flops = this.#flops(io.batch, io.input);
+    const weightKernel = conv2dBackwardWeight(c.shape, c.weight.params);
+    const partial = io.work.partial;
+    const ops: Op[] = [{
+      name: "conv2d.backward_weight",
+      variant: c.weight.variant,
+      why: c.weight.why,
+      reads: ["x", "dy"],
+      writes: ["work.partial"],
+      flops,
+      bytes: 4 * (xFloats + yFloats + io.batch * row),
+      calls: "plan" in c.weight.params
+        ? chunkedCalls(
+          weightKernel,
+          c.weight.params.plan,
+          io.x,
+          io.work.wxChunks,
+          (view, chunk) => [view, chunk, io.dy, partial],
+        )
+        : [{ kernel: weightKernel, buffers: [io.x, io.dy, partial] }],
+    }, {
+      name: "conv2d.sum_partials",
+      variant: "column sums",
+      why: "per-image partial gradients need no atomics; one pass adds them",
+      reads: ["work.partial"],
+      writes: ["grads"],
+      flops: io.batch * row,
+      bytes: 4 * (io.batch + 1) * row,
+      calls: [{ kernel: sumRows(io.batch, row), buffers: [partial, this.segment.grads] }],
+    }];
+    if (io.dx) {
+      const { inputPlan: plan, uniformWeights, tile } = c.input.params;
+      const w = this.#weights(uniformWeights);
+      const gate = io.gate ? [io.x] : [];
+      const kernel = conv2dBackwardInput(c.shape, {
+        uniformWeights,
+        tile,
+        gate: io.gate,
+        inputPlan: plan,
+      });
+      const dx = io.dx;
+      ops.push({
+        name: "conv2d.backward_input",
+        variant: c.input.variant + (io.gate ? ` gate ${io.gate}` : ""),
+        why: c.input.why,
+        reads: ["dy", "params", ...(io.gate ? ["x"] : [])],
+        writes: ["dx"],
+        flops,
+        bytes: 4 * (yFloats + row + xFloats * (io.gate ? 2 : 1)),
+        calls: plan
+          ? chunkedCalls(
+            kernel,
+            plan,
+            io.dy,
+            io.work.dyChunks,
+            (view, chunk) => [view, chunk, w, ...gate, dx],
+          )
+          : [{ kernel, buffers: [io.dy, w, ...gate, dx] }],
+      });
+    }
+    return ops;
+  }
+
+  /** PyTorch's repr. */
+  override toString(): string {
+    const extra =
+      (this.stride[0] !== 1 || this.stride[1] !== 1 ? `, stride=(${this.stride.join(", ")})` : "") +
+      (this.padding[0] || this.padding[1] ? `, padding=(${this.padding.join(", ")})` : "");
+    return `Conv2d(${this.inChannels}, ${this.outChannels}, kernel_size=(${
+      this.kernelSize.join(", ")
+    })${extra})`;
+  }
+}

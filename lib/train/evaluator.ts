@@ -1,0 +1,147 @@
+/**
+ * Evaluation on the device: batches are gathered from the resident split, and the loss and
+ * correct-count sums stay on the device until one read at the end. With `predictions`, each
+ * image's logits and predicted class are copied aside on the device and read once at the end.
+ *
+ * @module
+ */
+import type { Split } from "../../data/dataset.ts";
+import { readFloats, readUints, storageBuffer, uniformBuffer } from "../gpu/buffers.ts";
+import { KernelRunner } from "../gpu/kernel_runner.ts";
+import { DEFAULTS } from "../defaults.ts";
+import { destroySplit, type DeviceSplit, uploadSplit } from "./device_data.ts";
+import type { Model } from "./model.ts";
+import { passSteps } from "./pass.ts";
+import { argmaxOp } from "./plan.ts";
+import { readTotals, totalsBuffer } from "./totals.ts";
+
+/** Per-image results of an evaluation, in split order. */
+export interface Predictions {
+  /** Predicted class of each image (the first arg-max of its logits). */
+  classes: Uint32Array;
+  /** Logits, `count × classes`. */
+  logits: Float32Array;
+}
+
+/** Test loss and accuracy. */
+export interface EvalResult {
+  /** Mean cross-entropy. */
+  loss: number;
+  /** Fraction of images whose arg-max is the label. */
+  accuracy: number;
+  /** Images evaluated. */
+  count: number;
+  /** Wall-clock seconds. */
+  seconds: number;
+  /** Per-image results, when asked for. */
+  predictions?: Predictions;
+}
+
+/** Options of {@linkcode evaluate}. */
+export interface EvalOptions {
+  /** Images per batch (results do not depend on it); default 256. */
+  batchSize?: number;
+  /** Also return every image's logits and predicted class. */
+  predictions?: boolean;
+}
+
+/**
+ * Mean loss and accuracy of `model` on `split`, in file order; with `predictions`, every image's
+ * logits and predicted class too.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { evaluate, lenet5, Model, requestGpu, splitFromArrays } from "../../mod.ts";
+ * const split = splitFromArrays(new Uint8Array(3 * 28 * 28), Uint8Array.of(0, 1, 2), 28, 28);
+ * const model = new Model(await requestGpu(), lenet5());
+ * const result = await evaluate(model, split, { predictions: true });
+ * assert.equal(result.count, 3);
+ * assert.equal(result.predictions!.classes.length, 3);
+ * model.dispose();
+ * ```
+ */
+export async function evaluate(
+  model: Model,
+  split: Split,
+  options: EvalOptions = {},
+): Promise<EvalResult> {
+  const t0 = performance.now();
+  const data = uploadSplit(model.gpu.device, split);
+  try {
+    const result = await evaluateResident(model, data, options);
+    return { ...result, seconds: (performance.now() - t0) / 1000 };
+  } finally {
+    destroySplit(data);
+  }
+}
+
+/** {@linkcode evaluate} on a split already on the device (the trainer's test split). */
+export async function evaluateResident(
+  model: Model,
+  data: DeviceSplit,
+  options: EvalOptions = {},
+): Promise<EvalResult> {
+  const t0 = performance.now();
+  const device = model.gpu.device;
+  const totals = totalsBuffer(device, "eval totals");
+  const window = uniformBuffer(device, "eval window");
+  const owned = [totals, window];
+  try {
+    const want = options.predictions === true;
+    const classes = model.classes;
+    const predicted = want ? storageBuffer(device, data.count * 4, "predicted classes") : null;
+    const logits = want ? storageBuffer(device, data.count * classes * 4, "all logits") : null;
+    const scratch = new Map<number, GPUBuffer>();
+    const argmax = (plan: { batch: number }) => {
+      let buffer = scratch.get(plan.batch);
+      if (!buffer) {
+        scratch.set(plan.batch, buffer = storageBuffer(device, plan.batch * 4, "batch classes"));
+      }
+      return buffer;
+    };
+    if (predicted && logits) owned.push(predicted, logits);
+    const steps = await passSteps(
+      model,
+      data,
+      options.batchSize ?? DEFAULTS.evalBatchSize,
+      { window, totals },
+      "eval",
+      (plan) => (want ? [argmaxOp(plan, classes, argmax(plan))] : []),
+    );
+    owned.push(...scratch.values());
+    for (const { start, plan, dispatches } of steps) {
+      device.queue.writeBuffer(window, 0, new Uint32Array([start]));
+      const encoder = device.createCommandEncoder();
+      KernelRunner.record(encoder, dispatches);
+      if (predicted && logits) {
+        encoder.copyBufferToBuffer(argmax(plan), 0, predicted, start * 4, plan.batch * 4);
+        encoder.copyBufferToBuffer(
+          plan.logits,
+          0,
+          logits,
+          start * classes * 4,
+          plan.batch * classes * 4,
+        );
+      }
+      device.queue.submit([encoder.finish()]);
+    }
+    const sums = await readTotals(device, totals);
+    const result: EvalResult = {
+      loss: sums.lossSum / sums.images,
+      accuracy: sums.correct / sums.images,
+      count: sums.images,
+      seconds: 0,
+    };
+    if (predicted && logits) {
+      result.predictions = {
+        classes: await readUints(device, predicted, 0, data.count),
+        logits: await readFloats(device, logits, 0, data.count * classes),
+      };
+    }
+    result.seconds = (performance.now() - t0) / 1000;
+    return result;
+  } finally {
+    for (const b of owned) b.destroy();
+  }
+}

@@ -1,0 +1,61 @@
+/**
+ * A pass over a resident split, as prepared dispatches: one step per batch, each gathering its
+ * batch at the offset written to `window`, running the plan's forward pass and loss, adding into
+ * `totals`, then (training) the backward pass and whatever follows (the optimiser's update).
+ *
+ * @module
+ */
+import { type Dispatch, KernelRunner } from "../gpu/kernel_runner.ts";
+import type { DeviceSplit } from "./device_data.ts";
+import type { Model } from "./model.ts";
+import {
+  batchPlan,
+  gatherOp,
+  metricsOp,
+  type Mode,
+  type PlanOp,
+  stepCalls,
+  type StepPlan,
+} from "./plan.ts";
+
+/** One step of a pass: where its batch starts, its plan, its ops and their dispatches. */
+export interface PassStep {
+  /** Index in the split's order of the batch's first image. */
+  start: number;
+  /** The plan of the step's batch size. */
+  plan: StepPlan;
+  /** Gather, forward, loss, metrics, backward (training), then `after`. */
+  ops: PlanOp[];
+  /** The ops' prepared dispatches. */
+  dispatches: Dispatch[];
+}
+
+/**
+ * The steps of one pass over `data` in batches of `batchSize` (the last may be smaller).
+ * `after(plan)` adds ops at the end of every step (the optimiser's update, an arg-max).
+ */
+export async function passSteps(
+  model: Model,
+  data: DeviceSplit,
+  batchSize: number,
+  buffers: { window: GPUBuffer; totals: GPUBuffer },
+  mode: Mode,
+  after: (plan: StepPlan) => PlanOp[] = () => [],
+): Promise<PassStep[]> {
+  const runner = KernelRunner.for(model.gpu.device);
+  const steps: PassStep[] = [];
+  for (const { size, starts } of batchPlan(data.count, batchSize)) {
+    const plan = await model.plan(size, mode);
+    const ops = [
+      gatherOp(plan, data, buffers.window, model.inputShape),
+      ...plan.forward,
+      ...plan.loss,
+      metricsOp(plan, buffers.totals),
+      ...plan.backward,
+      ...after(plan),
+    ];
+    const dispatches = await runner.prepareAll(stepCalls(ops));
+    for (const start of starts) steps.push({ start, plan, ops, dispatches });
+  }
+  return steps;
+}

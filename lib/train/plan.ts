@@ -1,0 +1,487 @@
+/**
+ * The step plan: for a model, a batch size and a mode, the explicit list of ops of one step over
+ * named tensors, as llm.c's `gpt2_forward` is a flat list of calls. For LeNet-5 (sigmoid, avg):
+ *
+ *   forward   x[B,1,28,28] → conv 0 (+sigmoid 1) → h1[B,6,28,28] → avgpool 2 → h2[B,6,14,14]
+ *             → conv 3 (+sigmoid 4) → h4[B,16,10,10] → avgpool 5 → h5[B,16,5,5] = h6[B,400]
+ *             → linear 7 (+sigmoid 8) → h8[B,120] → linear 9 (+sigmoid 10) → h10[B,84]
+ *             → linear 11 → logits[B,10]
+ *   loss      logits, labels → rowLoss, rowCorrect (+ dlogits when training)
+ *   backward  the same layers last to first, each writing its parameters' gradients dw<i> and
+ *             (but the first) its input's gradient d<input>, with the activation before it fused.
+ *
+ * Fusion is decided here: an activation between a layer that can apply it to its output and a
+ * layer that can fold its derivative into its input gradient records no kernel of its own.
+ * Which kernel variant each op runs comes from the layers' choosers (`lib/nn/choose.ts`). The
+ * model caches one plan per batch size and mode; the trainer, the evaluator, `predict` and the
+ * bench compose their steps from it, and {@linkcode formatPlan} prints it
+ * (`deno task bench --plan`).
+ *
+ * @module
+ */
+import { gatherBatch } from "../../kernels/batch.ts";
+import { softmaxCrossEntropy } from "../../kernels/loss.ts";
+import { accumulateMetrics, argmaxRows } from "../../kernels/metrics.ts";
+import { constantBuffer, storageBuffer } from "../gpu/buffers.ts";
+import { type BufferSlice, type KernelCall, KernelRunner } from "../gpu/kernel_runner.ts";
+import type { Layer } from "../nn/layer.ts";
+import type { PlacedLayer } from "../nn/sequential.ts";
+import { type Shape, sizeOf } from "../tensor.ts";
+import type { DeviceSplit } from "./device_data.ts";
+import { TOTALS } from "./totals.ts";
+
+/** Train: forward, loss with its gradient, backward. Eval: forward and loss. */
+export type Mode = "train" | "eval";
+
+/** A tensor of a plan: a buffer (or a part of one) with a name and a batch-first shape. */
+export interface PlanTensor {
+  /** Name in the plan, e.g. `x`, `h4`, `dh4`, `w3`, `3.partial`. */
+  name: string;
+  /** Shape, batch first for activations. */
+  shape: Shape;
+  /** Where it lives. */
+  slice: BufferSlice;
+  /** Set when this tensor is another one's buffer (a Flatten's output is its input). */
+  viewOf?: string;
+}
+
+/** One op of a plan: a layer's op with its slots resolved to tensor names. */
+export interface PlanOp {
+  /** What it computes, e.g. `conv2d.forward`. */
+  name: string;
+  /** The layer it belongs to (`3 Conv2d(6, 16, ...)`), or the step's part (`data`, `loss`). */
+  layer: string;
+  /** The kernel variant. */
+  variant: string;
+  /** Why that variant. */
+  why: string;
+  /** Tensors read. */
+  inputs: readonly string[];
+  /** Tensors written. */
+  outputs: readonly string[];
+  /** Floating-point operations. */
+  flops: number;
+  /** Bytes read and written. */
+  bytes: number;
+  /** Its kernel calls. */
+  calls: readonly KernelCall[];
+}
+
+/** The buffers and ops of one step for a batch size and mode. */
+export interface StepPlan {
+  /** Batch size. */
+  batch: number;
+  /** Mode. */
+  mode: Mode;
+  /** Every tensor by name, in order of creation. */
+  tensors: ReadonlyMap<string, PlanTensor>;
+  /** Input images [batch, ...inputShape] (f32). */
+  x: GPUBuffer;
+  /** Labels [batch] (u32). */
+  labels: GPUBuffer;
+  /** Logits [batch, classes]. */
+  logits: GPUBuffer;
+  /** Per-image loss [batch]. */
+  rowLoss: GPUBuffer;
+  /** Per-image correctness (0 or 1) [batch]. */
+  rowCorrect: GPUBuffer;
+  /** Forward ops. */
+  forward: readonly PlanOp[];
+  /** The loss op (and, when training, the logit gradient). */
+  loss: readonly PlanOp[];
+  /** Backward ops (empty unless training). */
+  backward: readonly PlanOp[];
+  /** Every buffer the plan allocated, for {@linkcode destroyPlan}. */
+  owned: readonly GPUBuffer[];
+}
+
+/** What the plan needs to know of a model. */
+export interface PlanModel {
+  /** The device. */
+  device: GPUDevice;
+  /** The leaf layers with their `state_dict` paths. */
+  layers: readonly PlacedLayer[];
+  /** Per-sample input shape. */
+  inputShape: Shape;
+  /** Number of classes. */
+  classes: number;
+}
+
+/**
+ * Which activation layers are fused into their neighbours: those between a layer that applies
+ * an activation to its output (`fuses.activation`) and one that folds its derivative into its
+ * input gradient (`fuses.gate`).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { fusedActivations } from "./plan.ts";
+ * import { lenet5 } from "../nn/lenet.ts";
+ * const fused = fusedActivations(lenet5().flat().map((p) => p.layer));
+ * assert.deepEqual(fused.flatMap((f, i) => (f ? [i] : [])), [1, 4, 8, 10]);
+ * ```
+ */
+export function fusedActivations(layers: readonly Layer[]): boolean[] {
+  const n = layers.length;
+  return layers.map((layer, i) =>
+    layer.activation !== undefined && i > 0 && i + 1 < n &&
+    layers[i - 1].fuses?.activation === true && layers[i + 1].fuses?.gate === true
+  );
+}
+
+/**
+ * Builds (allocates and compiles) the plan of one step.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { lenet5, Model, requestGpu } from "../../mod.ts";
+ * const model = new Model(await requestGpu(), lenet5());
+ * const plan = await model.plan(8, "eval");
+ * assert.deepEqual(plan.forward.map((op) => op.outputs[0]), ["h1", "h2", "h4", "h5", "h8", "h10", "logits"]);
+ * model.dispose();
+ * ```
+ */
+export async function buildStepPlan(
+  model: PlanModel,
+  batch: number,
+  mode: Mode,
+): Promise<StepPlan> {
+  if (!(Number.isInteger(batch) && batch > 0)) {
+    throw new RangeError(`batch size must be a positive integer, got ${batch}`);
+  }
+  const { device, layers: placed } = model;
+  const training = mode === "train";
+  const layers = placed.map((p) => p.layer);
+  const n = layers.length;
+  const fused = fusedActivations(layers);
+  const owned: GPUBuffer[] = [];
+  const tensors = new Map<string, PlanTensor>();
+  const floats = (name: string, shape: Shape, bytes = sizeOf(shape) * 4) => {
+    const buffer = storageBuffer(device, bytes, name);
+    owned.push(buffer);
+    const t: PlanTensor = { name, shape, slice: { buffer } };
+    tensors.set(name, t);
+    return t;
+  };
+  const view = (name: string, shape: Shape, of: PlanTensor) => {
+    const t: PlanTensor = { name, shape, slice: of.slice, viewOf: of.name };
+    tensors.set(name, t);
+    return t;
+  };
+
+  // Activations: layer i reads outs[i - 1] (x for the first) and writes outs[i]. A fused
+  // activation shares its producer's output, which is named after the activation.
+  const shapes = [model.inputShape];
+  for (const layer of layers) shapes.push(layer.outputShape(shapes.at(-1)!));
+  const batched = (i: number): Shape => [batch, ...shapes[i]];
+  const x = floats("x", batched(0));
+  const outs: PlanTensor[] = [];
+  const grads: (PlanTensor | null)[] = [];
+  for (let i = 0; i < n; i++) {
+    const prev = i ? outs[i - 1] : x;
+    const prevGrad = i ? grads[i - 1] : null;
+    if (fused[i]) {
+      outs.push(prev);
+      grads.push(prevGrad);
+    } else if (layers[i].reshapeOnly) {
+      outs.push(view(`h${i}`, batched(i + 1), prev));
+      grads.push(prevGrad && view(`dh${i}`, batched(i + 1), prevGrad));
+    } else {
+      const name = i === n - 1 ? "logits" : `h${fused[i + 1] ? i + 1 : i}`;
+      outs.push(floats(name, batched(i + 1)));
+      grads.push(training ? floats(`d${name}`, batched(i + 1)) : null);
+    }
+  }
+  const logits = outs[n - 1];
+  if (logits.viewOf || shapes[n].length !== 1) {
+    throw new RangeError(
+      `the network must end in a layer with [classes] outputs, not ${layers[n - 1]}`,
+    );
+  }
+  const labels = floats("labels", [batch]);
+  const rowLoss = floats("rowLoss", [batch]);
+  const rowCorrect = floats("rowCorrect", [batch]);
+
+  // Each layer's scratch buffers, named `<path>.<name>`.
+  const work = placed.map(({ path, layer }, i) => {
+    const slots: Record<string, BufferSlice> = {};
+    for (const [name, request] of Object.entries(layer.workspace(batch, shapes[i], training))) {
+      const full = `${path}.${name}`;
+      if (typeof request === "number") {
+        slots[name] = floats(full, [request / 4], request).slice;
+      } else {
+        const buffer = constantBuffer(device, request, full);
+        owned.push(buffer);
+        tensors.set(full, { name: full, shape: [request.length], slice: { buffer } });
+        slots[name] = { buffer };
+      }
+    }
+    return slots;
+  });
+
+  const label = (i: number) => {
+    const { path, layer } = placed[i];
+    const act = fused[i + 1] ? ` + ${String(layers[i + 1]).replace(/\(.*$/s, "")}` : "";
+    return `${path} ${String(layer).replace(/\(.*$/s, "")}${act}`;
+  };
+  const resolve = (
+    i: number,
+    slots: readonly string[],
+    dy?: PlanTensor | null,
+    dx?: PlanTensor | null,
+  ) =>
+    slots.map((slot) => {
+      const path = placed[i].path;
+      switch (slot) {
+        case "x":
+          return i ? outs[i - 1].name : "x";
+        case "y":
+          return outs[i].name;
+        case "dy":
+          return dy?.name ?? "?";
+        case "dx":
+          return dx?.name ?? "?";
+        case "params":
+          return `w${path}`;
+        case "grads":
+          return `dw${path}`;
+        default:
+          return slot.startsWith("work.") ? `${path}.${slot.slice(5)}` : slot;
+      }
+    });
+
+  const forward: PlanOp[] = [];
+  for (let i = 0; i < n; i++) {
+    if (fused[i]) continue;
+    const ops = layers[i].forward({
+      batch,
+      input: shapes[i],
+      x: (i ? outs[i - 1] : x).slice,
+      y: outs[i].slice,
+      work: work[i],
+      activation: fused[i + 1] ? layers[i + 1].activation : undefined,
+    });
+    for (const op of ops) {
+      forward.push({
+        ...op,
+        layer: label(i),
+        inputs: resolve(i, op.reads),
+        outputs: resolve(i, op.writes),
+      });
+    }
+  }
+
+  const dlogits = grads[n - 1];
+  const loss: PlanOp[] = [{
+    name: "cross_entropy",
+    layer: "loss",
+    variant: training ? "loss + gradient" : "loss",
+    why: "log-softmax around the row maximum (no cancellation); the gradient in the same pass",
+    inputs: ["logits", "labels"],
+    outputs: ["rowLoss", "rowCorrect", ...(dlogits ? [dlogits.name] : [])],
+    flops: 6 * batch * model.classes,
+    bytes: 4 * batch * (model.classes * (training ? 2 : 1) + 3),
+    calls: [{
+      kernel: softmaxCrossEntropy({ batch, classes: model.classes, gradient: training }),
+      buffers: [
+        logits.slice,
+        labels.slice,
+        rowLoss.slice,
+        rowCorrect.slice,
+        ...(dlogits ? [dlogits.slice] : []),
+      ],
+    }],
+  }];
+
+  const backward: PlanOp[] = [];
+  if (training) {
+    for (let i = n - 1; i >= 0; i--) {
+      if (fused[i]) continue;
+      const dy = grads[i]!;
+      const dx = i ? grads[i - 1] : null;
+      const ops = layers[i].backward({
+        batch,
+        input: shapes[i],
+        x: (i ? outs[i - 1] : x).slice,
+        y: outs[i].slice,
+        work: work[i],
+        dy: dy.slice,
+        dx: dx?.slice ?? null,
+        gate: i > 0 && fused[i - 1] ? layers[i - 1].activation : undefined,
+      });
+      for (const op of ops) {
+        backward.push({
+          ...op,
+          layer: label(i),
+          inputs: resolve(i, op.reads, dy, dx),
+          outputs: resolve(i, op.writes, dy, dx),
+        });
+      }
+    }
+  }
+
+  const plan: StepPlan = {
+    batch,
+    mode,
+    tensors,
+    x: x.slice.buffer,
+    labels: labels.slice.buffer,
+    logits: logits.slice.buffer,
+    rowLoss: rowLoss.slice.buffer,
+    rowCorrect: rowCorrect.slice.buffer,
+    forward,
+    loss,
+    backward,
+    owned,
+  };
+  // Compile everything now, so that the first step is not slower than the rest.
+  const runner = KernelRunner.for(device);
+  await Promise.all(
+    stepCalls([...forward, ...loss, ...backward]).map((c) => runner.pipeline(c.kernel)),
+  );
+  return plan;
+}
+
+/** Destroys every buffer a plan allocated. */
+export function destroyPlan(plan: StepPlan): void {
+  for (const buffer of plan.owned) buffer.destroy();
+}
+
+/** The kernel calls of `ops`, in order. */
+export function stepCalls(ops: readonly PlanOp[]): KernelCall[] {
+  return ops.flatMap((op) => op.calls);
+}
+
+/**
+ * The op that assembles a batch from a resident split: the images at positions `window ..
+ * window + batch` of the split's order, scaled to [0, 1] and resized to the model's input.
+ */
+export function gatherOp(
+  plan: StepPlan,
+  data: DeviceSplit,
+  window: GPUBuffer,
+  inputShape: Shape,
+): PlanOp {
+  const [, height, width] = inputShape;
+  const resize = height !== data.rows || width !== data.cols;
+  return {
+    name: "gather",
+    layer: "data",
+    variant: resize ? `bilinear ${data.rows}x${data.cols}→${height}x${width}` : "copy",
+    why: resize
+      ? "resized on the device, as the reference's transforms.Resize"
+      : "bytes to [0, 1] floats, as ToTensor()",
+    inputs: ["dataset", "order", "window"],
+    outputs: ["x", "labels"],
+    flops: plan.batch * height * width * (resize ? 8 : 1),
+    bytes: plan.batch * (height * width * 4 + 8) + plan.batch * data.rows * data.cols,
+    calls: [{
+      kernel: gatherBatch({
+        batch: plan.batch,
+        srcHeight: data.rows,
+        srcWidth: data.cols,
+        dstHeight: height,
+        dstWidth: width,
+      }),
+      buffers: [data.images, data.labels, data.order, window, plan.x, plan.labels],
+    }],
+  };
+}
+
+/** The op that adds a batch's loss and correct count into `totals` (see `totals.ts`). */
+export function metricsOp(plan: StepPlan, totals: GPUBuffer): PlanOp {
+  return {
+    name: "metrics",
+    layer: "loss",
+    variant: "one invocation",
+    why: `${TOTALS.length} running sums stay on the device until a log point`,
+    inputs: ["rowLoss", "rowCorrect"],
+    outputs: ["totals"],
+    flops: 2 * plan.batch,
+    bytes: 8 * plan.batch + 16,
+    calls: [{
+      kernel: accumulateMetrics(plan.batch),
+      buffers: [plan.rowLoss, plan.rowCorrect, totals],
+    }],
+  };
+}
+
+/** The op that writes each row's first arg-max of the logits to `predictions` (u32). */
+export function argmaxOp(plan: StepPlan, classes: number, predictions: GPUBuffer): PlanOp {
+  return {
+    name: "argmax",
+    layer: "predict",
+    variant: "per row",
+    why: "predicted classes without reading the logits back",
+    inputs: ["logits"],
+    outputs: ["predictions"],
+    flops: plan.batch * classes,
+    bytes: 4 * plan.batch * (classes + 1),
+    calls: [{ kernel: argmaxRows(plan.batch, classes), buffers: [plan.logits, predictions] }],
+  };
+}
+
+/** The batch sizes covering `count` images: full batches, then the remainder. */
+export function batchPlan(count: number, batchSize: number): { size: number; starts: number[] }[] {
+  if (!(Number.isInteger(batchSize) && batchSize > 0)) {
+    throw new RangeError(`batch size must be a positive integer, got ${batchSize}`);
+  }
+  const full = Math.floor(count / batchSize), rest = count % batchSize;
+  const plan = [{ size: batchSize, starts: Array.from({ length: full }, (_, i) => i * batchSize) }];
+  if (rest) plan.push({ size: rest, starts: [full * batchSize] });
+  return plan.filter((p) => p.starts.length);
+}
+
+const mega = (v: number) => (v / 1e6).toFixed(v >= 1e7 ? 0 : 2);
+
+/**
+ * The ops as a table: one line each with its layer, variant, inputs → outputs (with shapes) and
+ * cost, then each distinct variant with the reason it was chosen.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { formatPlan, lenet5, Model, requestGpu } from "../../mod.ts";
+ * const model = new Model(await requestGpu(), lenet5());
+ * const plan = await model.plan(4, "train");
+ * const text = formatPlan([...plan.forward, ...plan.loss, ...plan.backward], plan.tensors);
+ * assert.match(text, /conv2d\.forward .* x\[4,1,28,28\], w0 → h1\[4,6,28,28\]/);
+ * model.dispose();
+ * ```
+ */
+export function formatPlan(
+  ops: readonly PlanOp[],
+  tensors: ReadonlyMap<string, PlanTensor>,
+): string {
+  const shaped = (name: string) => {
+    const t = tensors.get(name);
+    return t && !name.includes(".") && !/^d?w/.test(name) ? `${name}[${t.shape.join(",")}]` : name;
+  };
+  const rows = ops.map((op) => [
+    op.layer,
+    op.name,
+    op.variant,
+    `${op.inputs.map(shaped).join(", ")} → ${op.outputs.map(shaped).join(", ")}`,
+    mega(op.flops),
+    mega(op.bytes),
+    String(op.calls.length),
+  ]);
+  const head = ["layer", "op", "variant", "reads → writes", "MFLOP", "MB", "calls"];
+  const widths = head.map((h, c) => Math.max(h.length, ...rows.map((r) => r[c].length)));
+  const line = (r: string[]) =>
+    r.map((v, c) => (c >= 4 ? v.padStart(widths[c]) : v.padEnd(widths[c]))).join("  ").trimEnd();
+  const flops = ops.reduce((s, op) => s + op.flops, 0),
+    bytes = ops.reduce((s, op) => s + op.bytes, 0);
+  const calls = ops.reduce((s, op) => s + op.calls.length, 0);
+  const reasons = new Map<string, string>();
+  for (const op of ops) reasons.set(`${op.name} ${op.variant}`, op.why);
+  return [
+    line(head),
+    ...rows.map(line),
+    `total: ${mega(flops)} MFLOP, ${mega(bytes)} MB moved, ${calls} dispatches`,
+    "",
+    "why each variant:",
+    ...[...reasons].map(([k, why]) => `  ${k}: ${why}`),
+  ].join("\n");
+}
