@@ -137,3 +137,27 @@ Deno.test("a truncated data file is named in a one-line error, without a stack t
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("eval --predictions works on a checkpoint trained with --resize (images resized on the device)", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const t = await run("cli/train.ts", [
+      ...["--epochs", "1", "--subset", "1024", "--batch-size", "64", "--resize", "32"],
+      ...["--activation", "relu", "--pool", "max", "--out", dir],
+    ]);
+    assertEquals(t.code, 0, t.stderr);
+    const csv = `${dir}/predictions.csv`;
+    const e = await run("cli/eval.ts", [
+      ...["--checkpoint", `${dir}/model.safetensors`, "--json", "--predictions", csv],
+    ]);
+    assertEquals(e.code, 0, e.stderr);
+    const result = JSON.parse(e.stdout);
+    const rows = (await Deno.readTextFile(csv)).trim().split("\n").slice(1);
+    assertEquals(rows.length, 10000);
+    const correct = rows.filter((r) => r.split(",")[1] === r.split(",")[2]).length;
+    assertEquals(correct / 10000, result.test_accuracy);
+    assert(result.test_accuracy > 0.3, `accuracy ${result.test_accuracy}`);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
