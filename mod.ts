@@ -53,6 +53,7 @@ export { Model, type ModelOptions, type ParameterInfo } from "./lib/train/model.
 export {
   Adam,
   type AdamOptions,
+  FlatOptimizer,
   type Optimizer,
   SGD,
   type SgdOptions,

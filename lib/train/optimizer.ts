@@ -38,47 +38,85 @@ interface Attached {
   state: GPUBuffer[];
 }
 
-/** Attaches once; a second model is an error, not a silently untrained model. */
-function attachOnce(
-  current: Attached | undefined,
-  model: Model,
-  name: string,
-  build: () => Attached,
-): Attached {
-  if (current) {
-    if (current.model !== model) {
-      throw new Error(
-        `${name} already serves another model: create one optimiser per model (as in PyTorch)`,
-      );
-    }
-    return current;
-  }
-  return build();
-}
+/**
+ * Base of the optimisers here: state buffers the size of the model's flat parameter buffer, one
+ * update dispatch over all parameters, and a few per-step scalars in a uniform buffer.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { Adam, FlatOptimizer } from "./optimizer.ts";
+ * assert.ok(new Adam() instanceof FlatOptimizer);
+ * ```
+ */
+export abstract class FlatOptimizer implements Optimizer {
+  /** Learning rate; may be changed between steps. */
+  abstract lr: number;
+  #steps = 0;
+  #attached?: Attached;
 
-/** The update op of a flat-buffer optimiser. */
-function updateOp(
-  name: string,
-  kernel: KernelSpec,
-  model: Model,
-  state: GPUBuffer[],
-  uniform: GPUBuffer,
-  flopsPerParameter: number,
-): PlanOp {
-  return {
-    name,
-    layer: "optimizer",
-    variant: "flat vec4",
-    why: "every parameter in one flat buffer: one dispatch updates them all",
-    inputs: ["grads", "params", ...state.map((b) => b.label)],
-    outputs: ["params", ...state.map((b) => b.label)],
-    flops: flopsPerParameter * model.flatSize,
-    bytes: 4 * model.flatSize * (3 + 2 * state.length),
-    calls: [{
-      kernel,
-      buffers: [model.parameterBuffer, model.gradientBuffer, ...state, uniform],
-    }],
-  };
+  /** The update op's name, e.g. `adam.update`. */
+  protected abstract readonly opName: string;
+  /** Names of the state buffers, e.g. `m` and `v`. */
+  protected abstract readonly stateNames: readonly string[];
+  /** Floating-point operations per parameter and step. */
+  protected abstract readonly flopsPerParameter: number;
+  /** The update kernel for `n` parameters. */
+  protected abstract kernel(n: number): KernelSpec;
+  /** The uniform scalars of step `t` (from 1). */
+  protected abstract scalars(t: number): Float32Array;
+
+  /** Steps taken. */
+  get steps(): number {
+    return this.#steps;
+  }
+
+  /** Zeroed state buffers for `model` on first use; another model is an error. */
+  attach(model: Model): PlanOp {
+    if (this.#attached) {
+      if (this.#attached.model !== model) {
+        throw new Error(
+          `this ${this.constructor.name} already serves another model: create one optimiser per model (as in PyTorch)`,
+        );
+      }
+      return this.#attached.op;
+    }
+    const device = model.gpu.device;
+    const n = model.flatSize;
+    const uniform = uniformBuffer(device, `${this.opName} scalars`);
+    const state = this.stateNames.map((name) => storageBuffer(device, n * 4, name));
+    const op: PlanOp = {
+      name: this.opName,
+      layer: "optimizer",
+      variant: "flat vec4",
+      why: "every parameter in one flat buffer: one dispatch updates them all",
+      inputs: ["grads", "params", ...this.stateNames],
+      outputs: ["params", ...this.stateNames],
+      flops: this.flopsPerParameter * n,
+      bytes: 4 * n * (3 + 2 * state.length),
+      calls: [{
+        kernel: this.kernel(n),
+        buffers: [model.parameterBuffer, model.gradientBuffer, ...state, uniform],
+      }],
+    };
+    this.#attached = { model, op, uniform, state };
+    return op;
+  }
+
+  /** Writes this step's scalars; call before submitting each step. */
+  beginStep(device: GPUDevice): void {
+    const uniform = this.#attached?.uniform;
+    if (!uniform) throw new Error(`${this.constructor.name}.beginStep before attach`);
+    device.queue.writeBuffer(uniform, 0, this.scalars(++this.#steps) as Float32Array<ArrayBuffer>);
+  }
+
+  /** Frees the state buffers; attaching again starts from zero state. */
+  dispose(): void {
+    if (!this.#attached) return;
+    this.#attached.uniform.destroy();
+    for (const b of this.#attached.state) b.destroy();
+    this.#attached = undefined;
+  }
 }
 
 /** Options of {@linkcode Adam}, PyTorch's names and defaults. */
@@ -104,7 +142,7 @@ export interface AdamOptions {
  * assert.equal(String(opt), "Adam(lr=0.001, betas=(0.9, 0.999), eps=1e-8, weight_decay=0)");
  * ```
  */
-export class Adam implements Optimizer {
+export class Adam extends FlatOptimizer {
   /** Learning rate. */
   lr: number;
   /** (β1, β2). */
@@ -113,62 +151,40 @@ export class Adam implements Optimizer {
   readonly eps: number;
   /** Weight decay. */
   readonly weightDecay: number;
-  #steps = 0;
-  #attached?: Attached;
+  /** The update op's name. */
+  protected readonly opName: string = "adam.update";
+  /** First and second moments. */
+  protected readonly stateNames: readonly string[] = ["m", "v"];
+  /** Floating-point operations per parameter and step. */
+  protected readonly flopsPerParameter: number = 12;
 
   /** Adam with PyTorch's defaults for what is not given. */
   constructor(options: AdamOptions = {}) {
+    super();
     this.lr = options.lr ?? DEFAULTS.adam.lr;
     this.betas = options.betas ?? [...DEFAULTS.adam.betas];
     this.eps = options.eps ?? DEFAULTS.adam.eps;
     this.weightDecay = options.weightDecay ?? DEFAULTS.adam.weightDecay;
   }
 
-  /** Steps taken. */
-  get steps(): number {
-    return this.#steps;
-  }
-
-  /** First and second moment buffers, zero. */
-  attach(model: Model): PlanOp {
-    this.#attached = attachOnce(this.#attached, model, "this Adam", () => {
-      const device = model.gpu.device;
-      const uniform = uniformBuffer(device, "adam step");
-      const n = model.flatSize;
-      const state = [storageBuffer(device, n * 4, "m"), storageBuffer(device, n * 4, "v")];
-      const kernel = adamUpdate(n, {
-        beta1: this.betas[0],
-        beta2: this.betas[1],
-        eps: this.eps,
-        weightDecay: this.weightDecay,
-      });
-      return {
-        model,
-        uniform,
-        state,
-        op: updateOp("adam.update", kernel, model, state, uniform, 12),
-      };
+  /** The update of the flat buffer. */
+  protected kernel(n: number): KernelSpec {
+    return adamUpdate(n, {
+      beta1: this.betas[0],
+      beta2: this.betas[1],
+      eps: this.eps,
+      weightDecay: this.weightDecay,
     });
-    return this.#attached.op;
-  }
-
-  /** Frees the moment buffers. */
-  dispose(): void {
-    disposeAttached(this.#attached);
-    this.#attached = undefined;
   }
 
   /** Step size lr / (1 - β1^t) and √(1 - β2^t), computed in double as PyTorch does. */
-  beginStep(device: GPUDevice): void {
-    const uniform = this.#attached?.uniform;
-    if (!uniform) throw new Error("Adam.beginStep before attach");
-    const t = ++this.#steps;
+  protected scalars(t: number): Float32Array {
     const bc1 = 1 - this.betas[0] ** t, bc2 = 1 - this.betas[1] ** t;
-    device.queue.writeBuffer(uniform, 0, new Float32Array([this.lr / bc1, Math.sqrt(bc2), 0, 0]));
+    return new Float32Array([this.lr / bc1, Math.sqrt(bc2), 0, 0]);
   }
 
   /** PyTorch-style description. */
-  toString(): string {
+  override toString(): string {
     return `Adam(lr=${this.lr}, betas=(${
       this.betas.join(", ")
     }), eps=${this.eps}, weight_decay=${this.weightDecay})`;
@@ -198,7 +214,7 @@ export interface SgdOptions {
  * assert.equal(opt.momentum, 0.9);
  * ```
  */
-export class SGD implements Optimizer {
+export class SGD extends FlatOptimizer {
   /** Learning rate. */
   lr: number;
   /** Momentum. */
@@ -207,11 +223,16 @@ export class SGD implements Optimizer {
   readonly weightDecay: number;
   /** Nesterov. */
   readonly nesterov: boolean;
-  #steps = 0;
-  #attached?: Attached;
+  /** The update op's name. */
+  protected readonly opName: string = "sgd.update";
+  /** The momentum buffer starts at zero, so the first step's buffer is the gradient (PyTorch). */
+  protected readonly stateNames: readonly string[] = ["momentum"];
+  /** Floating-point operations per parameter and step. */
+  protected readonly flopsPerParameter: number = 6;
 
   /** SGD with PyTorch's defaults for what is not given (lr 0.1 here: PyTorch requires one). */
   constructor(options: SgdOptions = {}) {
+    super();
     this.lr = options.lr ?? DEFAULTS.sgd.lr;
     this.momentum = options.momentum ?? DEFAULTS.sgd.momentum;
     this.weightDecay = options.weightDecay ?? DEFAULTS.sgd.weightDecay;
@@ -221,54 +242,22 @@ export class SGD implements Optimizer {
     }
   }
 
-  /** Steps taken. */
-  get steps(): number {
-    return this.#steps;
-  }
-
-  /** The momentum buffer, zero (so the first step's buffer is the gradient, as in PyTorch). */
-  attach(model: Model): PlanOp {
-    this.#attached = attachOnce(this.#attached, model, "this SGD", () => {
-      const device = model.gpu.device;
-      const uniform = uniformBuffer(device, "sgd lr");
-      const state = [storageBuffer(device, model.flatSize * 4, "momentum")];
-      const kernel = sgdUpdate(model.flatSize, {
-        momentum: this.momentum,
-        weightDecay: this.weightDecay,
-        nesterov: this.nesterov,
-      });
-      return {
-        model,
-        uniform,
-        state,
-        op: updateOp("sgd.update", kernel, model, state, uniform, 6),
-      };
+  /** The update of the flat buffer. */
+  protected kernel(n: number): KernelSpec {
+    return sgdUpdate(n, {
+      momentum: this.momentum,
+      weightDecay: this.weightDecay,
+      nesterov: this.nesterov,
     });
-    return this.#attached.op;
   }
 
-  /** Frees the momentum buffer. */
-  dispose(): void {
-    disposeAttached(this.#attached);
-    this.#attached = undefined;
-  }
-
-  /** Writes the learning rate. */
-  beginStep(device: GPUDevice): void {
-    const uniform = this.#attached?.uniform;
-    if (!uniform) throw new Error("SGD.beginStep before attach");
-    this.#steps++;
-    device.queue.writeBuffer(uniform, 0, new Float32Array([this.lr, 0, 0, 0]));
+  /** The learning rate. */
+  protected scalars(): Float32Array {
+    return new Float32Array([this.lr, 0, 0, 0]);
   }
 
   /** PyTorch-style description. */
-  toString(): string {
+  override toString(): string {
     return `SGD(lr=${this.lr}, momentum=${this.momentum}, weight_decay=${this.weightDecay}, nesterov=${this.nesterov})`;
   }
-}
-
-function disposeAttached(attached: Attached | undefined): void {
-  if (!attached) return;
-  attached.uniform.destroy();
-  for (const b of attached.state) b.destroy();
 }
