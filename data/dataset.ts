@@ -56,7 +56,6 @@ export interface IdxFileBytes {
  * import assert from "node:assert/strict";
  * import { decodeVerified } from "./dataset.ts";
  * const raw = await decodeVerified("a.idx", new Uint8Array([0, 0, 8, 1, 0, 0, 0, 0]), { file: "a" });
-
  * assert.equal(raw.length, 8); // not gzip: returned as it is
  * ```
  */

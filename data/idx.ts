@@ -16,7 +16,6 @@
  * import assert from "node:assert/strict";
  * import { DataError } from "./idx.ts";
  * const e = new DataError("train-images-idx3-ubyte.gz", "gzip data is truncated");
-
  * assert.equal(e.message, "train-images-idx3-ubyte.gz: gzip data is truncated");
  * ```
  */
@@ -67,7 +66,6 @@ export function isGzip(bytes: Uint8Array): boolean {
  * import assert from "node:assert/strict";
  * import { gunzip } from "./idx.ts";
  * const raw = await gunzip(new Uint8Array([0, 0, 8, 1, 0, 0, 0, 0]), "empty.idx");
-
  * assert.equal(raw.length, 8); // not gzip: returned as it is
  * ```
  */
@@ -93,7 +91,6 @@ export async function gunzip(bytes: Uint8Array, file: string): Promise<Uint8Arra
  * import assert from "node:assert/strict";
  * import { sha256Hex } from "./idx.ts";
  * const hex = await sha256Hex(new TextEncoder().encode("abc"));
-
  * assert.equal(hex, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
  * ```
  */
@@ -143,7 +140,6 @@ function readHeader(bytes: Uint8Array, file: string, magic: number): number[] {
  * import { decodeIdxImages } from "./idx.ts";
  * const bytes = new Uint8Array([0, 0, 8, 3, 0, 0, 0, 1, 0, 0, 0, 1, 0, 0, 0, 1, 255]);
  * const { count, rows, cols, pixels } = decodeIdxImages(bytes, "one-pixel.idx");
-
  * assert.deepEqual([count, rows, cols, pixels[0]], [1, 1, 1, 255]);
  * ```
  */
@@ -163,7 +159,6 @@ export function decodeIdxImages(bytes: Uint8Array, file: string): IdxImages {
  * import assert from "node:assert/strict";
  * import { decodeIdxLabels } from "./idx.ts";
  * const labels = decodeIdxLabels(new Uint8Array([0, 0, 8, 1, 0, 0, 0, 2, 3, 9]), "l.idx", 10);
-
  * assert.deepEqual([...labels], [3, 9]);
  * ```
  */

@@ -41,7 +41,6 @@ export interface IdxDatasetSpec {
  * ```ts
  * import assert from "node:assert/strict";
  * import { FASHION_MNIST } from "./spec.ts";
-
  * assert.equal(FASHION_MNIST.classNames[9], "ankle boot");
  * ```
  */

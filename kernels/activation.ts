@@ -21,7 +21,6 @@ const WG = 256;
  * import assert from "node:assert/strict";
  * import { activationForward } from "./activation.ts";
  * const k = activationForward("sigmoid", 256 * 6 * 28 * 28);
-
  * assert.equal(k.workgroupCount * k.workgroupSize, 256 * 6 * 28 * 28);
  * ```
  */
@@ -50,7 +49,6 @@ export function activationForward(kind: ActivationKind, n: number): KernelSpec {
  * import assert from "node:assert/strict";
  * import { activationBackward } from "./activation.ts";
  * const k = activationBackward("relu", 256 * 120);
-
  * assert.deepEqual(k.bindings.map((b) => b.name), ["y", "dy", "dx"]);
  * ```
  */

@@ -36,7 +36,6 @@ const WG = 64;
  * import assert from "node:assert/strict";
  * import { gatherBatch } from "./batch.ts";
  * const k = gatherBatch({ batch: 256, srcHeight: 28, srcWidth: 28, dstHeight: 28, dstWidth: 28 });
-
  * assert.deepEqual(k.bindings.map((b) => b.name), ["images", "labels", "order", "window", "x", "y"]);
  * ```
  */

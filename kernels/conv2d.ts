@@ -242,7 +242,6 @@ ${store}`,
  *   batch: 256, inChannels: 1, height: 28, width: 28, outChannels: 6,
  *   kernel: [5, 5], stride: [1, 1], padding: [2, 2],
  * }, { uniformWeights: true, tile: { channels: 6, columns: 4 } });
-
  * assert.deepEqual(k.bindings.map((b) => b.access), ["read", "uniform", "read_write"]);
  * ```
  */
@@ -283,7 +282,6 @@ export function conv2dForward(s: Conv2dShape, options: Conv2dKernelOptions): Ker
  *   batch: 256, inChannels: 6, height: 14, width: 14, outChannels: 16,
  *   kernel: [5, 5], stride: [1, 1], padding: [0, 0],
  * }, { tile: { channels: 6, columns: 7 } });
-
  * assert.deepEqual(k.bindings.map((b) => b.name), ["x", "wb", "y"]); // dy is read as the correlation's input
  * ```
  */
@@ -339,7 +337,6 @@ export function conv2dWeightGradPlan(s: Conv2dShape, maxUniformFloats: number): 
  *   kernel: [5, 5], stride: [1, 1], padding: [2, 2],
  * } as const;
  * const k = conv2dBackwardWeight(shape, { plan: conv2dWeightGradPlan(shape, 16384)! });
-
  * assert.deepEqual(k.bindings.map((b) => b.name), ["xu", "chunk", "dy", "partial"]);
  * ```
  */

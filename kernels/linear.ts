@@ -77,7 +77,6 @@ const WG = 64;
  * import { matmul } from "./linear.ts";
  * // Linear(400 → 120) forward on a batch of 256, bias stored after the weights.
  * const k = matmul({ M: 256, N: 120, K: 400, transB: true, biasOffset: 120 * 400 });
-
  * assert.equal(k.bindings.length, 3); // a, b (weights then bias), c
  * ```
  */
@@ -164,7 +163,6 @@ export function matmulUniformPlan(s: MatmulShape, maxUniformFloats: number): Chu
  * import { matmulUniformB, matmulUniformPlan } from "./linear.ts";
  * const shape = { M: 256, N: 120, K: 400, transB: true, biasOffset: 48000 };
  * const k = matmulUniformB({ ...shape, tileN: 20 }, matmulUniformPlan(shape, 16384)!);
-
  * assert.match(k.name, /views of 40 tile 20/);
  * ```
  */

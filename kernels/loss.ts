@@ -23,7 +23,6 @@ const WG = 64;
  * import assert from "node:assert/strict";
  * import { softmaxCrossEntropy } from "./loss.ts";
  * const k = softmaxCrossEntropy({ batch: 256, classes: 10, gradient: true });
-
  * assert.equal(k.bindings.at(-1)!.name, "dlogits");
  * ```
  */

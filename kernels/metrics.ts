@@ -4,7 +4,9 @@
  *
  * Shapes:
  *   rowLoss [B], rowCorrect [B] (from loss.ts)
- *   totals [4]: METRIC_TOTALS, in that order (accumulated; read by lib/train/totals.ts)
+ *   totals [4 + ring]: METRIC_TOTALS, in that order (accumulated; read by lib/train/totals.ts),
+ *                     then the last `ring` batch-mean losses, batch `s` at slot `s % ring`
+ *   step (uniform vec4u): .x the batch's first index (the gather's window), .y its ring slot
  *   logits [B, K] → predictions [B] (u32, first arg-max)
  *
  * @module
@@ -20,24 +22,31 @@ export const METRIC_TOTALS: readonly ["batchLossSum", "lossSum", "correct", "ima
 ];
 
 /**
- * Adds one batch's losses and correct count into `totals`. Bindings: rowLoss, rowCorrect, totals.
+ * Adds one batch's losses and correct count into `totals`, and (with a ring) records the batch's
+ * mean loss at its slot, so that a reader can tell which step's loss went bad.
+ * Bindings: rowLoss, rowCorrect, totals, step (uniform).
  *
  * @example
  * ```ts
  * import assert from "node:assert/strict";
  * import { accumulateMetrics } from "./metrics.ts";
- * const k = accumulateMetrics(256);
-
- * assert.equal(k.workgroupCount, 1);
+ * const k = accumulateMetrics(256, 10);
+ * assert.equal(k.bindings.at(-1)!.access, "uniform");
  * ```
  */
-export function accumulateMetrics(batch: number): KernelSpec {
+export function accumulateMetrics(batch: number, ring = 0): KernelSpec {
+  const record = ring > 0
+    ? `\n  totals[${METRIC_TOTALS.length}u + min(step.y, ${u32(ring - 1)})] = loss * ${
+      f32(1 / batch)
+    };`
+    : "";
   return {
     name: "accumulate_metrics",
     bindings: [
       { name: "rowLoss", type: "array<f32>", access: "read" },
       { name: "rowCorrect", type: "array<f32>", access: "read" },
       { name: "totals", type: "array<f32>", access: "read_write" },
+      { name: "step", type: "vec4u", access: "uniform" },
     ],
     workgroupSize: 1,
     workgroupCount: 1,
@@ -51,7 +60,7 @@ export function accumulateMetrics(batch: number): KernelSpec {
   totals[${METRIC_TOTALS.indexOf("batchLossSum")}] += loss * ${f32(1 / batch)};
   totals[${METRIC_TOTALS.indexOf("lossSum")}] += loss;
   totals[${METRIC_TOTALS.indexOf("correct")}] += correct;
-  totals[${METRIC_TOTALS.indexOf("images")}] += ${f32(batch)};`,
+  totals[${METRIC_TOTALS.indexOf("images")}] += ${f32(batch)};${record}`,
   };
 }
 
@@ -63,7 +72,6 @@ export function accumulateMetrics(batch: number): KernelSpec {
  * import assert from "node:assert/strict";
  * import { argmaxRows } from "./metrics.ts";
  * const k = argmaxRows(256, 10);
-
  * assert.deepEqual(k.bindings.map((b) => b.name), ["logits", "predictions"]);
  * ```
  */

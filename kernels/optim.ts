@@ -39,7 +39,6 @@ export const ADAM_STEP_STRUCT = "struct AdamStep { stepSize: f32, biasCorrection
  * import assert from "node:assert/strict";
  * import { adamUpdate } from "./optim.ts";
  * const k = adamUpdate(61760, { beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0 });
-
  * assert.ok(k.workgroupCount * k.workgroupSize >= 61760 / 4); // one vec4 per invocation
  * ```
  */
@@ -89,7 +88,6 @@ export interface SgdConstants {
  * import assert from "node:assert/strict";
  * import { sgdUpdate } from "./optim.ts";
  * const k = sgdUpdate(61760, { momentum: 0.9, weightDecay: 5e-4, nesterov: false });
-
  * assert.equal(k.bindings.length, 4);
  * ```
  */

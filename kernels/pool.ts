@@ -89,7 +89,6 @@ export function windowsTileInput(s: Pool2dShape): boolean {
  * const k = pool2dForward("avg", {
  *   batch: 256, channels: 6, height: 28, width: 28, kernel: [2, 2], stride: [2, 2], padding: [0, 0],
  * });
-
  * assert.equal(k.bindings.length, 2); // max pooling adds the winners' positions
  * ```
  */
@@ -141,7 +140,6 @@ export function pool2dForward(kind: PoolKind, s: Pool2dShape): KernelSpec {
  * const k = pool2dBackward("max", {
  *   batch: 256, channels: 16, height: 10, width: 10, kernel: [2, 2], stride: [2, 2], padding: [0, 0],
  * }, { variant: "tiled" });
-
  * assert.match(k.name, /tiled/);
  * ```
  */

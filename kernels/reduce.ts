@@ -16,7 +16,6 @@ const WG = 64;
  * import assert from "node:assert/strict";
  * import { sumRows } from "./reduce.ts";
  * const k = sumRows(256, 120, 120 * 400); // bias gradient of Linear(400 → 120)
-
  * assert.equal(k.workgroupCount * k.workgroupSize >= 120, true);
  * ```
  */

@@ -68,7 +68,6 @@ export function foldWorkgroups(count: number): [number, number] {
  *   workgroupCount: 1,
  *   body: "out[i] = 1.0;",
  * });
-
  * assert.match(wgsl, /@compute @workgroup_size\(64\)/);
  * ```
  */

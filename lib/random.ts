@@ -14,7 +14,6 @@
  * import { Random } from "./random.ts";
  * const rng = new Random(42);
  * const u = rng.uniform(-1, 1); // same value for seed 42 everywhere
-
  * assert.equal(u, new Random(42).uniform(-1, 1)); // the same value for seed 42 everywhere
  * ```
  */
@@ -87,7 +86,6 @@ function rotl(x: number, k: number): number {
  * import assert from "node:assert/strict";
  * import { permutation, Random } from "./random.ts";
  * const order = permutation(60000, new Random(0));
-
  * assert.deepEqual([...order].sort((a, b) => a - b).slice(0, 3), [0, 1, 2]);
  * ```
  */

@@ -24,9 +24,10 @@ Deno.test("softmax cross-entropy: loss, correctness and gradient match the CPU r
 
 Deno.test("accumulateMetrics adds batch sums, argmaxRows picks the first maximum", async () => {
   const rowLoss = new Float32Array([1, 2, 3, 6]), correct = new Float32Array([1, 0, 1, 1]);
-  const totals = new Float32Array([10, 20, 30, 40]);
-  const [out] = await runKernel(accumulateMetrics(4), [rowLoss, correct, totals]);
-  assertEquals(Array.from(out), [13, 32, 33, 44]);
+  const totals = new Float32Array([10, 20, 30, 40, 0, 0, 0]);
+  const step = new Uint32Array([0, 1, 0, 0]); // ring slot 1
+  const [out] = await runKernel(accumulateMetrics(4, 3), [rowLoss, correct, totals, step]);
+  assertEquals(Array.from(out), [13, 32, 33, 44, 0, 3, 0]); // the batch's mean loss at slot 1
   const logits = new Float32Array([0, 5, 5, 1, -1, -2, -3, -4, 7]);
   const [pred] = await runKernel(argmaxRows(3, 3), [logits, 3]);
   assertEquals(Array.from(new Uint32Array(pred.buffer)), [1, 0, 2]);

@@ -5,6 +5,8 @@
  * @module
  */
 
+import { GpuFaultError } from "../errors.ts";
+
 /** What the adapter says about itself, for logs. */
 export interface AdapterSummary {
   /** Adapter description, e.g. `llvmpipe (LLVM 15.0.6, 256 bits)` or the GPU's name. */
@@ -25,6 +27,11 @@ export interface Gpu {
   device: GPUDevice;
   /** The adapter's self-description. */
   info: AdapterSummary;
+  /**
+   * Validation and out-of-memory errors the device reported, and its loss, in order: any entry
+   * means results since are not to be trusted. {@linkcode checkGpu} throws on them.
+   */
+  faults: string[];
 }
 
 /** Options of {@linkcode requestGpu}. */
@@ -104,12 +111,18 @@ export async function requestGpu(options: GpuOptions = {}): Promise<Gpu> {
       maxStorageBuffersPerShaderStage: Math.min(limits.maxStorageBuffersPerShaderStage, 10),
     },
   });
-  // Validation errors would otherwise leave a step silently undone: make them loud.
+  // A validation or out-of-memory error leaves work silently undone: record it, so that every run
+  // stops at its next check instead of reporting numbers computed on partial data.
+  const faults: string[] = [];
   device.addEventListener("uncapturederror", (event) => {
-    console.error(`WebGPU error: ${(event as GPUUncapturedErrorEvent).error.message}`);
+    faults.push((event as GPUUncapturedErrorEvent).error.message.trim());
+  });
+  device.lost.then((lost) => {
+    if (lost.reason !== "destroyed") faults.push(`the device was lost: ${lost.message}`);
   });
   const info = adapter.info;
   return {
+    faults,
     adapter,
     device,
     info: {
@@ -122,6 +135,31 @@ export async function requestGpu(options: GpuOptions = {}): Promise<Gpu> {
       ),
     },
   };
+}
+
+/**
+ * Throws {@linkcode GpuFaultError} when the device reported an error or was lost: called by every
+ * run at its sync points and before it reports a result.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { checkGpu, requestGpu } from "./device.ts";
+ * const gpu = await requestGpu();
+ * checkGpu(gpu); // healthy: nothing happens
+ * gpu.device.createBuffer({ size: 4, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.MAP_WRITE });
+ * await gpu.device.queue.onSubmittedWorkDone();
+ * assert.throws(() => checkGpu(gpu), /WebGPU reported an error/);
+ * gpu.faults.length = 0;
+ * ```
+ */
+export function checkGpu(gpu: Gpu): void {
+  if (gpu.faults.length === 0) return;
+  const more = gpu.faults.length > 1 ? ` (and ${gpu.faults.length - 1} more)` : "";
+  const first = gpu.faults[0].split("\n")[0];
+  throw new GpuFaultError(
+    `WebGPU reported an error, so results cannot be trusted: ${first}${more}`,
+  );
 }
 
 /**

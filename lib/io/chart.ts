@@ -40,7 +40,6 @@ function escape(s: string): string {
  * import assert from "node:assert/strict";
  * import { lossChartSvg } from "./chart.ts";
  * const svg = lossChartSvg({ losses: [{ step: 100, loss: 2.1 }, { step: 200, loss: 1.2 }], epochs: [], stepsPerEpoch: 235 });
-
  * assert.ok(svg.startsWith("<svg") && svg.includes("</svg>"));
  * ```
  */

@@ -51,7 +51,6 @@ const DTYPE_BYTES: Record<string, number> = {
  * import assert from "node:assert/strict";
  * import { encodeSafetensors } from "./safetensors.ts";
  * const bytes = encodeSafetensors({ "0.bias": { shape: [2], data: new Float32Array([1, 2]) } });
-
  * assert.equal(new DataView(bytes.buffer).getBigUint64(0, true) % 8n, 0n); // header padded to 8 bytes
  * ```
  */
@@ -99,7 +98,6 @@ export function encodeSafetensors(
  * import assert from "node:assert/strict";
  * import { decodeSafetensors, encodeSafetensors } from "./safetensors.ts";
  * const bytes = encodeSafetensors({ w: { shape: [1], data: new Float32Array([3]) } });
-
  * assert.deepEqual(decodeSafetensors(bytes, "w.safetensors").tensors.w.shape, [1]);
  * ```
  */
@@ -179,7 +177,6 @@ export function decodeSafetensors(bytes: Uint8Array, file = "safetensors"): Safe
  * import assert from "node:assert/strict";
  * import { decodeSafetensors, encodeSafetensors, float32Tensors } from "./safetensors.ts";
  * const file = decodeSafetensors(encodeSafetensors({ w: { shape: [1], data: new Float32Array([3]) } }));
-
  * assert.equal(float32Tensors(file, "w.safetensors").w.data[0], 3);
  * ```
  */

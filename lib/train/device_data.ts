@@ -7,6 +7,7 @@
  */
 import type { Split } from "../../data/dataset.ts";
 import { storageBuffer, writeBytes } from "../gpu/buffers.ts";
+import { DeviceLimitError } from "../errors.ts";
 
 /** The buffers of a split on a device. */
 export interface DeviceSplit {
@@ -26,6 +27,12 @@ export interface DeviceSplit {
 
 /** Uploads `split` to `device`; the caller frees it with {@linkcode destroySplit}. */
 export function uploadSplit(device: GPUDevice, split: Split): DeviceSplit {
+  const limit = Math.min(device.limits.maxStorageBufferBindingSize, device.limits.maxBufferSize);
+  if (split.images.length > limit) {
+    throw new DeviceLimitError(
+      `the split's ${split.count} images take ${split.images.length} bytes, but this adapter binds at most ${limit} per buffer: use fewer images`,
+    );
+  }
   const identity = Uint32Array.from({ length: split.count }, (_, i) => i);
   return {
     count: split.count,

@@ -14,6 +14,8 @@ import type { Model } from "./model.ts";
 import { passSteps } from "./pass.ts";
 import { argmaxOp } from "./plan.ts";
 import { readTotals, totalsBuffer } from "./totals.ts";
+import { checkSplit, exclusive } from "./_guards.ts";
+import { checkGpu } from "../gpu/device.ts";
 
 /** Per-image results of an evaluation, in split order. */
 export interface Predictions {
@@ -39,7 +41,7 @@ export interface EvalResult {
 
 /** Options of {@linkcode evaluate}. */
 export interface EvalOptions {
-  /** Images per batch (results do not depend on it); default 256. */
+  /** Images per batch (results do not depend on it); default 256, or the most that fits. */
   batchSize?: number;
   /** Also return every image's logits and predicted class. */
   predictions?: boolean;
@@ -66,14 +68,17 @@ export async function evaluate(
   split: Split,
   options: EvalOptions = {},
 ): Promise<EvalResult> {
-  const t0 = performance.now();
-  const data = uploadSplit(model.gpu.device, split);
-  try {
-    const result = await evaluateResident(model, data, options);
-    return { ...result, seconds: (performance.now() - t0) / 1000 };
-  } finally {
-    destroySplit(data);
-  }
+  checkSplit(split, model.classes, "evaluate");
+  return await exclusive(model, "evaluate", async () => {
+    const t0 = performance.now();
+    const data = uploadSplit(model.gpu.device, split);
+    try {
+      const result = await evaluateResident(model, data, options);
+      return { ...result, seconds: (performance.now() - t0) / 1000 };
+    } finally {
+      destroySplit(data);
+    }
+  });
 }
 
 /** {@linkcode evaluate} on a split already on the device (the trainer's test split). */
@@ -101,10 +106,13 @@ export async function evaluateResident(
       return buffer;
     };
     if (predicted && logits) owned.push(predicted, logits);
+    // Results do not depend on the batch size: by default, the largest that fits up to 256.
+    const batchSize = options.batchSize ??
+      Math.min(DEFAULTS.evalBatchSize, model.maxBatchSize("eval"));
     const steps = await passSteps(
       model,
       data,
-      options.batchSize ?? DEFAULTS.evalBatchSize,
+      batchSize,
       { window, totals },
       "eval",
       (plan) => (want ? [argmaxOp(plan, classes, argmax(plan))] : []),
@@ -127,6 +135,7 @@ export async function evaluateResident(
       device.queue.submit([encoder.finish()]);
     }
     const sums = await readTotals(device, totals);
+    checkGpu(model.gpu);
     const result: EvalResult = {
       loss: sums.lossSum / sums.images,
       accuracy: sums.correct / sums.images,

@@ -6,7 +6,8 @@
  *
  * @module
  */
-import type { Gpu } from "../gpu/device.ts";
+import { checkGpu, type Gpu } from "../gpu/device.ts";
+import { exclusive } from "./_guards.ts";
 import { readFloats, readUints, storageBuffer, writeBytes } from "../gpu/buffers.ts";
 import { KernelRunner } from "../gpu/kernel_runner.ts";
 import type { Layer } from "../nn/layer.ts";
@@ -14,7 +15,15 @@ import { ParametricLayer } from "../nn/layer.ts";
 import type { PlacedLayer, Sequential } from "../nn/sequential.ts";
 import { DEFAULTS } from "../defaults.ts";
 import { type Shape, sizeOf, type Tensor } from "../tensor.ts";
-import { argmaxOp, buildStepPlan, type Mode, stepCalls, type StepPlan } from "./plan.ts";
+import {
+  argmaxOp,
+  buildStepPlan,
+  maxBatchSize,
+  type Mode,
+  type PlanModel,
+  stepCalls,
+  type StepPlan,
+} from "./plan.ts";
 import type { Dispatch } from "../gpu/kernel_runner.ts";
 
 /** Where one named parameter sits in the flat buffer. */
@@ -166,6 +175,31 @@ export class Model {
     return p;
   }
 
+  #planModel(): PlanModel {
+    return {
+      device: this.gpu.device,
+      layers: this.#layers,
+      inputShape: this.inputShape,
+      classes: this.classes,
+    };
+  }
+
+  /**
+   * The largest batch size whose buffers fit this adapter's limits, for a mode.
+   *
+   * @example
+   * ```ts
+   * import assert from "node:assert/strict";
+   * import { lenet5, Model, requestGpu } from "../../mod.ts";
+   * const model = new Model(await requestGpu(), lenet5());
+   * assert.ok(model.maxBatchSize("eval") >= model.maxBatchSize("train"));
+   * model.dispose();
+   * ```
+   */
+  maxBatchSize(mode: Mode): number {
+    return maxBatchSize(this.#planModel(), mode);
+  }
+
   /**
    * Reads every parameter back, keyed by `state_dict` name.
    *
@@ -263,15 +297,18 @@ export class Model {
         }`,
       );
     }
-    const device = this.gpu.device;
-    const { plan, predictions, dispatches } = await this.#predictor(count);
-    writeBytes(device, plan.x, 0, images);
-    KernelRunner.for(device).submit(dispatches);
-    const [logits, classes] = await Promise.all([
-      readFloats(device, plan.logits, 0, count * this.classes),
-      readUints(device, predictions, 0, count),
-    ]);
-    return { logits, classes };
+    return await exclusive(this, "predict", async () => {
+      const device = this.gpu.device;
+      const { plan, predictions, dispatches } = await this.#predictor(count);
+      writeBytes(device, plan.x, 0, images);
+      KernelRunner.for(device).submit(dispatches);
+      const [logits, classes] = await Promise.all([
+        readFloats(device, plan.logits, 0, count * this.classes),
+        readUints(device, predictions, 0, count),
+      ]);
+      checkGpu(this.gpu);
+      return { logits, classes };
+    });
   }
 
   /** The forward pass plus arg-max for a batch size, prepared once. */

@@ -32,13 +32,15 @@ export interface PassStep {
 
 /**
  * The steps of one pass over `data` in batches of `batchSize` (the last may be smaller).
- * `after(plan)` adds ops at the end of every step (the optimiser's update, an arg-max).
+ * `window` is a 16-byte uniform: the batch's first index, then its slot in a ring of `ring`
+ * batch losses kept after the sums in `totals`. `after(plan)` adds ops at the end of every step
+ * (the optimiser's update, an arg-max).
  */
 export async function passSteps(
   model: Model,
   data: DeviceSplit,
   batchSize: number,
-  buffers: { window: GPUBuffer; totals: GPUBuffer },
+  buffers: { window: GPUBuffer; totals: GPUBuffer; ring?: number },
   mode: Mode,
   after: (plan: StepPlan) => PlanOp[] = () => [],
 ): Promise<PassStep[]> {
@@ -50,7 +52,7 @@ export async function passSteps(
       gatherOp(plan, data, buffers.window, model.inputShape),
       ...plan.forward,
       ...plan.loss,
-      metricsOp(plan, buffers.totals),
+      metricsOp(plan, buffers.totals, buffers.window, buffers.ring),
       ...plan.backward,
       ...after(plan),
     ];

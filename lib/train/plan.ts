@@ -28,6 +28,7 @@ import type { Layer } from "../nn/layer.ts";
 import type { PlacedLayer } from "../nn/sequential.ts";
 import { type Shape, sizeOf } from "../tensor.ts";
 import type { DeviceSplit } from "./device_data.ts";
+import { DeviceLimitError } from "../errors.ts";
 import { TOTALS } from "./totals.ts";
 
 /** Train: forward, loss with its gradient, backward. Eval: forward and loss. */
@@ -129,6 +130,90 @@ export function fusedActivations(layers: readonly Layer[]): boolean[] {
   );
 }
 
+/** The largest buffer one binding may have on `device`, in bytes. */
+export function bufferLimit(device: GPUDevice): number {
+  return Math.min(device.limits.maxStorageBufferBindingSize, device.limits.maxBufferSize);
+}
+
+/**
+ * The storage buffers a plan would allocate, with their sizes in bytes (nothing is allocated):
+ * the input, each activation and its gradient, and each layer's scratch buffers.
+ */
+export function planBuffers(
+  model: PlanModel,
+  batch: number,
+  mode: Mode,
+): { name: string; bytes: number }[] {
+  const training = mode === "train";
+  const layers = model.layers.map((p) => p.layer);
+  const fused = fusedActivations(layers);
+  const out = [{
+    name: `the input x [${batch},${model.inputShape}]`,
+    bytes: 4 * batch * sizeOf(model.inputShape),
+  }];
+  let shape = model.inputShape;
+  layers.forEach((layer, i) => {
+    for (const [name, request] of Object.entries(layer.workspace(batch, shape, training))) {
+      if (typeof request === "number") {
+        out.push({ name: `${model.layers[i].path}.${name} of ${layer}`, bytes: request });
+      }
+    }
+    shape = layer.outputShape(shape);
+    if (!fused[i] && !layer.reshapeOnly) {
+      const bytes = 4 * batch * sizeOf(shape);
+      const name = `the output of ${model.layers[i].path} ${layer} [${batch},${shape}]`;
+      out.push({ name, bytes });
+      if (training) out.push({ name: `the gradient of ${name.slice(4)}`, bytes });
+    }
+  });
+  return out;
+}
+
+/**
+ * The largest batch whose plan fits the device's buffer limit (every plan buffer grows linearly
+ * with the batch).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { lenet5, Model, requestGpu } from "../../mod.ts";
+ * const model = new Model(await requestGpu(), lenet5());
+ * const max = model.maxBatchSize("train");
+ * assert.ok(max >= 256);
+ * await assert.rejects(model.plan(max + 1, "train"), /a batch of at most/);
+ * model.dispose();
+ * ```
+ */
+export function maxBatchSize(model: PlanModel, mode: Mode): number {
+  const perImage = Math.max(...planBuffers(model, 1, mode).map((b) => b.bytes));
+  let batch = Math.floor(bufferLimit(model.device) / perImage);
+  // Chunked layouts round up a little: step down until every buffer fits.
+  while (batch > 1 && !fits(model, batch, mode)) batch--;
+  return batch;
+}
+
+function fits(model: PlanModel, batch: number, mode: Mode): boolean {
+  const limit = bufferLimit(model.device);
+  return planBuffers(model, batch, mode).every((b) => Math.ceil(b.bytes / 256) * 256 <= limit);
+}
+
+/** Throws {@linkcode DeviceLimitError} when a buffer of the plan would exceed the device's limit. */
+function checkLimits(model: PlanModel, batch: number, mode: Mode): void {
+  const limit = bufferLimit(model.device);
+  const largest = planBuffers(model, batch, mode).reduce((a, b) => (b.bytes > a.bytes ? b : a));
+  if (Math.ceil(largest.bytes / 256) * 256 <= limit) return;
+  const max = maxBatchSize(model, mode);
+  const mb = (n: number) => `${(n / 2 ** 20).toFixed(0)} MiB`;
+  throw new DeviceLimitError(
+    `a batch of ${batch} needs ${
+      mb(largest.bytes)
+    } for ${largest.name}, but this adapter binds at most ${
+      mb(limit)
+    } per buffer: use a batch of at most ${max}`,
+    max,
+  );
+}
+
 /**
  * Builds (allocates and compiles) the plan of one step.
  *
@@ -150,6 +235,7 @@ export async function buildStepPlan(
   if (!(Number.isInteger(batch) && batch > 0)) {
     throw new RangeError(`batch size must be a positive integer, got ${batch}`);
   }
+  checkLimits(model, batch, mode);
   const { device, layers: placed } = model;
   const training = mode === "train";
   const layers = placed.map((p) => p.layer);
@@ -389,20 +475,24 @@ export function gatherOp(
   };
 }
 
-/** The op that adds a batch's loss and correct count into `totals` (see `totals.ts`). */
-export function metricsOp(plan: StepPlan, totals: GPUBuffer): PlanOp {
+/**
+ * The op that adds a batch's loss and correct count into `totals` (see `totals.ts`) and, with a
+ * ring, records the batch's loss at the slot `step` holds.
+ */
+export function metricsOp(plan: StepPlan, totals: GPUBuffer, step: GPUBuffer, ring = 0): PlanOp {
   return {
     name: "metrics",
     layer: "loss",
     variant: "one invocation",
-    why: `${TOTALS.length} running sums stay on the device until a log point`,
-    inputs: ["rowLoss", "rowCorrect"],
+    why:
+      `${TOTALS.length} running sums (and each step's loss) stay on the device until a sync point`,
+    inputs: ["rowLoss", "rowCorrect", "window"],
     outputs: ["totals"],
     flops: 2 * plan.batch,
     bytes: 8 * plan.batch + 16,
     calls: [{
-      kernel: accumulateMetrics(plan.batch),
-      buffers: [plan.rowLoss, plan.rowCorrect, totals],
+      kernel: accumulateMetrics(plan.batch, ring),
+      buffers: [plan.rowLoss, plan.rowCorrect, totals, step],
     }],
   };
 }

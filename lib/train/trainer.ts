@@ -18,6 +18,9 @@ import { Adam, type Optimizer } from "./optimizer.ts";
 import { passSteps } from "./pass.ts";
 import { stepCalls } from "./plan.ts";
 import { readTotals, resetTotals, totalsBuffer } from "./totals.ts";
+import { checkLabels, checkSplit, exclusive } from "./_guards.ts";
+import { checkGpu } from "../gpu/device.ts";
+import { NonFiniteError } from "../errors.ts";
 
 /** Reported after each step. */
 export interface StepEvent {
@@ -108,7 +111,9 @@ export interface TrainData {
 }
 
 /**
- * Trains `model` in place and returns the history.
+ * Trains `model` in place and returns the history. Throws `NonFiniteError` (naming the step) when
+ * the loss stops being finite, `GpuFaultError` when the device reports an error, and
+ * `ModelBusyError` when the model is already running something.
  *
  * @example
  * ```ts
@@ -143,18 +148,61 @@ export async function train(
       throw new RangeError(`train: ${name} must be a positive integer, got ${v}`);
     }
   }
+  checkSplit(data.train, model.classes, "train: the training split");
+  if (data.test) checkSplit(data.test, model.classes, "train: the test split");
+  return await exclusive(
+    model,
+    "train",
+    () => trainLoop(model, data, options, { epochs, batchSize, logEvery, syncEvery }),
+  );
+}
+
+async function trainLoop(
+  model: Model,
+  data: TrainData,
+  options: TrainOptions,
+  { epochs, batchSize, logEvery, syncEvery }: {
+    epochs: number;
+    batchSize: number;
+    logEvery: number;
+    syncEvery: number;
+  },
+): Promise<TrainHistory> {
   const device = model.gpu.device;
   const runner = KernelRunner.for(device);
   const optimizer = options.optimizer ?? new Adam();
   const ownsOptimizer = options.optimizer === undefined;
   const update = optimizer.attach(model);
-  const evalBatchSize = options.evalBatchSize ?? Math.max(batchSize, DEFAULTS.evalBatchSize);
-  const totals = totalsBuffer(device, "train totals");
+  const evalBatchSize = options.evalBatchSize ??
+    Math.min(Math.max(batchSize, DEFAULTS.evalBatchSize), model.maxBatchSize("eval"));
+  // Every step's loss lands in a ring of `syncEvery` slots, read at each sync point: a NaN is
+  // caught within `syncEvery` steps and named to the step, at no extra wait.
+  const ring = syncEvery;
+  const totals = totalsBuffer(device, "train totals", ring);
   const window = uniformBuffer(device, "train window");
   const resident: DeviceSplit[] = [];
   const rng = new Random(options.seed ?? DEFAULTS.seed);
   const history: TrainHistory = { losses: [], epochs: [], stopped: false };
-  let step = 0, windowSum = 0, windowSteps = 0, lastRead = 0;
+  let step = 0, checked = 0, windowSum = 0, windowSteps = 0, lastRead = 0, epoch = 0;
+  /** Waits for the device, then stops the run on a device error or a non-finite loss. */
+  const check = async () => {
+    const sums = await readTotals(device, totals, ring);
+    checkGpu(model.gpu);
+    for (let s = checked + 1; s <= step; s++) {
+      const loss = sums.ring[s % ring];
+      if (!Number.isFinite(loss)) {
+        throw Object.assign(
+          new NonFiniteError(
+            `the training loss became ${loss} at step ${s} (epoch ${epoch}); the weights are no longer finite (a learning rate of ${optimizer.lr} may be too high)`,
+            s,
+          ),
+          { history },
+        );
+      }
+    }
+    checked = step;
+    return sums;
+  };
   try {
     const split = uploadSplit(device, data.train);
     resident.push(split);
@@ -164,21 +212,21 @@ export async function train(
       model,
       split,
       batchSize,
-      { window, totals },
+      { window, totals, ring },
       "train",
       () => [update],
     );
-    for (let epoch = 1; epoch <= epochs && !history.stopped; epoch++) {
+    for (epoch = 1; epoch <= epochs && !history.stopped; epoch++) {
       setOrder(device, split, permutation(split.count, rng));
       resetTotals(device, totals);
       lastRead = 0;
       const t0 = performance.now();
       let images = 0;
       for (const [b, { start, dispatches }] of steps.entries()) {
-        device.queue.writeBuffer(window, 0, new Uint32Array([start]));
+        step++;
+        device.queue.writeBuffer(window, 0, new Uint32Array([start, step % ring]));
         optimizer.beginStep(device);
         runner.submit(dispatches);
-        step++;
         windowSteps++;
         images += Math.min(batchSize, split.count - start);
         const event: StepEvent = {
@@ -190,14 +238,14 @@ export async function train(
           seconds: 0,
         };
         if (step % logEvery === 0) {
-          const { batchLossSum } = await readTotals(device, totals);
+          const { batchLossSum } = await check();
           windowSum += batchLossSum - lastRead;
           lastRead = batchLossSum;
           event.loss = windowSum / windowSteps;
           history.losses.push({ step, loss: event.loss });
           windowSum = windowSteps = 0;
         } else if (step % syncEvery === 0) {
-          await device.queue.onSubmittedWorkDone();
+          await check();
         }
         event.seconds = (performance.now() - t0) / 1000;
         await options.onStep?.(event);
@@ -207,7 +255,7 @@ export async function train(
         }
       }
       if (history.stopped) break;
-      const sums = await readTotals(device, totals);
+      const sums = await check();
       const trainSeconds = (performance.now() - t0) / 1000;
       windowSum += sums.batchLossSum - lastRead;
       const result = test
@@ -227,6 +275,8 @@ export async function train(
       await options.onEpoch?.(metrics);
       if (options.signal?.aborted) history.stopped = true;
     }
+    // An interrupted epoch's steps are checked too: weights saved after a stop must be finite.
+    await check();
     if (windowSteps > 0 && !history.stopped) {
       history.losses.push({ step, loss: windowSum / windowSteps });
     }
@@ -265,25 +315,30 @@ export async function trainOnBatch(
   optimizer?: Optimizer,
 ): Promise<number> {
   const n = labels.length;
+  if (n === 0) throw new RangeError("trainOnBatch: the batch is empty");
+  checkLabels(labels, model.classes, "trainOnBatch");
   const per = sizeOf(model.inputShape);
   if (images.length !== n * per) {
     throw new RangeError(
       `trainOnBatch: ${images.length} floats for ${n} labels, expected ${n * per}`,
     );
   }
-  const device = model.gpu.device;
-  const runner = KernelRunner.for(device);
-  const plan = await model.plan(n, "train");
-  const dispatches = await runner.prepareAll(stepCalls([
-    ...plan.forward,
-    ...plan.loss,
-    ...plan.backward,
-    ...(optimizer ? [optimizer.attach(model)] : []),
-  ]));
-  writeBytes(device, plan.x, 0, images);
-  writeBytes(device, plan.labels, 0, Uint32Array.from(labels));
-  optimizer?.beginStep(device);
-  runner.submit(dispatches);
-  const rowLoss = await readFloats(device, plan.rowLoss, 0, n);
-  return rowLoss.reduce((a, b) => a + b, 0) / n;
+  return await exclusive(model, "trainOnBatch", async () => {
+    const device = model.gpu.device;
+    const runner = KernelRunner.for(device);
+    const plan = await model.plan(n, "train");
+    const dispatches = await runner.prepareAll(stepCalls([
+      ...plan.forward,
+      ...plan.loss,
+      ...plan.backward,
+      ...(optimizer ? [optimizer.attach(model)] : []),
+    ]));
+    writeBytes(device, plan.x, 0, images);
+    writeBytes(device, plan.labels, 0, Uint32Array.from(labels));
+    optimizer?.beginStep(device);
+    runner.submit(dispatches);
+    const rowLoss = await readFloats(device, plan.rowLoss, 0, n);
+    checkGpu(model.gpu);
+    return rowLoss.reduce((a, b) => a + b, 0) / n;
+  });
 }

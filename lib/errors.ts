@@ -1,0 +1,98 @@
+/**
+ * The errors the library throws for conditions a caller may want to tell apart. Bad arguments
+ * are `RangeError`s; bad files are `DataError`s (`data/idx.ts`).
+ *
+ * @module
+ */
+
+/**
+ * A buffer the run needs is larger than the adapter allows; `maxBatch` says what would fit.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { DeviceLimitError } from "./errors.ts";
+ * const e = new DeviceLimitError("too large", 6963);
+ * assert.ok(e instanceof RangeError);
+ * assert.equal(e.maxBatch, 6963);
+ * ```
+ */
+export class DeviceLimitError extends RangeError {
+  /** The largest batch size that fits, when known. */
+  readonly maxBatch?: number;
+  /**
+   * @param message what does not fit, and the limit
+   * @param maxBatch the largest batch size that fits
+   */
+  constructor(message: string, maxBatch?: number) {
+    super(message);
+    this.name = "DeviceLimitError";
+    this.maxBatch = maxBatch;
+  }
+}
+
+/**
+ * The device reported a validation or out-of-memory error, or was lost: results computed since
+ * are not to be trusted, so the run stops.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { GpuFaultError } from "./errors.ts";
+ * assert.equal(new GpuFaultError("device lost").name, "GpuFaultError");
+ * ```
+ */
+export class GpuFaultError extends Error {
+  /** @param message the device's first error, and how many followed */
+  constructor(message: string) {
+    super(message);
+    this.name = "GpuFaultError";
+  }
+}
+
+/**
+ * A loss (or a weight) is NaN or infinite.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { NonFiniteError } from "./errors.ts";
+ * assert.equal(new NonFiniteError("loss is NaN", 42).step, 42);
+ * ```
+ */
+export class NonFiniteError extends Error {
+  /** The training step at which it happened, when known. */
+  readonly step?: number;
+  /**
+   * @param message what is not finite, and where
+   * @param step the training step
+   */
+  constructor(message: string, step?: number) {
+    super(message);
+    this.name = "NonFiniteError";
+    this.step = step;
+  }
+}
+
+/**
+ * The model is already training, evaluating or predicting: its buffers serve one run at a time.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { ModelBusyError } from "./errors.ts";
+ * assert.match(new ModelBusyError("train", "evaluate").message, /evaluate/);
+ * ```
+ */
+export class ModelBusyError extends Error {
+  /**
+   * @param wanted what was asked for
+   * @param running what is running
+   */
+  constructor(wanted: string, running: string) {
+    super(
+      `${wanted}: the model is busy with ${running}; a model runs one thing at a time (await it, or use another Model)`,
+    );
+    this.name = "ModelBusyError";
+  }
+}
