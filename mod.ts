@@ -32,6 +32,7 @@ export type { Shape, Tensor } from "./lib/tensor.ts";
 // The device.
 export {
   type AdapterSummary,
+  checkGpu,
   describeGpu,
   type Gpu,
   type GpuOptions,
@@ -83,11 +84,19 @@ export {
 } from "./lib/train/plan.ts";
 
 // Checkpoints and charts.
-export { checkpointMetadata, loadCheckpoint, saveCheckpoint } from "./lib/io/checkpoint.ts";
+export {
+  type Architecture,
+  checkpointArchitecture,
+  checkpointMetadata,
+  loadCheckpoint,
+  type LoadCheckpointOptions,
+  saveCheckpoint,
+} from "./lib/io/checkpoint.ts";
 export { type ChartData, lossChartSvg } from "./lib/io/chart.ts";
 
 // Data.
 export { DataError } from "./data/idx.ts";
+export { DeviceLimitError, GpuFaultError, ModelBusyError, NonFiniteError } from "./lib/errors.ts";
 export { FASHION_MNIST, type IdxDatasetSpec, type IdxFileSpec } from "./data/spec.ts";
 export {
   classCounts,

@@ -21,6 +21,8 @@ export class DeviceLimitError extends RangeError {
   /** The largest batch size that fits, when known. */
   readonly maxBatch?: number;
   /**
+   * An error with the batch that would fit.
+   *
    * @param message what does not fit, and the limit
    * @param maxBatch the largest batch size that fits
    */
@@ -43,7 +45,11 @@ export class DeviceLimitError extends RangeError {
  * ```
  */
 export class GpuFaultError extends Error {
-  /** @param message the device's first error, and how many followed */
+  /**
+   * An error about the device.
+   *
+   * @param message the device's first error, and how many followed
+   */
   constructor(message: string) {
     super(message);
     this.name = "GpuFaultError";
@@ -64,6 +70,8 @@ export class NonFiniteError extends Error {
   /** The training step at which it happened, when known. */
   readonly step?: number;
   /**
+   * An error naming the step.
+   *
    * @param message what is not finite, and where
    * @param step the training step
    */
@@ -86,6 +94,8 @@ export class NonFiniteError extends Error {
  */
 export class ModelBusyError extends Error {
   /**
+   * An error naming both runs.
+   *
    * @param wanted what was asked for
    * @param running what is running
    */

@@ -5,8 +5,81 @@
  *
  * @module
  */
+import { DataError } from "../../data/idx.ts";
+import { Activation } from "../nn/activation.ts";
+import { Pool2d } from "../nn/pool.ts";
 import type { Model } from "../train/model.ts";
 import { decodeSafetensors, encodeSafetensors, float32Tensors } from "./safetensors.ts";
+
+/** The architecture a LeNet-5 checkpoint records in its metadata (`activation`, `pool`, `input_size`). */
+export interface Architecture {
+  /** Activation after each conv and hidden linear layer. */
+  activation: "sigmoid" | "relu";
+  /** Pooling. */
+  pool: "avg" | "max";
+  /** Side of the square input images. */
+  inputSize: number;
+}
+
+/**
+ * The architecture a checkpoint's metadata records, each field undefined when absent (as in a
+ * `state_dict` exported from PyTorch). A value that is present but unknown is a `DataError`
+ * naming the file.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { checkpointArchitecture } from "./checkpoint.ts";
+ * assert.deepEqual(checkpointArchitecture({ activation: "relu", input_size: "32" }, "m.safetensors"), {
+ *   activation: "relu",
+ *   pool: undefined,
+ *   inputSize: 32,
+ * });
+ * assert.throws(() => checkpointArchitecture({ activation: "tanh" }, "m.safetensors"), /m\.safetensors: metadata activation is "tanh"/);
+ * assert.throws(() => checkpointArchitecture({ input_size: "28.5" }, "m.safetensors"), /input_size is "28\.5"/);
+ * ```
+ */
+export function checkpointArchitecture(
+  metadata: Record<string, string>,
+  file = "checkpoint",
+): Partial<Architecture> {
+  const choice = <T extends string>(key: string, choices: readonly T[]): T | undefined => {
+    const v = metadata[key];
+    if (v === undefined) return undefined;
+    if (!choices.includes(v as T)) {
+      throw new DataError(file, `metadata ${key} is "${v}", expected ${choices.join(" or ")}`);
+    }
+    return v as T;
+  };
+  const size = metadata.input_size;
+  if (size !== undefined && !(/^\d+$/.test(size) && Number(size) >= 12 && Number(size) <= 4096)) {
+    throw new DataError(
+      file,
+      `metadata input_size is "${size}", expected an integer from 12 to 4096`,
+    );
+  }
+  return {
+    activation: choice("activation", ["sigmoid", "relu"] as const),
+    pool: choice("pool", ["avg", "max"] as const),
+    inputSize: size === undefined ? undefined : Number(size),
+  };
+}
+
+/** The activations, poolings and input size of a model's network, as a checkpoint names them. */
+function modelArchitecture(model: Model) {
+  const layers = model.network.flat().map((p) => p.layer);
+  return {
+    activation: new Set<string>(layers.flatMap((l) => (l instanceof Activation ? [l.kind] : []))),
+    pool: new Set<string>(layers.flatMap((l) => (l instanceof Pool2d ? [l.kind] : []))),
+    inputSize: model.inputShape.at(-1),
+  };
+}
+
+/** Options of {@linkcode loadCheckpoint}. */
+export interface LoadCheckpointOptions {
+  /** Load NaN or infinite weights instead of refusing them (to inspect a broken run). */
+  allowNonFinite?: boolean;
+}
 
 /**
  * The model's parameters as a safetensors file, with string metadata.
@@ -29,8 +102,9 @@ export async function saveCheckpoint(
 }
 
 /**
- * Loads a safetensors file into `model`, checking every tensor's name, dtype and shape; the
- * error names `file` and the tensor that is off. Returns the file's metadata.
+ * Loads a safetensors file into `model`, checking every tensor's name, dtype, shape and that its
+ * values are finite, and that the architecture in the file's metadata (when present) is the
+ * model's; the error names `file` and what is off. Returns the file's metadata.
  *
  * @example
  * ```ts
@@ -50,13 +124,44 @@ export function loadCheckpoint(
   model: Model,
   bytes: Uint8Array,
   file = "checkpoint",
+  options: LoadCheckpointOptions = {},
 ): Record<string, string> {
   const decoded = decodeSafetensors(bytes, file);
+  const saved = checkpointArchitecture(decoded.metadata, file);
+  const has = modelArchitecture(model);
+  for (const key of ["activation", "pool"] as const) {
+    const value = saved[key];
+    if (value !== undefined && has[key].size > 0 && !(has[key].size === 1 && has[key].has(value))) {
+      throw new DataError(
+        file,
+        `was saved from a model with ${key} ${value}; this model has ${[...has[key]].join(", ")}`,
+      );
+    }
+  }
+  if (saved.inputSize !== undefined && saved.inputSize !== has.inputSize) {
+    throw new DataError(
+      file,
+      `was saved from a model of ${saved.inputSize}×${saved.inputSize} inputs; this model takes ${has.inputSize}`,
+    );
+  }
+  const tensors = float32Tensors(decoded, file);
+  if (!options.allowNonFinite) {
+    for (const [name, t] of Object.entries(tensors)) {
+      const bad = t.data.reduce((n, v) => n + (Number.isFinite(v) ? 0 : 1), 0);
+      if (bad) {
+        throw new DataError(
+          file,
+          `tensor "${name}" has ${bad} non-finite value${
+            bad > 1 ? "s" : ""
+          } (NaN or infinity): the run that saved it diverged (allowNonFinite / --allow-nonfinite loads it anyway)`,
+        );
+      }
+    }
+  }
   try {
-    model.loadStateDict(float32Tensors(decoded, file));
+    model.loadStateDict(tensors);
   } catch (e) {
-    const message = e instanceof Error ? e.message : String(e);
-    throw new RangeError(message.startsWith(`${file}:`) ? message : `${file}: ${message}`);
+    throw new DataError(file, e instanceof Error ? e.message : String(e));
   }
   return decoded.metadata;
 }

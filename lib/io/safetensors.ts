@@ -6,6 +6,7 @@
  * @module
  */
 import type { Tensor } from "../tensor.ts";
+import { DataError } from "../../data/idx.ts";
 
 /** A tensor as stored: its dtype name, shape and raw bytes. */
 export interface RawTensor {
@@ -103,7 +104,7 @@ export function encodeSafetensors(
  */
 export function decodeSafetensors(bytes: Uint8Array, file = "safetensors"): SafetensorsFile {
   const fail = (problem: string): never => {
-    throw new SyntaxError(`${file}: ${problem}`);
+    throw new DataError(file, problem);
   };
   if (bytes.length < 8) fail(`too short for a safetensors file (${bytes.length} bytes)`);
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
@@ -130,6 +131,9 @@ export function decodeSafetensors(bytes: Uint8Array, file = "safetensors"): Safe
   const ranges: [number, number, string][] = [];
   for (const [name, entry] of Object.entries(header)) {
     if (name === "__metadata__") {
+      const ok = typeof entry === "object" && entry !== null && !Array.isArray(entry) &&
+        Object.values(entry).every((v) => typeof v === "string");
+      if (!ok) fail("__metadata__ must be an object of strings");
       metadata = entry as Record<string, string>;
       continue;
     }
@@ -187,7 +191,7 @@ export function float32Tensors(
   const out: Record<string, Tensor> = {};
   for (const [name, t] of Object.entries(decoded.tensors)) {
     if (t.dtype !== "F32") {
-      throw new TypeError(`${file}: tensor "${name}" has dtype ${t.dtype}, expected F32 (float32)`);
+      throw new DataError(file, `tensor "${name}" has dtype ${t.dtype}, expected F32 (float32)`);
     }
     const data = new Float32Array(t.bytes.length / 4);
     new Uint8Array(data.buffer).set(t.bytes);
