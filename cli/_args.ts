@@ -18,14 +18,29 @@ export interface FlagSpec {
   value?: string;
 }
 
-/** Parses `args` against `flags`; unknown flags and positionals are usage errors. */
+/**
+ * Parses `args` against `flags`; unknown flags and positionals are usage errors. A value that
+ * starts with a dash (`--epochs -1`) is taken as the value, so that its check can say what is
+ * wrong with it.
+ */
 export function parseFlags(
   args: string[],
   flags: Record<string, FlagSpec>,
 ): Record<string, string | boolean | undefined> {
+  const joined: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    const name = args[i].startsWith("--") ? args[i].slice(2) : "";
+    const next = args[i + 1];
+    if (flags[name]?.type === "string" && next !== undefined && /^-[\d.]/.test(next)) {
+      joined.push(`--${name}=${next}`);
+      i++;
+    } else {
+      joined.push(args[i]);
+    }
+  }
   try {
     const { values } = parseArgs({
-      args,
+      args: joined,
       options: Object.fromEntries(
         Object.entries(flags).map((
           [name, f],
@@ -57,19 +72,21 @@ export function numberFlag(
   name: string,
   raw: string | boolean | undefined,
   fallback: number,
-  check: { integer?: boolean; min?: number; exclusiveMin?: number } = {},
+  check: { integer?: boolean; min?: number; exclusiveMin?: number; max?: number } = {},
 ): number {
   if (raw === undefined) return fallback;
   const v = Number(raw);
   const kind = check.integer ? "an integer" : "a number";
-  const bound = check.exclusiveMin !== undefined
+  const low = check.exclusiveMin !== undefined
     ? ` greater than ${check.exclusiveMin}`
     : check.min !== undefined
     ? ` of at least ${check.min}`
     : "";
+  const bound = check.max !== undefined ? `${low}${low ? " and" : ""} at most ${check.max}` : low;
   const bad = typeof raw !== "string" || raw.trim() === "" || !Number.isFinite(v) ||
     (check.integer && !Number.isInteger(v)) || (check.min !== undefined && v < check.min) ||
-    (check.exclusiveMin !== undefined && v <= check.exclusiveMin);
+    (check.exclusiveMin !== undefined && v <= check.exclusiveMin) ||
+    (check.max !== undefined && v > check.max);
   if (bad) throw new UsageError(`--${name} expects ${kind}${bound}, got "${raw}"`);
   return v;
 }
@@ -88,7 +105,11 @@ export function choiceFlag<T extends string>(
   return raw as T;
 }
 
-/** Runs `main`, turning errors into one line on stderr and an exit code (2: usage, 1: other). */
+/**
+ * Runs `main`, turning errors into one line on stderr and an exit code (2: usage, 1: other), and
+ * running `cleanups` (lock files) on every way out. A compile error keeps its full text (the
+ * compiler's messages and the source); anything else is its first line, without a stack trace.
+ */
 export async function runCli(main: () => Promise<void>, usageHint: string): Promise<void> {
   try {
     await main();
@@ -96,12 +117,30 @@ export async function runCli(main: () => Promise<void>, usageHint: string): Prom
     const message = e instanceof Error ? e.message : String(e);
     if (e instanceof UsageError) {
       console.error(`error: ${message}\n${usageHint}`);
-      Deno.exit(2);
+      exit(2);
     }
     const firstLine = message.split("\n")[0];
     console.error(
       `error: ${e instanceof Error && e.name === "KernelCompileError" ? message : firstLine}`,
     );
-    Deno.exit(1);
+    exit(1);
   }
+  exit(0);
+}
+
+const cleanups: (() => void)[] = [];
+
+/** Registers a synchronous cleanup (removing a lock file) for every exit of {@linkcode exit}. */
+export function atExit(cleanup: () => void): void {
+  cleanups.push(cleanup);
+}
+
+/** Runs the cleanups, then exits with `code`. */
+export function exit(code: number): never {
+  for (const cleanup of cleanups.splice(0).reverse()) {
+    try {
+      cleanup();
+    } catch { /* already gone */ }
+  }
+  Deno.exit(code);
 }

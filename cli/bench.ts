@@ -6,7 +6,8 @@
  *
  * @module
  */
-import { helpText, numberFlag, parseFlags, runCli } from "./_args.ts";
+import { helpText, numberFlag, parseFlags, runCli, UsageError } from "./_args.ts";
+import { commandGpu } from "./_gpu.ts";
 import {
   Adam,
   DEFAULTS,
@@ -19,7 +20,6 @@ import {
   loadFashionMnist,
   Model,
   type PlanOp,
-  requestGpu,
   train,
 } from "../mod.ts";
 import { type Dispatch, KernelRunner, stepCalls } from "../engine.ts";
@@ -72,7 +72,7 @@ async function main() {
   const reps = numberFlag("reps", flags.reps, 10, { integer: true, min: 1 });
   const json = flags.json === true;
   const say = (s: string) => !json && console.log(s);
-  const gpu = await requestGpu();
+  const gpu = await commandGpu();
   if (flags.plan) {
     console.log(`adapter: ${describeGpu(gpu)}`);
     for (const [activation, pool] of [["sigmoid", "avg"], ["relu", "max"]] as const) {
@@ -96,6 +96,13 @@ async function main() {
 
   // 1. Op by op, for the reference variant.
   const model = new Model(gpu, lenet5());
+  if (batch > model.maxBatchSize("train")) {
+    throw new UsageError(
+      `--batch-size ${batch} needs buffers larger than this adapter allows: ${
+        model.maxBatchSize("train")
+      } or less fits`,
+    );
+  }
   const plan = await model.plan(batch, "train");
   const optimizer = new Adam();
   const ops: PlanOp[] = [...plan.forward, ...plan.loss, ...plan.backward, optimizer.attach(model)];

@@ -6,7 +6,9 @@
  * @module
  */
 import { choiceFlag, helpText, numberFlag, parseFlags, runCli, UsageError } from "./_args.ts";
+import { commandGpu } from "./_gpu.ts";
 import {
+  checkpointArchitecture,
   checkpointMetadata,
   DEFAULTS,
   describeGpu,
@@ -15,9 +17,8 @@ import {
   loadCheckpoint,
   loadFashionMnist,
   Model,
-  requestGpu,
 } from "../mod.ts";
-import { readRegularFile, writeAtomic } from "../deno/files.ts";
+import { readRegularFile, sameFile, writeAtomic } from "../deno/files.ts";
 
 const FLAGS = {
   checkpoint: { type: "string", value: "FILE", help: "safetensors file to evaluate (required)" },
@@ -30,10 +31,16 @@ const FLAGS = {
   activation: {
     type: "string",
     value: "sigmoid|relu",
-    help: "activation",
-    default: "from the file, else sigmoid",
+    help: "activation; required when the file does not say (a PyTorch state_dict)",
+    default: "from the file",
   },
-  pool: { type: "string", value: "avg|max", help: "pooling", default: "from the file, else avg" },
+  pool: {
+    type: "string",
+    value: "avg|max",
+    help: "pooling; required when the file does not say",
+    default: "from the file",
+  },
+  "allow-nonfinite": { type: "boolean", help: "evaluate weights that hold NaN or infinity" },
   "batch-size": {
     type: "string",
     default: String(DEFAULTS.evalBatchSize),
@@ -63,27 +70,52 @@ async function main() {
     integer: true,
     min: 1,
   });
-  const bytes = await readRegularFile(file);
-  const meta = checkpointMetadata(bytes, file);
-  const activation = choiceFlag(
-    "activation",
-    flags.activation,
-    ["sigmoid", "relu"] as const,
-    meta.activation === "relu" ? "relu" : "sigmoid",
-  );
-  const pool = choiceFlag(
-    "pool",
-    flags.pool,
-    ["avg", "max"] as const,
-    meta.pool === "max" ? "max" : "avg",
-  );
-  const data = await loadFashionMnist({ dataDir: flags["data-dir"] as string | undefined });
-  const gpu = await requestGpu();
-  // A checkpoint trained on resized images says so; PyTorch's state_dicts are 28×28.
-  const size = Number(meta.input_size ?? DEFAULTS.inputSize);
-  const model = new Model(gpu, lenet5({ activation, pool, inputSize: size }));
-  loadCheckpoint(model, bytes, file);
   const predictions = typeof flags.predictions === "string" ? flags.predictions : undefined;
+  if (predictions !== undefined && await sameFile(predictions, file)) {
+    throw new UsageError(
+      `--predictions ${predictions} is the checkpoint itself: choose another file`,
+    );
+  }
+  const bytes = await readRegularFile(file);
+  // The architecture: the file's metadata, or the flags when it has none; both must agree.
+  const saved = checkpointArchitecture(checkpointMetadata(bytes, file), file);
+  const architecture = (key: "activation" | "pool", choices: readonly string[]) => {
+    const flag = flags[key] === undefined ? undefined : choiceFlag(key, flags[key], choices, "");
+    const value = saved[key];
+    if (flag && value && flag !== value) {
+      throw new UsageError(
+        `--${key} ${flag} disagrees with ${file}, which was saved with ${key} ${value}`,
+      );
+    }
+    const chosen = flag ?? value;
+    if (!chosen) {
+      throw new UsageError(
+        `${file} does not say its ${key} (a PyTorch state_dict?): pass --${key} ${
+          choices.join("|")
+        }`,
+      );
+    }
+    return chosen;
+  };
+  const activation = architecture("activation", ["sigmoid", "relu"]) as "sigmoid" | "relu";
+  const pool = architecture("pool", ["avg", "max"]) as "avg" | "max";
+  const data = await loadFashionMnist({
+    dataDir: flags["data-dir"] as string | undefined,
+    splits: ["test"],
+  });
+  const gpu = await commandGpu();
+  // A checkpoint trained on resized images says so; PyTorch's state_dicts are 28×28.
+  const model = new Model(
+    gpu,
+    lenet5({ activation, pool, inputSize: saved.inputSize ?? DEFAULTS.inputSize }),
+  );
+  loadCheckpoint(model, bytes, file, { allowNonFinite: flags["allow-nonfinite"] === true });
+  const fits = model.maxBatchSize("eval");
+  if (batchSize > fits) {
+    throw new UsageError(
+      `--batch-size ${batchSize} needs buffers larger than this adapter allows: ${fits} or less fits`,
+    );
+  }
   const result = await evaluate(model, data.test, { batchSize, predictions: !!predictions });
   if (predictions && result.predictions) {
     const { classes, logits } = result.predictions;

@@ -4,21 +4,24 @@
  *
  * @module
  */
-import { choiceFlag, helpText, numberFlag, parseFlags, runCli, UsageError } from "./_args.ts";
+import { choiceFlag, exit, helpText, numberFlag, parseFlags, runCli, UsageError } from "./_args.ts";
+import { commandGpu } from "./_gpu.ts";
+import { claimRunDir } from "./_run_dir.ts";
 import { Progress } from "./_progress.ts";
 import {
   Adam,
   DEFAULTS,
   describeGpu,
   type EpochMetrics,
+  GpuFaultError,
   head,
   lenet5,
   loadFashionMnist,
   lossChartSvg,
   type LossPoint,
   Model,
+  NonFiniteError,
   type Optimizer,
-  requestGpu,
   saveCheckpoint,
   SGD,
   shapeSummary,
@@ -67,7 +70,8 @@ const FLAGS = {
     help: "folder with the four Fashion-MNIST .gz files",
     default: "searched",
   },
-  out: { type: "string", value: "DIR", help: "output folder", default: "runs/<timestamp>" },
+  out: { type: "string", value: "DIR", help: "output folder", default: "a new runs/<timestamp>" },
+  overwrite: { type: "boolean", help: "replace the run already in --out" },
   "log-every": {
     type: "string",
     default: String(DEFAULTS.logEvery),
@@ -94,6 +98,9 @@ const FLAGS = {
 } as const;
 
 const USAGE = "Usage: deno task train [options]";
+
+/** Exit codes after a signal: 128 + its number, as shells report. */
+const SIGNAL_EXIT: Record<string, number> = { SIGINT: 130, SIGTERM: 143 };
 
 async function main() {
   const flags = parseFlags(Deno.args, FLAGS);
@@ -122,26 +129,49 @@ async function main() {
       DEFAULTS.activation,
     ),
     pool: choiceFlag("pool", flags.pool, ["avg", "max"] as const, DEFAULTS.pool),
-    seed: numberFlag("seed", flags.seed, DEFAULTS.seed, { integer: true, min: 0 }),
+    seed: numberFlag("seed", flags.seed, DEFAULTS.seed, {
+      integer: true,
+      min: 0,
+      max: 2 ** 32 - 1,
+    }),
     logEvery: numberFlag("log-every", flags["log-every"], DEFAULTS.logEvery, int),
     subset: numberFlag("subset", flags.subset, Infinity, int),
-    resize: numberFlag("resize", flags.resize, DEFAULTS.inputSize, { integer: true, min: 12 }),
+    resize: numberFlag("resize", flags.resize, DEFAULTS.inputSize, {
+      integer: true,
+      min: 12,
+      max: 4096,
+    }),
   };
   if (config.momentum > 0 && optimizerName !== "sgd") {
     throw new UsageError("--momentum applies to --optimizer sgd only");
   }
   const json = flags.json === true;
-  const out = typeof flags.out === "string" && flags.out
-    ? flags.out
-    : `runs/${new Date().toISOString().replace(/[:.]/g, "-").slice(0, 19)}`;
   // Human-readable lines go to stdout, or to stderr when stdout carries JSON.
   const say = (line: string) => (json ? console.error(line) : console.log(line));
   const emit = (event: Record<string, unknown>) => json && console.log(JSON.stringify(event));
 
+  // Claimed (created, locked, checked writable) before anything slow happens.
+  const out = await claimRunDir(
+    typeof flags.out === "string" && flags.out ? flags.out : undefined,
+    flags.overwrite === true,
+  );
+
+  // SIGINT and SIGTERM: before training, stop at once; during it, after the current step, with
+  // the weights saved; either way the exit code says which signal (130, 143).
+  const controller = new AbortController();
+  let stopSignal: Deno.Signal | undefined;
+  let training = false;
+  for (const signal of ["SIGINT", "SIGTERM"] as const) {
+    Deno.addSignalListener(signal, () => {
+      stopSignal ??= signal;
+      if (!training) exit(SIGNAL_EXIT[signal]);
+      controller.abort();
+    });
+  }
+
   const data = await loadFashionMnist({ dataDir: flags["data-dir"] as string | undefined });
   if (config.subset < data.train.count) data.train = head(data.train, config.subset);
-  const gpu = await requestGpu({ storageBufferBytes: data.train.images.length });
-  await Deno.mkdir(out, { recursive: true });
+  const gpu = await commandGpu({ storageBufferBytes: data.train.images.length });
   say(`adapter: ${describeGpu(gpu)}`);
   say(
     `data: ${data.name} from ${data.source} (${data.train.count} train, ${data.test.count} test)`,
@@ -152,7 +182,15 @@ async function main() {
     seed: config.seed,
     inputSize: config.resize,
   });
-  for (const line of shapeSummary(net, net.inputShape!)) say(line);
+  const model = new Model(gpu, net);
+  const fits = model.maxBatchSize("train");
+  if (config.batchSize > fits) {
+    const size = config.resize === DEFAULTS.inputSize ? "" : ` with --resize ${config.resize}`;
+    throw new UsageError(
+      `--batch-size ${config.batchSize}${size} needs buffers larger than this adapter allows (${gpu.device.limits.maxStorageBufferBindingSize} bytes each): --batch-size ${fits} or less fits`,
+    );
+  }
+  for (const line of shapeSummary(net, model.inputShape)) say(line);
   const optimizer: Optimizer = optimizerName === "adam"
     ? new Adam({ lr: config.lr, weightDecay: config.weightDecay })
     : new SGD({ lr: config.lr, momentum: config.momentum, weightDecay: config.weightDecay });
@@ -163,13 +201,9 @@ async function main() {
   );
   emit({ event: "start", adapter: gpu.info, out, ...config });
 
-  const model = new Model(gpu, net);
   const progress = new Progress(config.epochs);
   const losses: LossPoint[] = [], epochs: EpochMetrics[] = [];
   const stepsPerEpoch = Math.ceil(data.train.count / config.batchSize);
-  const controller = new AbortController();
-  const onSignal = () => controller.abort();
-  Deno.addSignalListener("SIGINT", onSignal);
   // The run's files, all rewritten together: after each epoch, and once more at the end (with
   // the last partial loss window, and the weights as they are after an interrupt).
   const saveRun = async (chartLosses: readonly LossPoint[]) => {
@@ -193,43 +227,58 @@ async function main() {
       }),
     );
   };
-  const history = await train(model, data, {
-    epochs: config.epochs,
-    batchSize: config.batchSize,
-    optimizer,
-    seed: config.seed,
-    logEvery: config.logEvery,
-    signal: controller.signal,
-    onStep: (e) => {
-      if (e.loss !== undefined) {
-        losses.push({ step: e.step, loss: e.loss });
-        emit({
-          event: "step",
-          epoch: e.epoch,
-          step: e.step,
-          loss: e.loss,
-          images_per_second: e.images / e.seconds,
-        });
-      }
-      progress.step(e);
-    },
-    onEpoch: async (m) => {
-      epochs.push(m);
-      progress.clear();
-      say(
-        `epoch ${m.epoch}/${config.epochs}: train loss ${m.train_loss.toFixed(4)}, test loss ${
-          m.test_loss.toFixed(4)
-        }, ` +
-          `test accuracy ${m.test_accuracy.toFixed(4)} | ${m.train_seconds.toFixed(1)} s, ` +
-          `${m.images_per_second.toFixed(0)} img/s, eval ${m.eval_seconds.toFixed(1)} s`,
-      );
-      emit({ event: "epoch", ...m });
-      await saveRun(losses);
-    },
-  });
-  Deno.removeSignalListener("SIGINT", onSignal);
+  training = true;
+  let history;
+  try {
+    history = await train(model, data, {
+      epochs: config.epochs,
+      batchSize: config.batchSize,
+      optimizer,
+      seed: config.seed,
+      logEvery: config.logEvery,
+      signal: controller.signal,
+      onStep: (e) => {
+        if (e.loss !== undefined) {
+          losses.push({ step: e.step, loss: e.loss });
+          emit({
+            event: "step",
+            epoch: e.epoch,
+            step: e.step,
+            loss: e.loss,
+            images_per_second: e.images / e.seconds,
+          });
+        }
+        progress.step(e);
+      },
+      onEpoch: async (m) => {
+        epochs.push(m);
+        progress.clear();
+        say(
+          `epoch ${m.epoch}/${config.epochs}: train loss ${m.train_loss.toFixed(4)}, test loss ${
+            m.test_loss.toFixed(4)
+          }, ` +
+            `test accuracy ${m.test_accuracy.toFixed(4)} | ${m.train_seconds.toFixed(1)} s, ` +
+            `${m.images_per_second.toFixed(0)} img/s, eval ${m.eval_seconds.toFixed(1)} s`,
+        );
+        emit({ event: "epoch", ...m });
+        await saveRun(losses);
+      },
+    });
+  } catch (e) {
+    progress.clear();
+    // The files of the last finished epoch stay as they are: they are the last good state.
+    if (e instanceof NonFiniteError || e instanceof GpuFaultError) {
+      const kept = epochs.length
+        ? `${out}/model.safetensors keeps the weights of epoch ${epochs.length}`
+        : "no weights were saved";
+      throw new Error(`training stopped: ${e.message}; ${kept}`);
+    }
+    throw e;
+  }
   progress.clear();
-  if (history.stopped) say(`interrupted after ${epochs.length} complete epochs`);
+  if (history.stopped) {
+    say(`${stopSignal ?? "stop"}: interrupted after ${epochs.length} complete epochs`);
+  }
   await saveRun(history.losses);
   const final = epochs.at(-1);
   say(`done: test accuracy ${final?.test_accuracy.toFixed(4) ?? "-"}; outputs in ${out}`);
@@ -239,6 +288,7 @@ async function main() {
     stopped: history.stopped,
     test_accuracy: final?.test_accuracy ?? null,
   });
+  if (stopSignal) exit(SIGNAL_EXIT[stopSignal]);
 }
 
 await runCli(main, "Run `deno task train --help` for the options.");

@@ -38,10 +38,10 @@ export interface ImageDataset {
 
 /** The raw (possibly gzip) bytes of the four files, with names used in error messages. */
 export interface IdxFileBytes {
-  /** `[displayName, bytes]` for train images. */
-  trainImages: [string, Uint8Array];
-  /** `[displayName, bytes]` for train labels. */
-  trainLabels: [string, Uint8Array];
+  /** `[displayName, bytes]` for train images (absent: the train split is left empty). */
+  trainImages?: [string, Uint8Array];
+  /** `[displayName, bytes]` for train labels (with the train images). */
+  trainLabels?: [string, Uint8Array];
   /** `[displayName, bytes]` for test images. */
   testImages: [string, Uint8Array];
   /** `[displayName, bytes]` for test labels. */
@@ -104,16 +104,17 @@ export async function datasetFromBytes(
   source: string,
   verify = true,
 ): Promise<ImageDataset> {
-  const raw = await Promise.all(
-    (["trainImages", "trainLabels", "testImages", "testLabels"] as const).map((k) =>
-      decodeVerified(files[k][0], files[k][1], spec.files[k], verify)
-    ),
-  );
-  const split = (i: number, which: "train" | "test"): Split => {
-    const imagesName = files[which === "train" ? "trainImages" : "testImages"][0];
-    const labelsName = files[which === "train" ? "trainLabels" : "testLabels"][0];
-    const img = decodeIdxImages(raw[i], imagesName);
-    const labels = decodeIdxLabels(raw[i + 1], labelsName, spec.classNames.length);
+  const split = async (which: "train" | "test"): Promise<Split | undefined> => {
+    const imagesFile = files[which === "train" ? "trainImages" : "testImages"];
+    const labelsFile = files[which === "train" ? "trainLabels" : "testLabels"];
+    if (!imagesFile || !labelsFile) return undefined;
+    const [imagesName, labelsName] = [imagesFile[0], labelsFile[0]];
+    const [rawImages, rawLabels] = await Promise.all([
+      decodeVerified(imagesName, imagesFile[1], spec.files[`${which}Images`], verify),
+      decodeVerified(labelsName, labelsFile[1], spec.files[`${which}Labels`], verify),
+    ]);
+    const img = decodeIdxImages(rawImages, imagesName);
+    const labels = decodeIdxLabels(rawLabels, labelsName, spec.classNames.length);
     if (labels.length !== img.count) {
       throw new DataError(
         labelsName,
@@ -126,11 +127,18 @@ export async function datasetFromBytes(
     }
     return { count: img.count, rows: img.rows, cols: img.cols, images: img.pixels, labels };
   };
+  const [train, test] = await Promise.all([split("train"), split("test")]);
+  const empty = (like: Split): Split => ({
+    ...like,
+    count: 0,
+    images: new Uint8Array(0),
+    labels: new Uint8Array(0),
+  });
   return {
     name: spec.name,
     classNames: spec.classNames,
-    train: split(0, "train"),
-    test: split(2, "test"),
+    train: train ?? empty(test!),
+    test: test!,
     source,
   };
 }

@@ -50,6 +50,11 @@ export interface LoadOptions {
   /** Check SHA-256 of the decoded files (default true). */
   verify?: boolean;
   /**
+   * Only the test split (`["test"]`): the training files are neither read nor needed, and the
+   * train split is empty. Default both.
+   */
+  splits?: readonly ("train" | "test")[];
+  /**
    * Give up on a mirror after this many milliseconds without progress: no response headers, or
    * no bytes of the body (default 30,000). A connection that is accepted but never answered
    * fails with a message instead of waiting forever.
@@ -60,7 +65,15 @@ export interface LoadOptions {
 /** Milliseconds without progress after which a download from one mirror is abandoned. */
 export const DOWNLOAD_TIMEOUT_MS = 30_000;
 
-const FILE_KEYS = ["trainImages", "trainLabels", "testImages", "testLabels"] as const;
+const ALL_FILES = ["trainImages", "trainLabels", "testImages", "testLabels"] as const;
+type FileKey = (typeof ALL_FILES)[number];
+
+/** The files of the splits asked for. */
+function fileKeys(options: LoadOptions): readonly FileKey[] {
+  const splits = options.splits ?? ["train", "test"];
+  if (!splits.includes("test")) throw new RangeError("splits must include the test split");
+  return ALL_FILES.filter((k) => splits.some((s) => k.startsWith(s)));
+}
 
 function envVar(name: string): string | undefined {
   try {
@@ -94,8 +107,9 @@ async function readFolder(
   spec: IdxDatasetSpec,
   dir: string,
   verify: boolean,
+  keys: readonly FileKey[],
 ): Promise<ImageDataset> {
-  const entries = await Promise.all(FILE_KEYS.map(async (k) => {
+  const entries = await Promise.all(keys.map(async (k) => {
     const path = `${dir.replace(/\/$/, "")}/${spec.files[k].file}`;
     let bytes: Uint8Array;
     try {
@@ -113,8 +127,12 @@ async function readFolder(
   );
 }
 
-async function hasAll(spec: IdxDatasetSpec, dir: string): Promise<boolean> {
-  for (const k of FILE_KEYS) {
+async function hasAll(
+  spec: IdxDatasetSpec,
+  dir: string,
+  keys: readonly FileKey[],
+): Promise<boolean> {
+  for (const k of keys) {
     if (!await exists(`${dir}/${spec.files[k].file}`)) return false;
   }
   return true;
@@ -138,11 +156,12 @@ async function hasAll(spec: IdxDatasetSpec, dir: string): Promise<boolean> {
 export async function loadIdxDataset(options: LoadOptions = {}): Promise<ImageDataset> {
   const spec = options.spec ?? FASHION_MNIST;
   const verify = options.verify ?? true;
+  const keys = fileKeys(options);
   const explicit = options.dataDir ??
     ((options.useEnv ?? true) ? envVar("FASHION_MNIST_DIR") : undefined);
   if (explicit !== undefined) {
     const dir = explicit.replace(/\/$/, "");
-    for (const k of FILE_KEYS) {
+    for (const k of keys) {
       const path = `${dir}/${spec.files[k].file}`;
       if (!await exists(path)) {
         throw new DataError(
@@ -151,7 +170,7 @@ export async function loadIdxDataset(options: LoadOptions = {}): Promise<ImageDa
         );
       }
     }
-    return await readFolder(spec, dir, verify);
+    return await readFolder(spec, dir, verify, keys);
   }
   const tried: string[] = [];
   const cacheDir = options.cacheDir ?? defaultCacheDir(spec.name);
@@ -162,7 +181,7 @@ export async function loadIdxDataset(options: LoadOptions = {}): Promise<ImageDa
   ];
   for (const dir of folders) {
     if (dir === undefined) continue;
-    if (await hasAll(spec, dir)) return await readFolder(spec, dir, verify);
+    if (await hasAll(spec, dir, keys)) return await readFolder(spec, dir, verify, keys);
     tried.push(dir);
   }
   if ((options.download ?? true) && cacheDir !== undefined) {
@@ -174,8 +193,9 @@ export async function loadIdxDataset(options: LoadOptions = {}): Promise<ImageDa
         mirrors,
         options.onProgress ?? printProgress,
         options.timeoutMs,
+        keys,
       );
-      return await readFolder(spec, cacheDir, verify);
+      return await readFolder(spec, cacheDir, verify, keys);
     } catch (e) {
       tried.push(`download (${errorText(e)})`);
     }
@@ -184,7 +204,7 @@ export async function loadIdxDataset(options: LoadOptions = {}): Promise<ImageDa
     spec.name,
     `dataset files not found; looked in: ${tried.join("; ")}. ` +
       `Pass --data-dir DIR (or set FASHION_MNIST_DIR) to a folder with ${
-        FILE_KEYS.map((k) => spec.files[k].file).join(", ")
+        keys.map((k) => spec.files[k].file).join(", ")
       }, or on Debian run: apt-get install dataset-${spec.name}`,
   );
 }
@@ -228,9 +248,10 @@ export async function downloadAll(
   mirrors: readonly string[],
   onProgress: (p: DownloadProgress) => void,
   timeoutMs: number = DOWNLOAD_TIMEOUT_MS,
+  keys: readonly FileKey[] = ALL_FILES,
 ): Promise<void> {
   await Deno.mkdir(dir, { recursive: true });
-  for (const k of FILE_KEYS) {
+  for (const k of keys) {
     const fileSpec = spec.files[k];
     const target = `${dir}/${fileSpec.file}`;
     if (await exists(target)) continue;

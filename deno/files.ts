@@ -92,3 +92,32 @@ export async function writeAtomic(path: string, bytes: Uint8Array | string): Pro
     throw e;
   }
 }
+
+/**
+ * Whether two paths name the same file (through links and `..` too); a path that does not exist
+ * yet is compared by its folder's real path and its name.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { sameFile } from "./files.ts";
+ * const dir = await Deno.makeTempDir();
+ * await Deno.writeTextFile(`${dir}/a`, "x");
+ * assert.ok(await sameFile(`${dir}/a`, `${dir}/../${dir.split("/").at(-1)}/a`));
+ * assert.ok(!(await sameFile(`${dir}/a`, `${dir}/b`)));
+ * await Deno.remove(dir, { recursive: true });
+ * ```
+ */
+export async function sameFile(a: string, b: string): Promise<boolean> {
+  const real = async (path: string) => {
+    try {
+      return await Deno.realPath(path);
+    } catch {
+      const cut = path.lastIndexOf("/");
+      const dir = cut < 0 ? "." : path.slice(0, cut) || "/";
+      const folder = await Deno.realPath(dir).catch(() => dir);
+      return `${folder}/${path.slice(cut + 1)}`;
+    }
+  };
+  return (await real(a)) === (await real(b));
+}

@@ -33,3 +33,18 @@ Deno.test("the loss chart is an SVG with a title, labelled axes, the loss curve 
   assert((svg.match(/<path /g) ?? []).length === 2 && (svg.match(/<circle /g) ?? []).length === 2);
   assert(!svg.includes("NaN"));
 });
+
+Deno.test("degenerate curves draw at once: all-zero, empty, non-finite and single points", () => {
+  for (
+    const losses of [
+      [{ step: 1, loss: 0 }],
+      [],
+      [{ step: 1, loss: NaN }, { step: 2, loss: Infinity }],
+      [{ step: 0, loss: 5 }],
+    ]
+  ) {
+    const svg = lossChartSvg({ losses, epochs: [], stepsPerEpoch: 0 });
+    assert(svg.startsWith("<svg") && svg.trimEnd().endsWith("</svg>"), JSON.stringify(losses));
+    assert(svg.length < 100_000, `${svg.length} characters for ${JSON.stringify(losses)}`);
+  }
+});

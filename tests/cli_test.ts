@@ -1,19 +1,7 @@
 // The command-line entry points, run as a user runs them (subprocesses of this Deno).
 import { assert, assertEquals, assertMatch } from "./_assert.ts";
 import { decodeSafetensors } from "../lib/io/safetensors.ts";
-
-const PERMS = ["--allow-read", "--allow-write", "--allow-env", "--allow-net"];
-
-async function run(script: string, args: string[]) {
-  const out = await new Deno.Command(Deno.execPath(), {
-    args: ["run", ...PERMS, script, ...args],
-    stdout: "piped",
-    stderr: "piped",
-    env: { NO_COLOR: "1" },
-  }).output();
-  const decode = (b: Uint8Array) => new TextDecoder().decode(b);
-  return { code: out.code, stdout: decode(out.stdout), stderr: decode(out.stderr) };
-}
+import { run } from "./_cli.ts";
 
 Deno.test("deno task train leaves metrics.jsonl, loss.svg and model.safetensors; eval reproduces its accuracy", async () => {
   const dir = await Deno.makeTempDir();

@@ -21,7 +21,9 @@ export interface ChartData {
 
 const W = 720, H = 420, L = 70, R = 70, T = 50, B = 60;
 
+/** A round tick spacing for `range`; any range that is not a positive finite number gets 1. */
 function niceStep(range: number, ticks: number): number {
+  if (!(range > 0 && Number.isFinite(range))) return 1;
   const raw = range / ticks;
   const mag = 10 ** Math.floor(Math.log10(raw));
   const norm = raw / mag;
@@ -44,13 +46,12 @@ function escape(s: string): string {
  * ```
  */
 export function lossChartSvg(data: ChartData): string {
-  const maxStep = Math.max(
-    1,
-    ...data.losses.map((p) => p.step),
-    data.epochs.length * data.stepsPerEpoch,
-  );
-  const finite = data.losses.map((p) => p.loss).filter(Number.isFinite);
-  const maxLoss = finite.length ? Math.max(...finite) * 1.05 : 1;
+  const largest = (values: number[]) => values.reduce((a, b) => (b > a ? b : a), 0);
+  const steps = data.losses.map((p) => p.step).filter(Number.isFinite);
+  const maxStep = Math.max(1, largest(steps), data.epochs.length * data.stepsPerEpoch || 0);
+  // An all-zero (or empty) curve still gets an axis from 0 to 1.
+  const topLoss = largest(data.losses.map((p) => p.loss).filter(Number.isFinite));
+  const maxLoss = topLoss > 0 ? topLoss * 1.05 : 1;
   const x = (step: number) => L + (step / maxStep) * (W - L - R);
   const yLoss = (v: number) => H - B - (v / maxLoss) * (H - T - B);
   const yAcc = (v: number) => H - B - v * (H - T - B);

@@ -1,0 +1,92 @@
+// The output folder of a training run: never another run's files, never shared by two runs.
+import { errorText } from "../deno/files.ts";
+import { atExit, UsageError } from "./_args.ts";
+
+/** The files a run leaves in its folder. */
+export const RUN_FILES = ["metrics.jsonl", "loss.svg", "model.safetensors"] as const;
+
+const LOCK = ".lock";
+
+/**
+ * Claims the folder of a run: `out`, or a new `runs/<time>` (`-2`, `-3`... when taken). The folder
+ * is created and locked (a second run on it is refused until this one exits), which also proves
+ * it writable before any training. A folder that holds an earlier run is refused unless
+ * `overwrite`, which removes that run's files now, so that an interrupted run never leaves old
+ * metrics beside new weights.
+ */
+export async function claimRunDir(out: string | undefined, overwrite: boolean): Promise<string> {
+  const dir = out ?? await freshDefault();
+  let created = out === undefined;
+  try {
+    await Deno.lstat(dir);
+  } catch {
+    created = true;
+  }
+  try {
+    await Deno.mkdir(dir, { recursive: true });
+  } catch (e) {
+    throw new UsageError(`--out ${dir}: cannot create the folder (${errorText(e)})`);
+  }
+  // A folder this run created and left empty (it failed before writing anything) goes again.
+  if (created) atExit(() => Deno.removeSync(dir));
+  await lock(dir);
+  const existing = [];
+  for (const name of RUN_FILES) {
+    try {
+      await Deno.lstat(`${dir}/${name}`);
+      existing.push(name);
+    } catch { /* absent */ }
+  }
+  if (existing.length && !overwrite) {
+    throw new UsageError(
+      `--out ${dir} already holds a run (${
+        existing.join(", ")
+      }): pass --overwrite to replace it, or choose another folder`,
+    );
+  }
+  for (const name of existing) await Deno.remove(`${dir}/${name}`);
+  return dir;
+}
+
+async function freshDefault(): Promise<string> {
+  const stamp = new Date().toISOString().replace(/[:.]/g, "-").slice(0, 19);
+  await Deno.mkdir("runs", { recursive: true });
+  for (let n = 1;; n++) {
+    const dir = `runs/${stamp}${n > 1 ? `-${n}` : ""}`;
+    try {
+      await Deno.mkdir(dir); // fails when another run took this name first
+      return dir;
+    } catch (e) {
+      if (!(e instanceof Deno.errors.AlreadyExists)) throw e;
+    }
+  }
+}
+
+/**
+ * Holds an OS lock on `dir/.lock` until the process exits (the OS drops it if the process dies,
+ * so a lock file left by a crash does not block the folder).
+ */
+async function lock(dir: string): Promise<void> {
+  const path = `${dir}/${LOCK}`;
+  let file: Deno.FsFile;
+  try {
+    file = await Deno.open(path, { read: true, write: true, create: true });
+  } catch (e) {
+    throw new UsageError(`--out ${dir}: cannot write there (${errorText(e)})`);
+  }
+  if (!await file.tryLock(true)) {
+    const pid = (await Deno.readTextFile(path).catch(() => "")).trim();
+    file.close();
+    throw new UsageError(
+      `--out ${dir} is in use by another run${
+        pid ? ` (process ${pid})` : ""
+      }; wait for it, or choose another folder`,
+    );
+  }
+  await file.truncate(0);
+  await file.write(new TextEncoder().encode(`${Deno.pid}\n`));
+  atExit(() => {
+    Deno.removeSync(path);
+    file.close();
+  });
+}

@@ -1,0 +1,283 @@
+// Bad input and faults through the commands: a non-zero exit with one line naming the problem,
+// no stack trace, and no file changed that the run had no right to change.
+import { assert, assertEquals, assertMatch } from "./_assert.ts";
+import { run, spawn } from "./_cli.ts";
+import { encodeSafetensors } from "../lib/io/safetensors.ts";
+import { lenet5 } from "../lib/nn/lenet.ts";
+import { loadCheckpoint } from "../lib/io/checkpoint.ts";
+import { Model } from "../lib/train/model.ts";
+import { testGpu } from "./_gpu.ts";
+
+/** One line on stderr, starting `error: `, matching `pattern`; no stack trace. */
+function oneLine(stderr: string, pattern: RegExp): void {
+  const lines = stderr.trim().split("\n").filter((l) => !l.startsWith("Run `deno task"));
+  assertEquals(lines.length, 1, stderr);
+  assertMatch(lines[0], /^error: /);
+  assertMatch(lines[0], pattern);
+  assert(!/\n\s+at /.test(stderr), "no stack trace");
+}
+
+/** A LeNet-5 checkpoint built on the CPU (initial weights), with `metadata`. */
+async function checkpoint(path: string, metadata: Record<string, string>, poison = false) {
+  const net = lenet5({ activation: metadata.activation === "relu" ? "relu" : "sigmoid" });
+  const tensors = Object.fromEntries(
+    net.namedParameters().map((p) => [p.qualifiedName, { shape: p.shape, data: p.data.slice() }]),
+  );
+  if (poison) tensors["3.weight"].data[7] = NaN;
+  await Deno.writeFile(path, encodeSafetensors(tensors, metadata));
+}
+
+const quick = ["--epochs", "1", "--subset", "256", "--batch-size", "64"];
+
+Deno.test("flags: negative numbers, seeds past 32 bits and batches past the adapter's limit are named", async () => {
+  const cases: [string[], RegExp][] = [
+    [["--epochs", "-1"], /--epochs expects an integer of at least 1, got "-1"/],
+    [["--seed", "4294967296"], /--seed expects an integer of at least 0 and at most 4294967295/],
+    [
+      ["--batch-size", "100000"],
+      /--batch-size 100000 needs buffers larger than .* \d+ or less fits/,
+    ],
+    [["--resize", "224"], /--batch-size 256 with --resize 224 needs buffers .* \d+ or less fits/],
+  ];
+  for (const [args, pattern] of cases) {
+    const dir = await Deno.makeTempDir();
+    const r = await run("cli/train.ts", [...args, "--out", `${dir}/run`]);
+    assertEquals(r.code, 2, `${args}: ${r.stderr}`);
+    oneLine(r.stderr, pattern);
+    await Deno.remove(dir, { recursive: true });
+  }
+  const e = await run("cli/eval.ts", ["--checkpoint", "x", "--batch-size", "-5"]);
+  assertEquals(e.code, 2);
+  oneLine(e.stderr, /--batch-size expects an integer of at least 1, got "-5"/);
+});
+
+Deno.test("train --out: an earlier run is kept unless --overwrite, a running one is never shared, an unwritable one fails first", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const first = await run("cli/train.ts", [...quick, "--out", dir]);
+    assertEquals(first.code, 0, first.stderr);
+    const weights = await Deno.readFile(`${dir}/model.safetensors`);
+    const again = await run("cli/train.ts", [...quick, "--seed", "5", "--out", dir]);
+    assertEquals(again.code, 2);
+    oneLine(
+      again.stderr,
+      /already holds a run \(metrics\.jsonl, loss\.svg, model\.safetensors\): pass --overwrite/,
+    );
+    assertEquals(
+      await Deno.readFile(`${dir}/model.safetensors`),
+      weights,
+      "the earlier run is untouched",
+    );
+    // A live run's lock (held here, as a running train holds it) keeps a second run out.
+    const held = await Deno.open(`${dir}/.lock`, { write: true, create: true });
+    assert(await held.tryLock(true));
+    await held.write(new TextEncoder().encode(`${Deno.pid}\n`));
+    const locked = await run("cli/train.ts", [...quick, "--out", dir, "--overwrite"]);
+    held.close();
+    assertEquals(locked.code, 2);
+    oneLine(locked.stderr, new RegExp(`in use by another run \\(process ${Deno.pid}\\)`));
+    // A lock file left by a run that is gone (nobody holds its lock) is taken over.
+    await Deno.writeTextFile(`${dir}/.lock`, "999999999\n");
+    const over = await run("cli/train.ts", [...quick, "--seed", "5", "--out", dir, "--overwrite"]);
+    assertEquals(over.code, 0, over.stderr);
+    assert(
+      JSON.stringify(await Deno.readFile(`${dir}/model.safetensors`)) !== JSON.stringify(weights),
+    );
+    assertEquals([...Deno.readDirSync(dir)].map((e) => e.name).sort(), [
+      "loss.svg",
+      "metrics.jsonl",
+      "model.safetensors",
+    ]);
+    const proc = await run("cli/train.ts", [...quick, "--out", "/proc/lenet-webgpu-test"]);
+    assertEquals(proc.code, 2);
+    oneLine(proc.stderr, /--out \/proc\/lenet-webgpu-test: cannot create the folder \([a-z ]+\)$/);
+    assert(!proc.stderr.includes("--allow-all"));
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+for (const [signal, code] of [["SIGTERM", 143], ["SIGINT", 130]] as const) {
+  Deno.test(`${signal} during training stops after the step, saves complete files and exits ${code}`, async () => {
+    const dir = await Deno.makeTempDir();
+    try {
+      const child = spawn("cli/train.ts", [
+        ...["--epochs", "3", "--subset", "4096", "--batch-size", "64", "--log-every", "1"],
+        ...["--json", "--out", dir],
+      ]);
+      const lines = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+      let text = "";
+      while (!text.includes(`"event":"step"`)) {
+        const { value, done } = await lines.read();
+        if (done) break;
+        text += value;
+      }
+      child.kill(signal);
+      // Keep reading stdout to its end: the run still reports as it stops.
+      while (!(await lines.read()).done);
+      const stderr = await new Response(child.stderr).text();
+      assertEquals((await child.status).code, code, stderr);
+      const model = new Model(await testGpu(), lenet5());
+      loadCheckpoint(model, await Deno.readFile(`${dir}/model.safetensors`), "saved", {});
+      model.dispose();
+      assert((await Deno.readTextFile(`${dir}/loss.svg`)).includes("</svg>"));
+      assertEquals([...Deno.readDirSync(dir)].some((e) => e.name === ".lock"), false);
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  });
+}
+
+Deno.test("a diverging run (--lr 1e30) stops at the step where the loss became NaN, keeping no NaN weights", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const r = await run("cli/train.ts", [
+      ...["--lr", "1e30", "--activation", "relu", "--pool", "max"],
+      ...["--epochs", "2", "--subset", "2048", "--batch-size", "64", "--out", dir],
+    ]);
+    assertEquals(r.code, 1);
+    oneLine(
+      r.stderr,
+      /training stopped: the training loss became (NaN|-?Infinity) at step \d+ \(epoch 1\).*; no weights were saved/,
+    );
+    assertEquals([...Deno.readDirSync(dir)].map((e) => e.name), []);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("eval: checkpoint metadata is checked, flags must agree with it, broken weights are refused", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const file = (name: string) => `${dir}/${name}`;
+    await checkpoint(file("relu.safetensors"), {
+      activation: "relu",
+      pool: "max",
+      input_size: "28",
+    });
+    await checkpoint(file("bare.safetensors"), {});
+    await checkpoint(file("tanh.safetensors"), { activation: "tanh", pool: "avg" });
+    await checkpoint(file("size.safetensors"), {
+      activation: "relu",
+      pool: "max",
+      input_size: "28.5",
+    });
+    await checkpoint(file("nan.safetensors"), { activation: "sigmoid", pool: "avg" }, true);
+    const cases: [string[], number, RegExp][] = [
+      [
+        ["--checkpoint", file("bare.safetensors")],
+        2,
+        /does not say its activation .*: pass --activation sigmoid\|relu/,
+      ],
+      [
+        ["--checkpoint", file("relu.safetensors"), "--activation", "sigmoid"],
+        2,
+        /--activation sigmoid disagrees with .*relu\.safetensors, which was saved with activation relu/,
+      ],
+      [
+        ["--checkpoint", file("tanh.safetensors")],
+        1,
+        /tanh\.safetensors: metadata activation is "tanh", expected sigmoid or relu/,
+      ],
+      [
+        ["--checkpoint", file("size.safetensors")],
+        1,
+        /size\.safetensors: metadata input_size is "28\.5"/,
+      ],
+      [
+        ["--checkpoint", file("nan.safetensors")],
+        1,
+        /nan\.safetensors: tensor "3\.weight" has 1 non-finite value .*--allow-nonfinite/,
+      ],
+      [
+        ["--checkpoint", file("relu.safetensors"), "--predictions", file("relu.safetensors")],
+        2,
+        /is the checkpoint itself/,
+      ],
+      [
+        ["--checkpoint", file("relu.safetensors"), "--batch-size", "100000"],
+        2,
+        /--batch-size 100000 needs buffers larger/,
+      ],
+    ];
+    const before = await Deno.readFile(file("relu.safetensors"));
+    for (const [args, code, pattern] of cases) {
+      const r = await run("cli/eval.ts", args);
+      assertEquals(r.code, code, `${args.join(" ")}: ${r.stderr}`);
+      oneLine(r.stderr, pattern);
+    }
+    assertEquals(
+      await Deno.readFile(file("relu.safetensors")),
+      before,
+      "the checkpoint is untouched",
+    );
+    const ok = await run("cli/eval.ts", [
+      "--checkpoint",
+      file("bare.safetensors"),
+      "--activation",
+      "relu",
+      "--pool",
+      "max",
+      "--json",
+    ]);
+    assertEquals(ok.code, 0, ok.stderr);
+    const nan = await run("cli/eval.ts", [
+      "--checkpoint",
+      file("nan.safetensors"),
+      "--allow-nonfinite",
+      "--json",
+    ]);
+    assertEquals(nan.code, 0, nan.stderr);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("eval needs only the test files; a FIFO as checkpoint fails at once; a bad backend is named", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    for await (const f of Deno.readDir("data/fashion-mnist")) {
+      const bytes = f.name.startsWith("train")
+        ? new Uint8Array(100) // damaged training files
+        : await Deno.readFile(`data/fashion-mnist/${f.name}`);
+      await Deno.writeFile(`${dir}/${f.name}`, bytes);
+    }
+    const ckpt = `${dir}/m.safetensors`;
+    await checkpoint(ckpt, { activation: "sigmoid", pool: "avg" });
+    const r = await run("cli/eval.ts", ["--checkpoint", ckpt, "--data-dir", dir, "--json"]);
+    assertEquals(r.code, 0, r.stderr);
+    assertEquals(JSON.parse(r.stdout).count, 10000);
+    const fifo = `${dir}/fifo`;
+    await new Deno.Command("mkfifo", { args: [fifo] }).output();
+    const f = await run("cli/eval.ts", ["--checkpoint", fifo]);
+    assertEquals(f.code, 1);
+    oneLine(f.stderr, /fifo: not a regular file/);
+    const b = await run("cli/eval.ts", ["--checkpoint", ckpt], { DENO_WEBGPU_BACKEND: "vulkn" });
+    assertEquals(b.code, 1);
+    oneLine(b.stderr, /DENO_WEBGPU_BACKEND=vulkn names no WebGPU backend/);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("without XDG_RUNTIME_DIR the commands print no loader warning", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    await checkpoint(`${dir}/m.safetensors`, { activation: "sigmoid", pool: "avg" });
+    const env: Record<string, string> = { PATH: Deno.env.get("PATH") ?? "/usr/bin:/bin" };
+    for (const key of ["HOME", "DENO_DIR", "DENO_WEBGPU_BACKEND"]) {
+      const v = Deno.env.get(key);
+      if (v) env[key] = v;
+    }
+    const r = await run(
+      "cli/eval.ts",
+      ["--checkpoint", `${dir}/m.safetensors`, "--json"],
+      env,
+      true,
+    );
+    assertEquals(r.code, 0, r.stderr);
+    assert(!r.stderr.includes("XDG_RUNTIME_DIR"), r.stderr);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
