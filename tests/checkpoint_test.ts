@@ -74,3 +74,20 @@ Deno.test("loading a checkpoint names the tensor whose name, dtype or shape is o
     /f\.st: tensor "0\.bias" has dtype F64, expected F32/,
   );
 });
+
+Deno.test("a checkpoint saved from another architecture, or holding NaN, does not load", async () => {
+  const gpu = await testGpu();
+  using relu = new Model(gpu, lenet5({ activation: "relu", pool: "max" }));
+  using sigmoid = new Model(gpu, lenet5());
+  const bytes = await saveCheckpoint(relu, { activation: "relu", pool: "max", input_size: "28" });
+  assertThrows(
+    () => loadCheckpoint(sigmoid, bytes, "relu.safetensors"),
+    /relu\.safetensors: was saved from a model with activation relu; this model has sigmoid/,
+  );
+  const tensors = await relu.stateDict();
+  tensors["0.bias"].data[2] = Infinity;
+  const broken = encodeSafetensors(tensors, { activation: "relu", pool: "max" });
+  assertThrows(() => loadCheckpoint(relu, broken, "b.safetensors"), /"0\.bias" has 1 non-finite/);
+  loadCheckpoint(relu, broken, "b.safetensors", { allowNonFinite: true });
+  assertEquals((await relu.stateDict())["0.bias"].data[2], Infinity);
+});
