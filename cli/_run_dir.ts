@@ -50,7 +50,12 @@ export async function claimRunDir(out: string | undefined, overwrite: boolean): 
 
 async function freshDefault(): Promise<string> {
   const stamp = new Date().toISOString().replace(/[:.]/g, "-").slice(0, 19);
-  await Deno.mkdir("runs", { recursive: true });
+  try {
+    await Deno.lstat("runs");
+  } catch {
+    await Deno.mkdir("runs", { recursive: true });
+    atExit(() => Deno.removeSync("runs")); // only while empty: removeSync is not recursive
+  }
   for (let n = 1;; n++) {
     const dir = `runs/${stamp}${n > 1 ? `-${n}` : ""}`;
     try {
