@@ -56,6 +56,7 @@ export {
   type AdamOptions,
   FlatOptimizer,
   type Optimizer,
+  type OptimizerState,
   SGD,
   type SgdOptions,
 } from "./lib/train/optimizer.ts";

@@ -6,7 +6,8 @@
  */
 import { adamUpdate, sgdUpdate } from "../../kernels/optim.ts";
 import type { KernelSpec } from "../../kernels/spec.ts";
-import { storageBuffer, uniformBuffer } from "../gpu/buffers.ts";
+import { readFloats, storageBuffer, uniformBuffer, writeBytes } from "../gpu/buffers.ts";
+import { sizeOf, type Tensor } from "../tensor.ts";
 import { DEFAULTS } from "../defaults.ts";
 import type { Model } from "./model.ts";
 import type { PlanOp } from "./plan.ts";
@@ -26,8 +27,24 @@ export interface Optimizer {
   beginStep(device: GPUDevice): void;
   /** Frees the optimiser's device buffers; it cannot step afterwards. */
   dispose(): void;
+  /** The state to resume from (see {@linkcode OptimizerState}); after `attach`. */
+  stateDict(): Promise<OptimizerState>;
+  /** Restores a {@linkcode OptimizerState} saved from an optimiser of the same kind. */
+  loadStateDict(state: OptimizerState): void;
   /** PyTorch-style description. */
   toString(): string;
+}
+
+/**
+ * An optimiser's state, named as PyTorch's `optimizer.state_dict()` names it per parameter:
+ * `<parameter>.exp_avg` and `<parameter>.exp_avg_sq` for Adam, `<parameter>.momentum_buffer`
+ * for SGD (parameters by their `state_dict` names), and the steps taken.
+ */
+export interface OptimizerState {
+  /** Steps taken (Adam's bias correction depends on it). */
+  step: number;
+  /** The state tensors, keyed `<parameter>.<state>`. */
+  tensors: Record<string, Tensor>;
 }
 
 /** The state an optimiser keeps for the model it serves. */
@@ -57,7 +74,7 @@ export abstract class FlatOptimizer implements Optimizer {
 
   /** The update op's name, e.g. `adam.update`. */
   protected abstract readonly opName: string;
-  /** Names of the state buffers, e.g. `m` and `v`. */
+  /** Names of the state buffers, as PyTorch names them (`exp_avg`, `exp_avg_sq`). */
   protected abstract readonly stateNames: readonly string[];
   /** Floating-point operations per parameter and step. */
   protected abstract readonly flopsPerParameter: number;
@@ -110,6 +127,77 @@ export abstract class FlatOptimizer implements Optimizer {
     device.queue.writeBuffer(uniform, 0, this.scalars(++this.#steps) as Float32Array<ArrayBuffer>);
   }
 
+  /**
+   * The steps taken and the state buffers, per parameter (see {@linkcode OptimizerState}).
+   *
+   * @example
+   * ```ts
+   * import assert from "node:assert/strict";
+   * import { Adam, lenet5, Model, requestGpu } from "../../mod.ts";
+   * using model = new Model(await requestGpu(), lenet5());
+   * const adam = new Adam();
+   * adam.attach(model);
+   * const state = await adam.stateDict();
+   * assert.deepEqual(state.tensors["0.weight.exp_avg"].shape, [6, 1, 5, 5]);
+   * adam.dispose();
+   * ```
+   */
+  async stateDict(): Promise<OptimizerState> {
+    const attached = this.#need("stateDict");
+    const device = attached.model.gpu.device;
+    const tensors: Record<string, Tensor> = {};
+    for (const [k, name] of this.stateNames.entries()) {
+      const flat = await readFloats(device, attached.state[k]);
+      for (const p of attached.model.parameters) {
+        tensors[`${p.name}.${name}`] = {
+          shape: p.shape,
+          data: flat.slice(p.offset, p.offset + sizeOf(p.shape)),
+        };
+      }
+    }
+    return { step: this.#steps, tensors };
+  }
+
+  /** Restores steps and state buffers saved by {@linkcode FlatOptimizer.stateDict}. */
+  loadStateDict(state: OptimizerState): void {
+    const attached = this.#need("loadStateDict");
+    if (!(Number.isInteger(state.step) && state.step >= 0)) {
+      throw new RangeError(`optimizer state: step must be a count, got ${state.step}`);
+    }
+    const expected = this.stateNames.flatMap((n) =>
+      attached.model.parameters.map((p) => `${p.name}.${n}`)
+    );
+    const given = Object.keys(state.tensors);
+    const missing = expected.filter((k) => !(k in state.tensors));
+    const unexpected = given.filter((k) => !expected.includes(k));
+    if (missing.length || unexpected.length) {
+      throw new RangeError(
+        `optimizer state does not match ${this.constructor.name}: ${
+          missing.length ? `missing ${missing[0]}` : `unexpected ${unexpected[0]}`
+        }`,
+      );
+    }
+    for (const [k, name] of this.stateNames.entries()) {
+      for (const p of attached.model.parameters) {
+        const t = state.tensors[`${p.name}.${name}`];
+        if (t.data.length !== sizeOf(p.shape)) {
+          throw new RangeError(
+            `optimizer state ${p.name}.${name} has ${t.data.length} values, expected ${
+              sizeOf(p.shape)
+            }`,
+          );
+        }
+        writeBytes(attached.model.gpu.device, attached.state[k], p.offset * 4, t.data);
+      }
+    }
+    this.#steps = state.step;
+  }
+
+  #need(what: string): Attached {
+    if (!this.#attached) throw new Error(`${this.constructor.name}.${what} before attach`);
+    return this.#attached;
+  }
+
   /** Frees the state buffers; attaching again starts from zero state. */
   dispose(): void {
     if (!this.#attached) return;
@@ -154,7 +242,7 @@ export class Adam extends FlatOptimizer {
   /** The update op's name. */
   protected readonly opName: string = "adam.update";
   /** First and second moments. */
-  protected readonly stateNames: readonly string[] = ["m", "v"];
+  protected readonly stateNames: readonly string[] = ["exp_avg", "exp_avg_sq"];
   /** Floating-point operations per parameter and step. */
   protected readonly flopsPerParameter: number = 12;
 
@@ -226,7 +314,7 @@ export class SGD extends FlatOptimizer {
   /** The update op's name. */
   protected readonly opName: string = "sgd.update";
   /** The momentum buffer starts at zero, so the first step's buffer is the gradient (PyTorch). */
-  protected readonly stateNames: readonly string[] = ["momentum"];
+  protected readonly stateNames: readonly string[] = ["momentum_buffer"];
   /** Floating-point operations per parameter and step. */
   protected readonly flopsPerParameter: number = 6;
 

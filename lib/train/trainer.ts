@@ -17,7 +17,7 @@ import type { Model } from "./model.ts";
 import { Adam, type Optimizer } from "./optimizer.ts";
 import { passSteps } from "./pass.ts";
 import { stepCalls } from "./plan.ts";
-import { readTotals, resetTotals, totalsBuffer } from "./totals.ts";
+import { readTotals, resetTotals, TOTALS, totalsBuffer } from "./totals.ts";
 import { checkLabels, checkSplit, exclusive } from "./_guards.ts";
 import { checkGpu } from "../gpu/device.ts";
 import { NonFiniteError } from "../errors.ts";
@@ -76,6 +76,28 @@ export interface TrainHistory {
   epochs: EpochMetrics[];
   /** True when the signal stopped training early. */
   stopped: boolean;
+  /** Where the run stands: pass it as `resume` (with the model's and optimiser's state) to go on. */
+  progress: TrainProgress;
+}
+
+/**
+ * Where a run stands, to continue it exactly: with the same model weights and optimiser state,
+ * `train(model, data, { ...sameOptions, resume: progress })` takes the same steps an
+ * uninterrupted run would have taken.
+ */
+export interface TrainProgress {
+  /** Epochs completed. */
+  epoch: number;
+  /** Batches done of the next epoch (0 at an epoch boundary). */
+  batch: number;
+  /** Steps done since the start. */
+  step: number;
+  /** The shuffling generator's state before the next epoch's shuffle (`Random.state()`). */
+  rng: number[];
+  /** The running sums of the unfinished epoch (`METRIC_TOTALS` order; zeros at a boundary). */
+  totals: number[];
+  /** The loss window not logged yet: its sum, its steps, and the epoch sum read last. */
+  pending: { sum: number; steps: number; lastRead: number };
 }
 
 /** Options of {@linkcode train}. */
@@ -95,9 +117,14 @@ export interface TrainOptions {
   /** Called after each step (with `loss` at log points). */
   onStep?: (event: StepEvent) => void | Promise<void>;
   /** Called after each epoch. */
-  onEpoch?: (metrics: EpochMetrics) => void | Promise<void>;
+  onEpoch?: (metrics: EpochMetrics, progress: TrainProgress) => void | Promise<void>;
   /** Stops training after the current step. */
   signal?: AbortSignal;
+  /**
+   * Continue a run from its `progress` (the model and optimiser restored to the same point);
+   * `epochs` is then the total, counting the epochs already done.
+   */
+  resume?: TrainProgress;
   /** Evaluation batch size (results do not depend on it), default the larger of 256 and the training batch size. */
   evalBatchSize?: number;
 }
@@ -181,9 +208,21 @@ async function trainLoop(
   const totals = totalsBuffer(device, "train totals", ring);
   const window = uniformBuffer(device, "train window");
   const resident: DeviceSplit[] = [];
-  const rng = new Random(options.seed ?? DEFAULTS.seed);
-  const history: TrainHistory = { losses: [], epochs: [], stopped: false };
-  let step = 0, checked = 0, windowSum = 0, windowSteps = 0, lastRead = 0, epoch = 0;
+  const resume = options.resume;
+  const rng = resume ? Random.fromState(resume.rng) : new Random(options.seed ?? DEFAULTS.seed);
+  let rngAtEpochStart = rng.state();
+  let step = resume?.step ?? 0, checked = step, epoch = resume?.epoch ?? 0;
+  let windowSum = resume?.pending.sum ?? 0, windowSteps = resume?.pending.steps ?? 0;
+  let lastRead = resume?.pending.lastRead ?? 0, batchesDone = 0, completed = epoch;
+  const progress = (totals: readonly number[]): TrainProgress => ({
+    epoch: completed,
+    batch: batchesDone,
+    step,
+    rng: batchesDone ? rngAtEpochStart : rng.state(),
+    totals: batchesDone ? [...totals] : [0, 0, 0, 0],
+    pending: { sum: windowSum, steps: windowSteps, lastRead },
+  });
+  const history: TrainHistory = { losses: [], epochs: [], stopped: false, progress: progress([]) };
   /** Waits for the device, then stops the run on a device error or a non-finite loss. */
   const check = async () => {
     const sums = await readTotals(device, totals, ring);
@@ -216,14 +255,23 @@ async function trainLoop(
       "train",
       () => [update],
     );
-    for (epoch = 1; epoch <= epochs && !history.stopped; epoch++) {
+    for (epoch = epoch + 1; epoch <= epochs && !history.stopped; epoch++) {
+      rngAtEpochStart = rng.state();
       setOrder(device, split, permutation(split.count, rng));
-      resetTotals(device, totals);
-      lastRead = 0;
+      // A run resumed in the middle of an epoch skips the batches done, with their sums restored.
+      const skip = resume && epoch === resume.epoch + 1 ? resume.batch : 0;
+      if (skip) device.queue.writeBuffer(totals, 0, Float32Array.from(resume!.totals));
+      else {
+        resetTotals(device, totals);
+        lastRead = 0;
+      }
+      batchesDone = skip;
       const t0 = performance.now();
       let images = 0;
       for (const [b, { start, dispatches }] of steps.entries()) {
+        if (b < skip) continue;
         step++;
+        batchesDone++;
         device.queue.writeBuffer(window, 0, new Uint32Array([start, step % ring]));
         optimizer.beginStep(device);
         runner.submit(dispatches);
@@ -256,6 +304,8 @@ async function trainLoop(
       }
       if (history.stopped) break;
       const sums = await check();
+      batchesDone = 0;
+      completed = epoch;
       const trainSeconds = (performance.now() - t0) / 1000;
       windowSum += sums.batchLossSum - lastRead;
       const result = test
@@ -272,14 +322,16 @@ async function trainLoop(
         images_per_second: sums.images / trainSeconds,
       };
       history.epochs.push(metrics);
-      await options.onEpoch?.(metrics);
+      await options.onEpoch?.(metrics, progress([]));
       if (options.signal?.aborted) history.stopped = true;
     }
     // An interrupted epoch's steps are checked too: weights saved after a stop must be finite.
-    await check();
+    const last = await check();
     if (windowSteps > 0 && !history.stopped) {
       history.losses.push({ step, loss: windowSum / windowSteps });
+      windowSum = windowSteps = 0;
     }
+    history.progress = progress(TOTALS.map((name) => last[name]));
   } finally {
     totals.destroy();
     window.destroy();
