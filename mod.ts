@@ -69,7 +69,13 @@ export {
   type TrainHistory,
   trainOnBatch,
   type TrainOptions,
+  type TrainProgress,
 } from "./lib/train/trainer.ts";
+export {
+  decodeTrainingState,
+  encodeTrainingState,
+  type TrainingState,
+} from "./lib/io/training_state.ts";
 export {
   type EvalOptions,
   type EvalResult,

@@ -3,7 +3,12 @@ import { errorText } from "../deno/files.ts";
 import { atExit, UsageError } from "./_args.ts";
 
 /** The files a run leaves in its folder. */
-export const RUN_FILES = ["metrics.jsonl", "loss.svg", "model.safetensors"] as const;
+export const RUN_FILES = [
+  "metrics.jsonl",
+  "loss.svg",
+  "model.safetensors",
+  "training_state.safetensors",
+] as const;
 
 const LOCK = ".lock";
 
@@ -12,9 +17,13 @@ const LOCK = ".lock";
  * is created and locked (a second run on it is refused until this one exits), which also proves
  * it writable before any training. A folder that holds an earlier run is refused unless
  * `overwrite`, which removes that run's files now, so that an interrupted run never leaves old
- * metrics beside new weights.
+ * metrics beside new weights. With `resume`, the run in `out` goes on: its files are kept.
  */
-export async function claimRunDir(out: string | undefined, overwrite: boolean): Promise<string> {
+export async function claimRunDir(
+  out: string | undefined,
+  overwrite: boolean,
+  resume = false,
+): Promise<string> {
   const dir = out ?? await freshDefault();
   let created = out === undefined;
   try {
@@ -37,6 +46,7 @@ export async function claimRunDir(out: string | undefined, overwrite: boolean): 
       existing.push(name);
     } catch { /* absent */ }
   }
+  if (resume) return dir; // the run goes on in its own files
   if (existing.length && !overwrite) {
     throw new UsageError(
       `--out ${dir} already holds a run (${

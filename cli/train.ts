@@ -10,8 +10,10 @@ import { claimRunDir } from "./_run_dir.ts";
 import { Progress } from "./_progress.ts";
 import {
   Adam,
+  decodeTrainingState,
   DEFAULTS,
   describeGpu,
+  encodeTrainingState,
   type EpochMetrics,
   GpuFaultError,
   head,
@@ -26,8 +28,10 @@ import {
   SGD,
   shapeSummary,
   train,
+  type TrainingState,
+  type TrainProgress,
 } from "../mod.ts";
-import { writeAtomic } from "../deno/files.ts";
+import { readRegularFile, sameFile, writeAtomic } from "../deno/files.ts";
 
 const FLAGS = {
   epochs: {
@@ -72,6 +76,11 @@ const FLAGS = {
   },
   out: { type: "string", value: "DIR", help: "output folder", default: "a new runs/<timestamp>" },
   overwrite: { type: "boolean", help: "replace the run already in --out" },
+  resume: {
+    type: "string",
+    value: "DIR",
+    help: "continue the run in DIR (--epochs is the total); flags that change the run are refused",
+  },
   "log-every": {
     type: "string",
     default: String(DEFAULTS.logEvery),
@@ -98,6 +107,23 @@ const FLAGS = {
 } as const;
 
 const USAGE = "Usage: deno task train [options]";
+
+/** The file in a run's folder that `--resume` continues from. */
+const STATE_FILE = "training_state.safetensors";
+
+/** The settings that define a run: a resumed run must keep them. Key → flag. */
+const RUN_SETTINGS = {
+  activation: "activation",
+  pool: "pool",
+  seed: "seed",
+  optimizer: "optimizer",
+  lr: "lr",
+  momentum: "momentum",
+  weightDecay: "weight-decay",
+  batchSize: "batch-size",
+  subset: "subset",
+  resize: "resize",
+} as const;
 
 /** Exit codes after a signal: 128 + its number, as shells report. */
 const SIGNAL_EXIT: Record<string, number> = { SIGINT: 130, SIGTERM: 143 };
@@ -145,6 +171,42 @@ async function main() {
   if (config.momentum > 0 && optimizerName !== "sgd") {
     throw new UsageError("--momentum applies to --optimizer sgd only");
   }
+  // A resumed run takes its settings from its state; flags may only repeat them.
+  const resumeDir = typeof flags.resume === "string" && flags.resume ? flags.resume : undefined;
+  let saved: TrainingState | undefined;
+  if (resumeDir) {
+    if (typeof flags.out === "string" && !await sameFile(flags.out, resumeDir)) {
+      throw new UsageError(`--resume ${resumeDir} continues the run in that folder: drop --out`);
+    }
+    const path = `${resumeDir}/${STATE_FILE}`;
+    saved = decodeTrainingState(await readRegularFile(path), path);
+    const settings = saved.settings as Record<keyof typeof RUN_SETTINGS, unknown>;
+    settings.subset ??= Infinity; // saved as null: JSON has no Infinity
+    const changed = Object.entries(RUN_SETTINGS).filter(([key, flag]) =>
+      flags[flag] !== undefined &&
+      config[key as keyof typeof RUN_SETTINGS] !== settings[key as keyof typeof RUN_SETTINGS]
+    ).map(([key, flag]) =>
+      `--${flag} ${config[key as keyof typeof RUN_SETTINGS]} (the run has ${
+        settings[key as keyof typeof RUN_SETTINGS]
+      })`
+    );
+    if (changed.length) {
+      throw new UsageError(
+        `--resume ${resumeDir}: ${
+          changed.join(", ")
+        } would change the run; resume keeps its settings`,
+      );
+    }
+    Object.assign(config, settings);
+    const done = saved.progress.epoch;
+    if (config.epochs <= done) {
+      throw new UsageError(
+        `--resume ${resumeDir}: the run has ${done} epoch${
+          done === 1 ? "" : "s"
+        } done, and --epochs (${config.epochs}) is the total: ask for more`,
+      );
+    }
+  }
   const json = flags.json === true;
   // Human-readable lines go to stdout, or to stderr when stdout carries JSON.
   const say = (line: string) => (json ? console.error(line) : console.log(line));
@@ -152,8 +214,9 @@ async function main() {
 
   // Claimed (created, locked, checked writable) before anything slow happens.
   const out = await claimRunDir(
-    typeof flags.out === "string" && flags.out ? flags.out : undefined,
+    resumeDir ?? (typeof flags.out === "string" && flags.out ? flags.out : undefined),
     flags.overwrite === true,
+    resumeDir !== undefined,
   );
 
   // SIGINT and SIGTERM: before training, stop at once; during it, after the current step, with
@@ -191,22 +254,51 @@ async function main() {
     );
   }
   for (const line of shapeSummary(net, model.inputShape)) say(line);
-  const optimizer: Optimizer = optimizerName === "adam"
+  const optimizer: Optimizer = config.optimizer === "adam"
     ? new Adam({ lr: config.lr, weightDecay: config.weightDecay })
     : new SGD({ lr: config.lr, momentum: config.momentum, weightDecay: config.weightDecay });
+  if (saved) {
+    model.loadStateDict(saved.model);
+    optimizer.attach(model);
+    optimizer.loadStateDict(saved.optimizer);
+  }
   say(
-    `training ${config.epochs} epoch${
-      config.epochs === 1 ? "" : "s"
+    `training ${config.epochs} epoch${config.epochs === 1 ? "" : "s"}${
+      saved ? ` (resuming after step ${saved.progress.step})` : ""
     }, batch ${config.batchSize}, ${optimizer}, output in ${out}`,
   );
-  emit({ event: "start", adapter: gpu.info, out, ...config });
+  emit({
+    event: "start",
+    adapter: gpu.info,
+    out,
+    resumed_step: saved?.progress.step ?? 0,
+    ...config,
+  });
 
   const progress = new Progress(config.epochs);
-  const losses: LossPoint[] = [], epochs: EpochMetrics[] = [];
+  const losses: LossPoint[] = [...saved?.losses ?? []];
+  const epochs: EpochMetrics[] = [...saved?.epochs ?? []];
   const stepsPerEpoch = Math.ceil(data.train.count / config.batchSize);
   // The run's files, all rewritten together: after each epoch, and once more at the end (with
-  // the last partial loss window, and the weights as they are after an interrupt).
-  const saveRun = async (chartLosses: readonly LossPoint[]) => {
+  // the last partial loss window, and the weights as they are after an interrupt). The training
+  // state comes first: resuming needs it, and it holds the weights too.
+  const saveRun = async (chartLosses: readonly LossPoint[], progress: TrainProgress) => {
+    await writeAtomic(
+      `${out}/${STATE_FILE}`,
+      encodeTrainingState({
+        model: await model.stateDict(),
+        optimizer: await optimizer.stateDict(),
+        progress,
+        settings: Object.fromEntries(
+          Object.keys(RUN_SETTINGS).map((key) => {
+            const v = config[key as keyof typeof RUN_SETTINGS];
+            return [key, v === Infinity ? null : v];
+          }),
+        ),
+        epochs,
+        losses: [...chartLosses],
+      }),
+    );
     await writeAtomic(
       `${out}/metrics.jsonl`,
       epochs.map((e) => JSON.stringify(e)).join("\n") + (epochs.length ? "\n" : ""),
@@ -250,7 +342,8 @@ async function main() {
         }
         progress.step(e);
       },
-      onEpoch: async (m) => {
+      resume: saved?.progress,
+      onEpoch: async (m, where) => {
         epochs.push(m);
         progress.clear();
         say(
@@ -261,7 +354,7 @@ async function main() {
             `${m.images_per_second.toFixed(0)} img/s, eval ${m.eval_seconds.toFixed(1)} s`,
         );
         emit({ event: "epoch", ...m });
-        await saveRun(losses);
+        await saveRun(losses, where);
       },
     });
   } catch (e) {
@@ -279,7 +372,7 @@ async function main() {
   if (history.stopped) {
     say(`${stopSignal ?? "stop"}: interrupted after ${epochs.length} complete epochs`);
   }
-  await saveRun(history.losses);
+  await saveRun([...saved?.losses ?? [], ...history.losses], history.progress);
   const final = epochs.at(-1);
   say(`done: test accuracy ${final?.test_accuracy.toFixed(4) ?? "-"}; outputs in ${out}`);
   emit({
