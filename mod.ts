@@ -77,9 +77,11 @@ export {
   type TrainingState,
 } from "./lib/io/training_state.ts";
 export {
+  confusionMatrix,
   type EvalOptions,
   type EvalResult,
   evaluate,
+  perClassAccuracy,
   type Predictions,
 } from "./lib/train/evaluator.ts";
 export {
@@ -100,6 +102,7 @@ export {
   saveCheckpoint,
 } from "./lib/io/checkpoint.ts";
 export { type ChartData, lossChartSvg } from "./lib/io/chart.ts";
+export { confusionMatrixSvg } from "./lib/io/confusion_svg.ts";
 
 // Data.
 export { DataError } from "./data/idx.ts";

@@ -10,6 +10,7 @@ import { commandGpu } from "./_gpu.ts";
 import {
   checkpointArchitecture,
   checkpointMetadata,
+  confusionMatrixSvg,
   DEFAULTS,
   describeGpu,
   evaluate,
@@ -18,7 +19,7 @@ import {
   loadFashionMnist,
   Model,
 } from "../mod.ts";
-import { readRegularFile, sameFile, writeAtomic } from "../deno/files.ts";
+import { errorText, readRegularFile, sameFile, writeAtomic } from "../deno/files.ts";
 
 const FLAGS = {
   checkpoint: { type: "string", value: "FILE", help: "safetensors file to evaluate (required)" },
@@ -52,7 +53,15 @@ const FLAGS = {
     value: "FILE",
     help: "also write a CSV of every test image: index, label, predicted class, the logits",
   },
-  json: { type: "boolean", help: "print one JSON object with test_accuracy and test_loss" },
+  json: {
+    type: "boolean",
+    help: "print one JSON object: test_accuracy, test_loss, per_class_accuracy, confusion_matrix",
+  },
+  out: {
+    type: "string",
+    value: "DIR",
+    help: "also write DIR/confusion.svg (a heatmap) and DIR/evaluation.json",
+  },
   help: { type: "boolean", help: "show this help" },
 } as const;
 
@@ -75,6 +84,14 @@ async function main() {
     throw new UsageError(
       `--predictions ${predictions} is the checkpoint itself: choose another file`,
     );
+  }
+  const out = typeof flags.out === "string" && flags.out ? flags.out : undefined;
+  if (out) {
+    try {
+      await Deno.mkdir(out, { recursive: true });
+    } catch (e) {
+      throw new UsageError(`--out ${out}: cannot create the folder (${errorText(e)})`);
+    }
   }
   const bytes = await readRegularFile(file);
   // The architecture: the file's metadata, or the flags when it has none; both must agree.
@@ -116,9 +133,9 @@ async function main() {
       `--batch-size ${batchSize} needs buffers larger than this adapter allows: ${fits} or less fits`,
     );
   }
-  const result = await evaluate(model, data.test, { batchSize, predictions: !!predictions });
-  if (predictions && result.predictions) {
-    const { classes, logits } = result.predictions;
+  const result = await evaluate(model, data.test, { batchSize, predictions: true });
+  if (predictions) {
+    const { classes, logits } = result.predictions!;
     const k = model.classes;
     const rows = [
       `index,label,predicted,${Array.from({ length: k }, (_, c) => `logit_${c}`).join(",")}`,
@@ -129,25 +146,65 @@ async function main() {
     }
     await writeAtomic(predictions, rows.join("\n") + "\n");
   }
-  if (flags.json) {
-    console.log(
-      JSON.stringify({
-        test_accuracy: result.accuracy,
-        test_loss: result.loss,
-        count: result.count,
-        activation,
-        pool,
-      }),
-    );
-  } else {
-    console.log(`adapter: ${describeGpu(gpu)}`);
-    console.log(`${file} (${activation}, ${pool} pooling) on ${result.count} test images:`);
-    console.log(
-      `test loss ${result.loss.toFixed(4)}, test accuracy ${result.accuracy.toFixed(4)} (${
-        result.seconds.toFixed(1)
-      } s)`,
-    );
+  const matrix = result.confusionMatrix!, perClass = result.perClassAccuracy!;
+  const report = {
+    checkpoint: file,
+    test_accuracy: result.accuracy,
+    test_loss: result.loss,
+    count: result.count,
+    activation,
+    pool,
+    class_names: data.classNames,
+    per_class_accuracy: perClass,
+    confusion_matrix: matrix,
+  };
+  if (out) {
+    await writeAtomic(`${out}/confusion.svg`, confusionMatrixSvg(matrix, data.classNames));
+    await writeAtomic(`${out}/evaluation.json`, JSON.stringify(report, null, 2) + "\n");
   }
+  if (flags.json) {
+    console.log(JSON.stringify(report));
+    return;
+  }
+  console.log(`adapter: ${describeGpu(gpu)}`);
+  console.log(`${file} (${activation}, ${pool} pooling) on ${result.count} test images:`);
+  console.log(
+    `test loss ${result.loss.toFixed(4)}, test accuracy ${result.accuracy.toFixed(4)} (${
+      result.seconds.toFixed(1)
+    } s)\n`,
+  );
+  console.log(formatReport(matrix, perClass, data.classNames));
+  if (out) console.log(`\nwrote ${out}/confusion.svg and ${out}/evaluation.json`);
+}
+
+/** Per-class accuracy, then the confusion matrix with short column names (rows: true class). */
+function formatReport(
+  matrix: readonly number[][],
+  perClass: readonly number[],
+  names: readonly string[],
+): string {
+  const width = Math.max(...names.map((n) => n.length));
+  const lines = ["accuracy per class:"];
+  names.forEach((name, k) => {
+    const total = matrix[k].reduce((a, b) => a + b, 0);
+    lines.push(
+      `  ${name.padEnd(width)}  ${(100 * perClass[k]).toFixed(1).padStart(5)}%  (${
+        matrix[k][k]
+      }/${total})`,
+    );
+  });
+  const cell = Math.max(5, ...matrix.flat().map((v) => String(v).length + 1));
+  const short = names.map((n, k) => `${k}`);
+  lines.push("", "confusion matrix (rows: true class, columns: predicted class):");
+  lines.push(`  ${"".padEnd(width + 4)}${short.map((s) => s.padStart(cell)).join("")}`);
+  matrix.forEach((row, k) => {
+    lines.push(
+      `  ${`${k} ${names[k]}`.padEnd(width + 4)}${
+        row.map((v) => String(v).padStart(cell)).join("")
+      }`,
+    );
+  });
+  return lines.join("\n");
 }
 
 await runCli(main, "Run `deno task eval --help` for the options.");

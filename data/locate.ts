@@ -218,7 +218,7 @@ export async function loadIdxDataset(options: LoadOptions = {}): Promise<ImageDa
  * import { loadFashionMnist } from "./locate.ts";
  * const { train, test, classNames } = await loadFashionMnist({ download: false });
  * assert.deepEqual([train.count, test.count, train.rows, train.cols], [60000, 10000, 28, 28]);
- * assert.equal(classNames[9], "ankle boot");
+ * assert.equal(classNames[9], "Ankle boot");
  * ```
  */
 export function loadFashionMnist(options: LoadOptions = {}): Promise<ImageDataset> {

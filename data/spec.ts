@@ -41,22 +41,23 @@ export interface IdxDatasetSpec {
  * ```ts
  * import assert from "node:assert/strict";
  * import { FASHION_MNIST } from "./spec.ts";
- * assert.equal(FASHION_MNIST.classNames[9], "ankle boot");
+ * assert.equal(FASHION_MNIST.classNames[9], "Ankle boot");
  * ```
  */
 export const FASHION_MNIST: IdxDatasetSpec = {
   name: "fashion-mnist",
+  // As the dataset's authors name them.
   classNames: [
-    "t-shirt",
-    "trouser",
-    "pullover",
-    "dress",
-    "coat",
-    "sandal",
-    "shirt",
-    "sneaker",
-    "bag",
-    "ankle boot",
+    "T-shirt/top",
+    "Trouser",
+    "Pullover",
+    "Dress",
+    "Coat",
+    "Sandal",
+    "Shirt",
+    "Sneaker",
+    "Bag",
+    "Ankle boot",
   ],
   files: {
     trainImages: {

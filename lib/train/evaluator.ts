@@ -37,13 +37,51 @@ export interface EvalResult {
   seconds: number;
   /** Per-image results, when asked for. */
   predictions?: Predictions;
+  /**
+   * With `predictions`: counts of (true class, predicted class), rows true, as
+   * {@linkcode confusionMatrix} computes them.
+   */
+  confusionMatrix?: number[][];
+  /** With `predictions`: each class's accuracy (the diagonal over the row sum; NaN for none). */
+  perClassAccuracy?: number[];
+}
+
+/**
+ * Counts of (true class, predicted class): `matrix[label][predicted]`, rows true, as
+ * `sklearn.metrics.confusion_matrix` lays it out.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { confusionMatrix, perClassAccuracy } from "./evaluator.ts";
+ * const m = confusionMatrix(Uint32Array.of(0, 1, 1, 2), [0, 1, 2, 2], 3);
+ * assert.deepEqual(m, [[1, 0, 0], [0, 1, 0], [0, 1, 1]]);
+ * assert.deepEqual(perClassAccuracy(m), [1, 1, 0.5]);
+ * ```
+ */
+export function confusionMatrix(
+  predicted: ArrayLike<number>,
+  labels: ArrayLike<number>,
+  classes: number,
+): number[][] {
+  if (predicted.length !== labels.length) {
+    throw new RangeError(`${predicted.length} predictions for ${labels.length} labels`);
+  }
+  const m = Array.from({ length: classes }, () => new Array<number>(classes).fill(0));
+  for (let i = 0; i < labels.length; i++) m[labels[i]][predicted[i]]++;
+  return m;
+}
+
+/** Each class's accuracy from a confusion matrix: the diagonal over the row sum (NaN when empty). */
+export function perClassAccuracy(matrix: readonly (readonly number[])[]): number[] {
+  return matrix.map((row, k) => row[k] / row.reduce((a, b) => a + b, 0));
 }
 
 /** Options of {@linkcode evaluate}. */
 export interface EvalOptions {
   /** Images per batch (results do not depend on it); default 256, or the most that fits. */
   batchSize?: number;
-  /** Also return every image's logits and predicted class. */
+  /** Also return every image's logits and predicted class, and the confusion matrix. */
   predictions?: boolean;
 }
 
@@ -74,6 +112,14 @@ export async function evaluate(
     const data = uploadSplit(model.gpu.device, split);
     try {
       const result = await evaluateResident(model, data, options);
+      if (result.predictions) {
+        result.confusionMatrix = confusionMatrix(
+          result.predictions.classes,
+          split.labels,
+          model.classes,
+        );
+        result.perClassAccuracy = perClassAccuracy(result.confusionMatrix);
+      }
       return { ...result, seconds: (performance.now() - t0) / 1000 };
     } finally {
       destroySplit(data);
