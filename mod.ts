@@ -42,6 +42,7 @@ export {
 
 // The network and its layers (PyTorch's semantics, layouts and initialisation).
 export { lenet5, type LeNetOptions, shapeSummary } from "./lib/nn/lenet.ts";
+export { type Summary, summary, type SummaryRow } from "./lib/nn/summary.ts";
 export { Sequential, type SequentialOptions } from "./lib/nn/sequential.ts";
 export { Conv2d, type Conv2dOptions } from "./lib/nn/conv2d.ts";
 export { AvgPool2d, MaxPool2d, type Pool2dOptions } from "./lib/nn/pool.ts";

@@ -19,13 +19,15 @@ export interface FlagSpec {
 }
 
 /**
- * Parses `args` against `flags`; unknown flags and positionals are usage errors. A value that
+ * Parses `args` against `flags`; unknown flags are usage errors, and so are positionals unless a
+ * `positionals` array is given to receive them. A value that
  * starts with a dash (`--epochs -1`) is taken as the value, so that its check can say what is
  * wrong with it.
  */
 export function parseFlags(
   args: string[],
   flags: Record<string, FlagSpec>,
+  positionals?: string[],
 ): Record<string, string | boolean | undefined> {
   const joined: string[] = [];
   for (let i = 0; i < args.length; i++) {
@@ -39,7 +41,7 @@ export function parseFlags(
     }
   }
   try {
-    const { values } = parseArgs({
+    const parsed = parseArgs({
       args: joined,
       options: Object.fromEntries(
         Object.entries(flags).map((
@@ -47,9 +49,10 @@ export function parseFlags(
         ) => [name, name === "help" ? { type: f.type, short: "h" } : { type: f.type }]),
       ),
       strict: true,
-      allowPositionals: false,
+      allowPositionals: positionals !== undefined,
     });
-    return values as Record<string, string | boolean | undefined>;
+    positionals?.push(...parsed.positionals);
+    return parsed.values as Record<string, string | boolean | undefined>;
   } catch (e) {
     throw new UsageError(
       (e instanceof Error ? e.message : String(e)).split("\n")[0].replace(/\. To specify.*$/, ""),

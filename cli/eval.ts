@@ -5,43 +5,19 @@
  *
  * @module
  */
-import { choiceFlag, helpText, numberFlag, parseFlags, runCli, UsageError } from "./_args.ts";
-import { commandGpu } from "./_gpu.ts";
-import {
-  checkpointArchitecture,
-  checkpointMetadata,
-  confusionMatrixSvg,
-  DEFAULTS,
-  describeGpu,
-  evaluate,
-  lenet5,
-  loadCheckpoint,
-  loadFashionMnist,
-  Model,
-} from "../mod.ts";
-import { errorText, readRegularFile, sameFile, writeAtomic } from "../deno/files.ts";
+import { helpText, numberFlag, parseFlags, runCli, UsageError } from "./_args.ts";
+import { CHECKPOINT_FLAGS, modelFromCheckpoint } from "./_checkpoint.ts";
+import { confusionMatrixSvg, DEFAULTS, describeGpu, evaluate, loadFashionMnist } from "../mod.ts";
+import { errorText, sameFile, writeAtomic } from "../deno/files.ts";
 
 const FLAGS = {
-  checkpoint: { type: "string", value: "FILE", help: "safetensors file to evaluate (required)" },
+  ...CHECKPOINT_FLAGS,
   "data-dir": {
     type: "string",
     value: "DIR",
     help: "folder with the four Fashion-MNIST .gz files",
     default: "searched",
   },
-  activation: {
-    type: "string",
-    value: "sigmoid|relu",
-    help: "activation; required when the file does not say (a PyTorch state_dict)",
-    default: "from the file",
-  },
-  pool: {
-    type: "string",
-    value: "avg|max",
-    help: "pooling; required when the file does not say",
-    default: "from the file",
-  },
-  "allow-nonfinite": { type: "boolean", help: "evaluate weights that hold NaN or infinity" },
   "batch-size": {
     type: "string",
     default: String(DEFAULTS.evalBatchSize),
@@ -93,40 +69,11 @@ async function main() {
       throw new UsageError(`--out ${out}: cannot create the folder (${errorText(e)})`);
     }
   }
-  const bytes = await readRegularFile(file);
-  // The architecture: the file's metadata, or the flags when it has none; both must agree.
-  const saved = checkpointArchitecture(checkpointMetadata(bytes, file), file);
-  const architecture = (key: "activation" | "pool", choices: readonly string[]) => {
-    const flag = flags[key] === undefined ? undefined : choiceFlag(key, flags[key], choices, "");
-    const value = saved[key];
-    if (flag && value && flag !== value) {
-      throw new UsageError(
-        `--${key} ${flag} disagrees with ${file}, which was saved with ${key} ${value}`,
-      );
-    }
-    const chosen = flag ?? value;
-    if (!chosen) {
-      throw new UsageError(
-        `${file} does not say its ${key} (a PyTorch state_dict?): pass --${key} ${
-          choices.join("|")
-        }`,
-      );
-    }
-    return chosen;
-  };
-  const activation = architecture("activation", ["sigmoid", "relu"]) as "sigmoid" | "relu";
-  const pool = architecture("pool", ["avg", "max"]) as "avg" | "max";
+  const { gpu, model, activation, pool } = await modelFromCheckpoint(flags);
   const data = await loadFashionMnist({
     dataDir: flags["data-dir"] as string | undefined,
     splits: ["test"],
   });
-  const gpu = await commandGpu();
-  // A checkpoint trained on resized images says so; PyTorch's state_dicts are 28×28.
-  const model = new Model(
-    gpu,
-    lenet5({ activation, pool, inputSize: saved.inputSize ?? DEFAULTS.inputSize }),
-  );
-  loadCheckpoint(model, bytes, file, { allowNonFinite: flags["allow-nonfinite"] === true });
   const fits = model.maxBatchSize("eval");
   if (batchSize > fits) {
     throw new UsageError(

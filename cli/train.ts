@@ -27,6 +27,7 @@ import {
   saveCheckpoint,
   SGD,
   shapeSummary,
+  summary,
   train,
   type TrainingState,
   type TrainProgress,
@@ -254,6 +255,12 @@ async function main() {
     );
   }
   for (const line of shapeSummary(net, model.inputShape)) say(line);
+  const size = summary(net, model.inputShape);
+  say(
+    `parameters: ${size.totalParams.toLocaleString("en-US")} (${
+      (size.paramBytes / 1024).toFixed(0)
+    } KiB), forward: ${(size.multAdds / 1e6).toFixed(2)} M multiply-adds per image`,
+  );
   const optimizer: Optimizer = config.optimizer === "adam"
     ? new Adam({ lr: config.lr, weightDecay: config.weightDecay })
     : new SGD({ lr: config.lr, momentum: config.momentum, weightDecay: config.weightDecay });

@@ -149,3 +149,13 @@ Deno.test("eval --predictions works on a checkpoint trained with --resize (image
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("deno task summary prints torchinfo's table and, with --json, the same numbers", async () => {
+  const r = await run("cli/summary.ts", ["--activation", "relu", "--pool", "max"]);
+  assertEquals(r.code, 0, r.stderr);
+  assertMatch(r.stdout, /├─Conv2d: 1-4 +\[1, 16, 10, 10\] +2,416\n/);
+  assertMatch(r.stdout, /Total params: 61,706\n[^]*Total mult-adds \(M\): 0\.42\n/);
+  const j = await run("cli/summary.ts", ["--json", "--resize", "32"]);
+  const s = JSON.parse(j.stdout);
+  assertEquals([s.totalParams, s.rows[7].params, s.rows[7].outputShape], [82826, 69240, [1, 120]]);
+});

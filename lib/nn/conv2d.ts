@@ -164,10 +164,15 @@ export class Conv2d extends ParametricLayer implements Layer {
     return this.parameters[0].data.length + this.outChannels;
   }
 
-  /** Multiply-adds of one pass over the batch, times 2. */
-  #flops(batch: number, input: Shape): number {
-    return 2 * batch * sizeOf(this.outputShape(input)) * this.inChannels * this.kernelSize[0] *
+  /** Multiply-adds of the forward pass for one image: each output sums C×KH×KW products. */
+  multAdds(input: Shape): number {
+    return sizeOf(this.outputShape(input)) * this.inChannels * this.kernelSize[0] *
       this.kernelSize[1];
+  }
+
+  /** Floating-point operations of one pass over the batch. */
+  #flops(batch: number, input: Shape): number {
+    return 2 * batch * this.multAdds(input);
   }
 
   /** The parameter binding: uniform when the chooser says so. */

@@ -120,6 +120,8 @@ export interface Layer {
   readonly activation?: ActivationKind;
   /** Which fusions the layer supports: `activation` in forward, `gate` in backward. */
   readonly fuses?: { readonly activation?: boolean; readonly gate?: boolean };
+  /** Multiply-adds of the forward pass for one sample of `input` (0 when none is counted). */
+  multAdds?(input: Shape): number;
   /** PyTorch-style description, e.g. `Conv2d(1, 6, kernel_size=(5, 5), padding=(2, 2))`. */
   toString(): string;
 }

@@ -225,6 +225,11 @@ export class Linear extends ParametricLayer implements Layer {
     return ops;
   }
 
+  /** Multiply-adds of the forward pass for one sample: in × out. */
+  multAdds(): number {
+    return this.inFeatures * this.outFeatures;
+  }
+
   /** PyTorch's repr. */
   override toString(): string {
     return `Linear(in_features=${this.inFeatures}, out_features=${this.outFeatures}, bias=True)`;
