@@ -102,8 +102,16 @@ export {
   type LoadCheckpointOptions,
   saveCheckpoint,
 } from "./lib/io/checkpoint.ts";
-export { type ChartData, lossChartSvg } from "./lib/io/chart.ts";
-export { confusionMatrixSvg } from "./lib/io/confusion_svg.ts";
+export { type ChartData, lossChartSvg } from "./lib/view/chart.ts";
+export { confusionMatrixSvg } from "./lib/view/confusion_svg.ts";
+export {
+  greyImageUrl,
+  historyHtml,
+  JUPYTER_DISPLAY,
+  type MediaBundle,
+  predictionGridHtml,
+  summaryHtml,
+} from "./lib/view/html.ts";
 
 // Data.
 export { DataError } from "./data/idx.ts";

@@ -1,5 +1,5 @@
 import { assert } from "./_assert.ts";
-import { lossChartSvg } from "../lib/io/chart.ts";
+import { lossChartSvg } from "../lib/view/chart.ts";
 import type { EpochMetrics } from "../lib/train/trainer.ts";
 
 Deno.test("the loss chart is an SVG with a title, labelled axes, the loss curve and accuracy points", () => {

@@ -16,6 +16,8 @@ import { argmaxOp } from "./plan.ts";
 import { readTotals, totalsBuffer } from "./totals.ts";
 import { checkSplit, exclusive } from "./_guards.ts";
 import { checkGpu } from "../gpu/device.ts";
+import { confusionMatrixSvg } from "../view/confusion_svg.ts";
+import { JUPYTER_DISPLAY, type MediaBundle, predictionGridHtml } from "../view/html.ts";
 
 /** Per-image results of an evaluation, in split order. */
 export interface Predictions {
@@ -44,6 +46,11 @@ export interface EvalResult {
   confusionMatrix?: number[][];
   /** With `predictions`: each class's accuracy (the diagonal over the row sum; NaN for none). */
   perClassAccuracy?: number[];
+  /**
+   * What a notebook shows: loss and accuracy, and with `predictions` the confusion matrix and
+   * the first test images with their true and predicted classes.
+   */
+  [JUPYTER_DISPLAY]?: () => MediaBundle;
 }
 
 /**
@@ -83,6 +90,8 @@ export interface EvalOptions {
   batchSize?: number;
   /** Also return every image's logits and predicted class, and the confusion matrix. */
   predictions?: boolean;
+  /** Class names for the display (default the class numbers). */
+  classNames?: readonly string[];
 }
 
 /**
@@ -120,7 +129,13 @@ export async function evaluate(
         );
         result.perClassAccuracy = perClassAccuracy(result.confusionMatrix);
       }
-      return { ...result, seconds: (performance.now() - t0) / 1000 };
+      const names = options.classNames ??
+        Array.from({ length: model.classes }, (_, k) => String(k));
+      return {
+        ...result,
+        seconds: (performance.now() - t0) / 1000,
+        [JUPYTER_DISPLAY]: () => evaluationBundle(result, split, names),
+      };
     } finally {
       destroySplit(data);
     }
@@ -199,4 +214,29 @@ export async function evaluateResident(
   } finally {
     for (const b of owned) b.destroy();
   }
+}
+
+/** How many test images the notebook display shows. */
+const GRID_IMAGES = 32;
+
+function evaluationBundle(result: EvalResult, split: Split, names: readonly string[]): MediaBundle {
+  const line = `test loss ${result.loss.toFixed(4)}, test accuracy ${
+    result.accuracy.toFixed(4)
+  } on ${result.count} images`;
+  if (!result.predictions || !result.confusionMatrix) return { "text/plain": line };
+  const n = Math.min(GRID_IMAGES, result.count), px = split.rows * split.cols;
+  const grid = predictionGridHtml(
+    split.images.subarray(0, n * px),
+    split.rows,
+    split.cols,
+    split.labels.subarray(0, n),
+    result.predictions.classes.subarray(0, n),
+    names,
+  );
+  return {
+    "text/plain": line,
+    "text/html": `<p>${line}</p>${
+      confusionMatrixSvg(result.confusionMatrix, names)
+    }<p>the first ${n} test images (predicted, and the true class when wrong):</p>${grid}`,
+  };
 }

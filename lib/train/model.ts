@@ -8,6 +8,8 @@
  */
 import { checkGpu, type Gpu } from "../gpu/device.ts";
 import { exclusive } from "./_guards.ts";
+import { summary } from "../nn/summary.ts";
+import { JUPYTER_DISPLAY, type MediaBundle, summaryHtml } from "../view/html.ts";
 import { readFloats, readUints, storageBuffer, writeBytes } from "../gpu/buffers.ts";
 import { KernelRunner } from "../gpu/kernel_runner.ts";
 import type { Layer } from "../nn/layer.ts";
@@ -355,6 +357,26 @@ export class Model {
   #own(buffers: readonly GPUBuffer[]): void {
     if (this.#disposed) { for (const b of buffers) b.destroy(); }
     else this.#owned.push(...buffers);
+  }
+
+  /**
+   * What a notebook shows for the model: the network and its layer table.
+   *
+   * @example
+   * ```ts
+   * import assert from "node:assert/strict";
+   * import { JUPYTER_DISPLAY, lenet5, Model, requestGpu } from "../../mod.ts";
+   * using model = new Model(await requestGpu(), lenet5());
+   * const bundle = model[JUPYTER_DISPLAY]();
+   * assert.match(bundle["text/html"], /<table>/);
+   * ```
+   */
+  [JUPYTER_DISPLAY](): MediaBundle {
+    const s = summary(this.network, this.inputShape);
+    return {
+      "text/plain": `${this.network}\n${s.text}`,
+      "text/html": summaryHtml(s),
+    };
   }
 
   /** {@linkcode Model.dispose}, for `using model = new Model(...)`. */

@@ -20,6 +20,7 @@ import { stepCalls } from "./plan.ts";
 import { readTotals, resetTotals, TOTALS, totalsBuffer } from "./totals.ts";
 import { checkLabels, checkSplit, exclusive } from "./_guards.ts";
 import { checkGpu } from "../gpu/device.ts";
+import { historyHtml, JUPYTER_DISPLAY, type MediaBundle } from "../view/html.ts";
 import { NonFiniteError } from "../errors.ts";
 
 /** Reported after each step. */
@@ -78,6 +79,8 @@ export interface TrainHistory {
   stopped: boolean;
   /** Where the run stands: pass it as `resume` (with the model's and optimiser's state) to go on. */
   progress: TrainProgress;
+  /** What a notebook shows: the loss curve with the test accuracy, and a table per epoch. */
+  [JUPYTER_DISPLAY]?: () => MediaBundle;
 }
 
 /**
@@ -222,7 +225,22 @@ async function trainLoop(
     totals: batchesDone ? [...totals] : [0, 0, 0, 0],
     pending: { sum: windowSum, steps: windowSteps, lastRead },
   });
-  const history: TrainHistory = { losses: [], epochs: [], stopped: false, progress: progress([]) };
+  const history: TrainHistory = {
+    losses: [],
+    epochs: [],
+    stopped: false,
+    progress: progress([]),
+    [JUPYTER_DISPLAY]: () => ({
+      "text/plain":
+        history.epochs.map((m) =>
+          `epoch ${m.epoch}: train loss ${m.train_loss.toFixed(4)}, test accuracy ${
+            m.test_accuracy.toFixed(4)
+          }`
+        ).join("\n") || `${history.losses.length} losses logged`,
+      "text/html": historyHtml(history.losses, history.epochs, stepsPerEpoch),
+    }),
+  };
+  let stepsPerEpoch = Math.ceil(data.train.count / batchSize);
   /** Waits for the device, then stops the run on a device error or a non-finite loss. */
   const check = async () => {
     const sums = await readTotals(device, totals, ring);

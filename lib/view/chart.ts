@@ -5,14 +5,12 @@
  *
  * @module
  */
-import type { EpochMetrics, LossPoint } from "../train/trainer.ts";
-
 /** What to draw. */
 export interface ChartData {
-  /** Logged losses. */
-  losses: readonly LossPoint[];
-  /** Epoch summaries (test accuracy is drawn at `epoch * stepsPerEpoch`). */
-  epochs: readonly EpochMetrics[];
+  /** Logged losses (the trainer's `LossPoint`s). */
+  losses: readonly { step: number; loss: number }[];
+  /** Epoch summaries (the trainer's `EpochMetrics`): accuracy drawn at `epoch * stepsPerEpoch`. */
+  epochs: readonly { epoch: number; test_accuracy: number }[];
   /** Steps per epoch, to place the epoch ends on the step axis. */
   stepsPerEpoch: number;
   /** Title; default "LeNet-5 on Fashion-MNIST". */
