@@ -1,0 +1,107 @@
+/// <reference lib="dom" />
+// The page's script: the same lib/ and data/ code as in Deno, bundled for the browser
+// (`deno task web` builds and serves it). `?auto` trains a short run by itself and writes
+// {"test_accuracy": ...} into #result; `?epochs=N&subset=N` change that run.
+import { datasetFromBytes, head, type IdxFileBytes } from "../../data/dataset.ts";
+import { FASHION_MNIST } from "../../data/spec.ts";
+import { describeGpu, requestGpu } from "../../lib/gpu/device.ts";
+import { lenet5 } from "../../lib/nn/lenet.ts";
+import { Model } from "../../lib/train/model.ts";
+import { Adam } from "../../lib/train/optimizer.ts";
+import { evaluate } from "../../lib/train/evaluator.ts";
+import { type LossPoint, train } from "../../lib/train/trainer.ts";
+import { historyHtml, predictionGridHtml } from "../../lib/view/html.ts";
+
+const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
+const status = (text: string) => ($("status").textContent = text);
+const params = new URLSearchParams(location.search);
+
+async function loadData() {
+  const files: Record<string, [string, Uint8Array]> = {};
+  for (const [key, spec] of Object.entries(FASHION_MNIST.files)) {
+    const response = await fetch(`./data/${spec.file}`);
+    if (!response.ok) throw new Error(`./data/${spec.file}: HTTP ${response.status}`);
+    files[key] = [spec.file, new Uint8Array(await response.arrayBuffer())];
+  }
+  return await datasetFromBytes(FASHION_MNIST, files as unknown as IdxFileBytes, location.origin);
+}
+
+async function run(options: { epochs: number; subset: number; activation: "relu" | "sigmoid" }) {
+  $<HTMLButtonElement>("train").disabled = true;
+  status("Loading Fashion-MNIST…");
+  const data = await loadData();
+  const gpu = await requestGpu();
+  const model = new Model(gpu, lenet5({ activation: options.activation, pool: "max", seed: 0 }));
+  const optimizer = new Adam();
+  const trainSplit = head(data.train, options.subset), test = head(data.test, 2000);
+  const batchSize = 64, stepsPerEpoch = Math.ceil(trainSplit.count / batchSize);
+  const losses: LossPoint[] = [];
+  try {
+    status(`Training on ${describeGpu(gpu)}…`);
+    const history = await train(model, { train: trainSplit, test }, {
+      epochs: options.epochs,
+      batchSize,
+      logEvery: 8,
+      optimizer,
+      onStep: (e) => {
+        if (e.loss !== undefined) losses.push({ step: e.step, loss: e.loss });
+        if (e.batch % 8 === 0 || e.batch === e.batches) {
+          status(
+            `epoch ${e.epoch}, step ${e.batch}/${e.batches}, ${
+              (e.images / e.seconds).toFixed(0)
+            } images/s`,
+          );
+          $("chart").innerHTML = historyHtml(losses, [], stepsPerEpoch);
+        }
+      },
+    });
+    $("chart").innerHTML = historyHtml(history.losses, history.epochs, stepsPerEpoch);
+    const result = await evaluate(model, test, { predictions: true, classNames: data.classNames });
+    const n = 48;
+    $("predictions").innerHTML = predictionGridHtml(
+      test.images.subarray(0, n * 784),
+      28,
+      28,
+      test.labels.subarray(0, n),
+      result.predictions!.classes.subarray(0, n),
+      data.classNames,
+    );
+    status(`Test accuracy ${result.accuracy.toFixed(4)} on ${result.count} images.`);
+    return result.accuracy;
+  } finally {
+    optimizer.dispose();
+    model.dispose();
+    $<HTMLButtonElement>("train").disabled = false;
+  }
+}
+
+function options() {
+  return {
+    epochs: Number($<HTMLInputElement>("epochs").value) || 1,
+    subset: Number($<HTMLInputElement>("subset").value) || 8192,
+    activation: $<HTMLSelectElement>("activation").value as "relu" | "sigmoid",
+  };
+}
+
+async function start(auto: boolean) {
+  try {
+    const accuracy = await run(
+      auto
+        ? {
+          epochs: Number(params.get("epochs") ?? 1),
+          subset: Number(params.get("subset") ?? 2048),
+          activation: "relu",
+        }
+        : options(),
+    );
+    if (auto) $("result").textContent = JSON.stringify({ test_accuracy: accuracy });
+  } catch (e) {
+    const message = e instanceof Error ? e.message : String(e);
+    status(`Error: ${message}`);
+    if (auto) $("result").textContent = JSON.stringify({ error: message });
+  }
+}
+
+$("train").addEventListener("click", () => start(false));
+status(navigator.gpu ? "Ready." : "This browser has no WebGPU (navigator.gpu).");
+if (params.has("auto")) start(true);
