@@ -141,7 +141,7 @@ function formatReport(
     );
   });
   const cell = Math.max(5, ...matrix.flat().map((v) => String(v).length + 1));
-  const short = names.map((n, k) => `${k}`);
+  const short = names.map((_, k) => String(k));
   lines.push("", "confusion matrix (rows: true class, columns: predicted class):");
   lines.push(`  ${"".padEnd(width + 4)}${short.map((s) => s.padStart(cell)).join("")}`);
   matrix.forEach((row, k) => {

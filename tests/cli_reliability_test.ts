@@ -61,7 +61,7 @@ Deno.test("train --out: an earlier run is kept unless --overwrite, a running one
     assertEquals(again.code, 2);
     oneLine(
       again.stderr,
-      /already holds a run \(metrics\.jsonl, loss\.svg, model\.safetensors\): pass --overwrite/,
+      /already holds a run \(metrics\.jsonl, loss\.svg, model\.safetensors, training_state\.safetensors\): pass --overwrite/,
     );
     assertEquals(
       await Deno.readFile(`${dir}/model.safetensors`),
@@ -87,6 +87,7 @@ Deno.test("train --out: an earlier run is kept unless --overwrite, a running one
       "loss.svg",
       "metrics.jsonl",
       "model.safetensors",
+      "training_state.safetensors",
     ]);
     const proc = await run("cli/train.ts", [...quick, "--out", "/proc/lenet-webgpu-test"]);
     assertEquals(proc.code, 2);

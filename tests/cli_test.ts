@@ -58,6 +58,7 @@ Deno.test("deno task train leaves metrics.jsonl, loss.svg and model.safetensors;
       "loss.svg",
       "metrics.jsonl",
       "model.safetensors",
+      "training_state.safetensors",
     ]);
 
     const csv = `${dir}/predictions.csv`;

@@ -225,6 +225,7 @@ async function trainLoop(
     totals: batchesDone ? [...totals] : [0, 0, 0, 0],
     pending: { sum: windowSum, steps: windowSteps, lastRead },
   });
+  const stepsPerEpoch = Math.ceil(data.train.count / batchSize);
   const history: TrainHistory = {
     losses: [],
     epochs: [],
@@ -240,7 +241,6 @@ async function trainLoop(
       "text/html": historyHtml(history.losses, history.epochs, stepsPerEpoch),
     }),
   };
-  let stepsPerEpoch = Math.ceil(data.train.count / batchSize);
   /** Waits for the device, then stops the run on a device error or a non-finite loss. */
   const check = async () => {
     const sums = await readTotals(device, totals, ring);
