@@ -1,5 +1,6 @@
 // The one place the CLI parses arguments (node:util's parseArgs; JSR's @std/cli is not reachable).
 import { parseArgs } from "node:util";
+import { DEFAULTS } from "../lib/defaults.ts";
 
 /** A usage error: printed as one line, exit code 2. */
 export class UsageError extends Error {
@@ -146,4 +147,43 @@ export function exit(code: number): never {
     } catch { /* already gone */ }
   }
   Deno.exit(code);
+}
+
+/** The flags that choose LeNet-5's variant, shared by train and summary. */
+export const ARCHITECTURE_FLAGS = {
+  activation: {
+    type: "string",
+    default: DEFAULTS.activation,
+    value: "sigmoid|relu",
+    help: "activation",
+  },
+  pool: { type: "string", default: DEFAULTS.pool, value: "avg|max", help: "pooling" },
+  resize: {
+    type: "string",
+    value: "N",
+    help: "resize images to N×N on the device (bilinear), like the reference's resize",
+    default: `${DEFAULTS.inputSize}, as stored`,
+  },
+} as const;
+
+/** The architecture the {@linkcode ARCHITECTURE_FLAGS} ask for (defaults: the reference's). */
+export function architectureFlags(flags: Record<string, string | boolean | undefined>): {
+  activation: "sigmoid" | "relu";
+  pool: "avg" | "max";
+  resize: number;
+} {
+  return {
+    activation: choiceFlag(
+      "activation",
+      flags.activation,
+      ["sigmoid", "relu"] as const,
+      DEFAULTS.activation,
+    ),
+    pool: choiceFlag("pool", flags.pool, ["avg", "max"] as const, DEFAULTS.pool),
+    resize: numberFlag("resize", flags.resize, DEFAULTS.inputSize, {
+      integer: true,
+      min: 12,
+      max: 4096,
+    }),
+  };
 }

@@ -4,23 +4,11 @@
  *
  * @module
  */
-import { choiceFlag, helpText, numberFlag, parseFlags, runCli } from "./_args.ts";
-import { DEFAULTS, lenet5, summary } from "../mod.ts";
+import { ARCHITECTURE_FLAGS, architectureFlags, helpText, parseFlags, runCli } from "./_args.ts";
+import { lenet5, summary } from "../mod.ts";
 
 const FLAGS = {
-  activation: {
-    type: "string",
-    default: DEFAULTS.activation,
-    value: "sigmoid|relu",
-    help: "activation",
-  },
-  pool: { type: "string", default: DEFAULTS.pool, value: "avg|max", help: "pooling" },
-  resize: {
-    type: "string",
-    default: String(DEFAULTS.inputSize),
-    value: "N",
-    help: "side of the square input images",
-  },
+  ...ARCHITECTURE_FLAGS,
   json: { type: "boolean", help: "print the summary as one JSON object" },
   help: { type: "boolean", help: "show this help" },
 } as const;
@@ -31,20 +19,8 @@ async function main() {
     console.log(helpText("Usage: deno task summary [options]", FLAGS));
     return;
   }
-  const net = lenet5({
-    activation: choiceFlag(
-      "activation",
-      flags.activation,
-      ["sigmoid", "relu"] as const,
-      DEFAULTS.activation,
-    ),
-    pool: choiceFlag("pool", flags.pool, ["avg", "max"] as const, DEFAULTS.pool),
-    inputSize: numberFlag("resize", flags.resize, DEFAULTS.inputSize, {
-      integer: true,
-      min: 12,
-      max: 4096,
-    }),
-  });
+  const { activation, pool, resize } = architectureFlags(flags);
+  const net = lenet5({ activation, pool, inputSize: resize });
   const s = summary(net);
   if (flags.json) {
     const { text: _text, ...data } = s;

@@ -4,7 +4,17 @@
  *
  * @module
  */
-import { choiceFlag, exit, helpText, numberFlag, parseFlags, runCli, UsageError } from "./_args.ts";
+import {
+  ARCHITECTURE_FLAGS,
+  architectureFlags,
+  choiceFlag,
+  exit,
+  helpText,
+  numberFlag,
+  parseFlags,
+  runCli,
+  UsageError,
+} from "./_args.ts";
 import { commandGpu } from "./_gpu.ts";
 import { claimRunDir } from "./_run_dir.ts";
 import { Progress } from "./_progress.ts";
@@ -35,6 +45,7 @@ import {
 import { readRegularFile, sameFile, writeAtomic } from "../deno/files.ts";
 
 const FLAGS = {
+  ...ARCHITECTURE_FLAGS,
   epochs: {
     type: "string",
     default: String(DEFAULTS.epochs),
@@ -56,13 +67,6 @@ const FLAGS = {
   optimizer: { type: "string", default: DEFAULTS.optimizer, value: "adam|sgd", help: "optimiser" },
   momentum: { type: "string", default: "0", value: "X", help: "SGD momentum" },
   "weight-decay": { type: "string", default: "0", value: "X", help: "L2 weight decay" },
-  activation: {
-    type: "string",
-    default: DEFAULTS.activation,
-    value: "sigmoid|relu",
-    help: "activation",
-  },
-  pool: { type: "string", default: DEFAULTS.pool, value: "avg|max", help: "pooling" },
   seed: {
     type: "string",
     default: String(DEFAULTS.seed),
@@ -87,12 +91,6 @@ const FLAGS = {
     default: String(DEFAULTS.logEvery),
     value: "N",
     help: "log the mean loss every N steps",
-  },
-  resize: {
-    type: "string",
-    value: "N",
-    help: "resize images to N×N on the device (bilinear), like the reference's resize",
-    default: `${DEFAULTS.inputSize}, as stored`,
   },
   subset: {
     type: "string",
@@ -143,19 +141,13 @@ async function main() {
   );
   const int = { integer: true, min: 1 };
   const config = {
+    ...architectureFlags(flags),
     epochs: numberFlag("epochs", flags.epochs, DEFAULTS.epochs, int),
     batchSize: numberFlag("batch-size", flags["batch-size"], DEFAULTS.batchSize, int),
     lr: numberFlag("lr", flags.lr, DEFAULTS[optimizerName].lr, { exclusiveMin: 0 }),
     optimizer: optimizerName,
     momentum: numberFlag("momentum", flags.momentum, DEFAULTS.sgd.momentum, { min: 0 }),
     weightDecay: numberFlag("weight-decay", flags["weight-decay"], 0, { min: 0 }),
-    activation: choiceFlag(
-      "activation",
-      flags.activation,
-      ["sigmoid", "relu"] as const,
-      DEFAULTS.activation,
-    ),
-    pool: choiceFlag("pool", flags.pool, ["avg", "max"] as const, DEFAULTS.pool),
     seed: numberFlag("seed", flags.seed, DEFAULTS.seed, {
       integer: true,
       min: 0,
@@ -163,11 +155,6 @@ async function main() {
     }),
     logEvery: numberFlag("log-every", flags["log-every"], DEFAULTS.logEvery, int),
     subset: numberFlag("subset", flags.subset, Infinity, int),
-    resize: numberFlag("resize", flags.resize, DEFAULTS.inputSize, {
-      integer: true,
-      min: 12,
-      max: 4096,
-    }),
   };
   if (config.momentum > 0 && optimizerName !== "sgd") {
     throw new UsageError("--momentum applies to --optimizer sgd only");
