@@ -53,7 +53,8 @@ export {
 } from "./lib/nn/choose.ts";
 
 // The step plan.
-export { buildStepPlan, fusedActivations, type PlanModel, stepCalls } from "./lib/train/plan.ts";
+export { buildStepPlan, type PlanModel, stepCalls } from "./lib/train/plan.ts";
+export { fusedActivations } from "./lib/train/fusion.ts";
 
 // Kernels and the runner.
 export {

@@ -6,7 +6,7 @@ import { ReLU, Sigmoid } from "../lib/nn/activation.ts";
 import { Flatten } from "../lib/nn/flatten.ts";
 import { lenet5 } from "../lib/nn/lenet.ts";
 import { Model } from "../lib/train/model.ts";
-import { fusedActivations } from "../lib/train/plan.ts";
+import { fusedActivations } from "../lib/train/fusion.ts";
 import { Random } from "../lib/random.ts";
 import { sigmoid } from "./_reference.ts";
 

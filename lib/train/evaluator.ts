@@ -12,7 +12,7 @@ import { DEFAULTS } from "../defaults.ts";
 import { destroySplit, type DeviceSplit, uploadSplit } from "./device_data.ts";
 import type { Model } from "./model.ts";
 import { passSteps } from "./pass.ts";
-import { argmaxOp } from "./plan.ts";
+import { argmaxOp } from "./step_ops.ts";
 import { readTotals, totalsBuffer } from "./totals.ts";
 import { checkSplit, exclusive } from "./_guards.ts";
 import { checkGpu } from "../gpu/device.ts";

@@ -17,15 +17,9 @@ import { ParametricLayer } from "../nn/layer.ts";
 import type { PlacedLayer, Sequential } from "../nn/sequential.ts";
 import { DEFAULTS } from "../defaults.ts";
 import { type Shape, sizeOf, type Tensor } from "../tensor.ts";
-import {
-  argmaxOp,
-  buildStepPlan,
-  maxBatchSize,
-  type Mode,
-  type PlanModel,
-  stepCalls,
-  type StepPlan,
-} from "./plan.ts";
+import { buildStepPlan, type Mode, type PlanModel, stepCalls, type StepPlan } from "./plan.ts";
+import { maxBatchSize } from "./plan_limits.ts";
+import { argmaxOp } from "./step_ops.ts";
 import type { Dispatch } from "../gpu/kernel_runner.ts";
 
 /** Where one named parameter sits in the flat buffer. */

@@ -8,15 +8,8 @@
 import { type Dispatch, KernelRunner } from "../gpu/kernel_runner.ts";
 import type { DeviceSplit } from "./device_data.ts";
 import type { Model } from "./model.ts";
-import {
-  batchPlan,
-  gatherOp,
-  metricsOp,
-  type Mode,
-  type PlanOp,
-  stepCalls,
-  type StepPlan,
-} from "./plan.ts";
+import { type Mode, type PlanOp, stepCalls, type StepPlan } from "./plan.ts";
+import { batchPlan, gatherOp, metricsOp } from "./step_ops.ts";
 
 /** One step of a pass: where its batch starts, its plan, its ops and their dispatches. */
 export interface PassStep {

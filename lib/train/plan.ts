@@ -10,7 +10,7 @@
  *   backward  the same layers last to first, each writing its parameters' gradients dw<i> and
  *             (but the first) its input's gradient d<input>, with the activation before it fused.
  *
- * Fusion is decided here: an activation between a layer that can apply it to its output and a
+ * Fusion (`fusion.ts`) is applied here: an activation between a layer that can apply it to its output and a
  * layer that can fold its derivative into its input gradient records no kernel of its own.
  * Which kernel variant each op runs comes from the layers' choosers (`lib/nn/choose.ts`). The
  * model caches one plan per batch size and mode; the trainer, the evaluator, `predict` and the
@@ -19,17 +19,13 @@
  *
  * @module
  */
-import { gatherBatch } from "../../kernels/batch.ts";
 import { softmaxCrossEntropy } from "../../kernels/loss.ts";
-import { accumulateMetrics, argmaxRows } from "../../kernels/metrics.ts";
 import { constantBuffer, storageBuffer } from "../gpu/buffers.ts";
 import { type BufferSlice, type KernelCall, KernelRunner } from "../gpu/kernel_runner.ts";
-import type { Layer } from "../nn/layer.ts";
 import type { PlacedLayer } from "../nn/sequential.ts";
 import { type Shape, sizeOf } from "../tensor.ts";
-import type { DeviceSplit } from "./device_data.ts";
-import { DeviceLimitError } from "../errors.ts";
-import { TOTALS } from "./totals.ts";
+import { checkLimits } from "./plan_limits.ts";
+import { fusedActivations } from "./fusion.ts";
 
 /** Train: forward, loss with its gradient, backward. Eval: forward and loss. */
 export type Mode = "train" | "eval";
@@ -106,112 +102,6 @@ export interface PlanModel {
   inputShape: Shape;
   /** Number of classes. */
   classes: number;
-}
-
-/**
- * Which activation layers are fused into their neighbours: those between a layer that applies
- * an activation to its output (`fuses.activation`) and one that folds its derivative into its
- * input gradient (`fuses.gate`).
- *
- * @example
- * ```ts
- * import assert from "node:assert/strict";
- * import { fusedActivations } from "./plan.ts";
- * import { lenet5 } from "../nn/lenet.ts";
- * const fused = fusedActivations(lenet5().flat().map((p) => p.layer));
- * assert.deepEqual(fused.flatMap((f, i) => (f ? [i] : [])), [1, 4, 8, 10]);
- * ```
- */
-export function fusedActivations(layers: readonly Layer[]): boolean[] {
-  const n = layers.length;
-  return layers.map((layer, i) =>
-    layer.activation !== undefined && i > 0 && i + 1 < n &&
-    layers[i - 1].fuses?.activation === true && layers[i + 1].fuses?.gate === true
-  );
-}
-
-/** The largest buffer one binding may have on `device`, in bytes. */
-export function bufferLimit(device: GPUDevice): number {
-  return Math.min(device.limits.maxStorageBufferBindingSize, device.limits.maxBufferSize);
-}
-
-/**
- * The storage buffers a plan would allocate, with their sizes in bytes (nothing is allocated):
- * the input, each activation and its gradient, and each layer's scratch buffers.
- */
-export function planBuffers(
-  model: PlanModel,
-  batch: number,
-  mode: Mode,
-): { name: string; bytes: number }[] {
-  const training = mode === "train";
-  const layers = model.layers.map((p) => p.layer);
-  const fused = fusedActivations(layers);
-  const out = [{
-    name: `the input x [${batch},${model.inputShape}]`,
-    bytes: 4 * batch * sizeOf(model.inputShape),
-  }];
-  let shape = model.inputShape;
-  layers.forEach((layer, i) => {
-    for (const [name, request] of Object.entries(layer.workspace(batch, shape, training))) {
-      if (typeof request === "number") {
-        out.push({ name: `${model.layers[i].path}.${name} of ${layer}`, bytes: request });
-      }
-    }
-    shape = layer.outputShape(shape);
-    if (!fused[i] && !layer.reshapeOnly) {
-      const bytes = 4 * batch * sizeOf(shape);
-      const name = `the output of ${model.layers[i].path} ${layer} [${batch},${shape}]`;
-      out.push({ name, bytes });
-      if (training) out.push({ name: `the gradient of ${name.slice(4)}`, bytes });
-    }
-  });
-  return out;
-}
-
-/**
- * The largest batch whose plan fits the device's buffer limit (every plan buffer grows linearly
- * with the batch).
- *
- * @example
- * ```ts
- * import assert from "node:assert/strict";
- * import { lenet5, Model, requestGpu } from "../../mod.ts";
- * const model = new Model(await requestGpu(), lenet5());
- * const max = model.maxBatchSize("train");
- * assert.ok(max >= 256);
- * await assert.rejects(model.plan(max + 1, "train"), /a batch of at most/);
- * model.dispose();
- * ```
- */
-export function maxBatchSize(model: PlanModel, mode: Mode): number {
-  const perImage = Math.max(...planBuffers(model, 1, mode).map((b) => b.bytes));
-  let batch = Math.floor(bufferLimit(model.device) / perImage);
-  // Chunked layouts round up a little: step down until every buffer fits.
-  while (batch > 1 && !fits(model, batch, mode)) batch--;
-  return batch;
-}
-
-function fits(model: PlanModel, batch: number, mode: Mode): boolean {
-  const limit = bufferLimit(model.device);
-  return planBuffers(model, batch, mode).every((b) => Math.ceil(b.bytes / 256) * 256 <= limit);
-}
-
-/** Throws {@linkcode DeviceLimitError} when a buffer of the plan would exceed the device's limit. */
-function checkLimits(model: PlanModel, batch: number, mode: Mode): void {
-  const limit = bufferLimit(model.device);
-  const largest = planBuffers(model, batch, mode).reduce((a, b) => (b.bytes > a.bytes ? b : a));
-  if (Math.ceil(largest.bytes / 256) * 256 <= limit) return;
-  const max = maxBatchSize(model, mode);
-  const mb = (n: number) => `${(n / 2 ** 20).toFixed(0)} MiB`;
-  throw new DeviceLimitError(
-    `a batch of ${batch} needs ${
-      mb(largest.bytes)
-    } for ${largest.name}, but this adapter binds at most ${
-      mb(limit)
-    } per buffer: use a batch of at most ${max}`,
-    max,
-  );
 }
 
 /**
@@ -437,90 +327,6 @@ export function destroyPlan(plan: StepPlan): void {
 /** The kernel calls of `ops`, in order. */
 export function stepCalls(ops: readonly PlanOp[]): KernelCall[] {
   return ops.flatMap((op) => op.calls);
-}
-
-/**
- * The op that assembles a batch from a resident split: the images at positions `window ..
- * window + batch` of the split's order, scaled to [0, 1] and resized to the model's input.
- */
-export function gatherOp(
-  plan: StepPlan,
-  data: DeviceSplit,
-  window: GPUBuffer,
-  inputShape: Shape,
-): PlanOp {
-  const [, height, width] = inputShape;
-  const resize = height !== data.rows || width !== data.cols;
-  return {
-    name: "gather",
-    layer: "data",
-    variant: resize ? `bilinear ${data.rows}x${data.cols}→${height}x${width}` : "copy",
-    why: resize
-      ? "resized on the device, as the reference's transforms.Resize"
-      : "bytes to [0, 1] floats, as ToTensor()",
-    inputs: ["dataset", "order", "window"],
-    outputs: ["x", "labels"],
-    flops: plan.batch * height * width * (resize ? 8 : 1),
-    bytes: plan.batch * (height * width * 4 + 8) + plan.batch * data.rows * data.cols,
-    calls: [{
-      kernel: gatherBatch({
-        batch: plan.batch,
-        srcHeight: data.rows,
-        srcWidth: data.cols,
-        dstHeight: height,
-        dstWidth: width,
-      }),
-      buffers: [data.images, data.labels, data.order, window, plan.x, plan.labels],
-    }],
-  };
-}
-
-/**
- * The op that adds a batch's loss and correct count into `totals` (see `totals.ts`) and, with a
- * ring, records the batch's loss at the slot `step` holds.
- */
-export function metricsOp(plan: StepPlan, totals: GPUBuffer, step: GPUBuffer, ring = 0): PlanOp {
-  return {
-    name: "metrics",
-    layer: "loss",
-    variant: "one invocation",
-    why:
-      `${TOTALS.length} running sums (and each step's loss) stay on the device until a sync point`,
-    inputs: ["rowLoss", "rowCorrect", "window"],
-    outputs: ["totals"],
-    flops: 2 * plan.batch,
-    bytes: 8 * plan.batch + 16,
-    calls: [{
-      kernel: accumulateMetrics(plan.batch, ring),
-      buffers: [plan.rowLoss, plan.rowCorrect, totals, step],
-    }],
-  };
-}
-
-/** The op that writes each row's first arg-max of the logits to `predictions` (u32). */
-export function argmaxOp(plan: StepPlan, classes: number, predictions: GPUBuffer): PlanOp {
-  return {
-    name: "argmax",
-    layer: "predict",
-    variant: "per row",
-    why: "predicted classes without reading the logits back",
-    inputs: ["logits"],
-    outputs: ["predictions"],
-    flops: plan.batch * classes,
-    bytes: 4 * plan.batch * (classes + 1),
-    calls: [{ kernel: argmaxRows(plan.batch, classes), buffers: [plan.logits, predictions] }],
-  };
-}
-
-/** The batch sizes covering `count` images: full batches, then the remainder. */
-export function batchPlan(count: number, batchSize: number): { size: number; starts: number[] }[] {
-  if (!(Number.isInteger(batchSize) && batchSize > 0)) {
-    throw new RangeError(`batch size must be a positive integer, got ${batchSize}`);
-  }
-  const full = Math.floor(count / batchSize), rest = count % batchSize;
-  const plan = [{ size: batchSize, starts: Array.from({ length: full }, (_, i) => i * batchSize) }];
-  if (rest) plan.push({ size: rest, starts: [full * batchSize] });
-  return plan.filter((p) => p.starts.length);
 }
 
 const mega = (v: number) => (v / 1e6).toFixed(v >= 1e7 ? 0 : 2);

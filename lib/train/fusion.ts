@@ -1,0 +1,30 @@
+/**
+ * Which activation layers the step plan fuses into their neighbours: an activation between a
+ * layer that can apply it to its output and one that can fold its derivative into its input
+ * gradient records no kernel of its own.
+ *
+ * @module
+ */
+import type { Layer } from "../nn/layer.ts";
+
+/**
+ * Which activation layers are fused into their neighbours: those between a layer that applies
+ * an activation to its output (`fuses.activation`) and one that folds its derivative into its
+ * input gradient (`fuses.gate`).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { fusedActivations } from "./fusion.ts";
+ * import { lenet5 } from "../nn/lenet.ts";
+ * const fused = fusedActivations(lenet5().flat().map((p) => p.layer));
+ * assert.deepEqual(fused.flatMap((f, i) => (f ? [i] : [])), [1, 4, 8, 10]);
+ * ```
+ */
+export function fusedActivations(layers: readonly Layer[]): boolean[] {
+  const n = layers.length;
+  return layers.map((layer, i) =>
+    layer.activation !== undefined && i > 0 && i + 1 < n &&
+    layers[i - 1].fuses?.activation === true && layers[i + 1].fuses?.gate === true
+  );
+}
