@@ -18,14 +18,14 @@ export const CHECKPOINT_FLAGS = {
   activation: {
     type: "string",
     value: "sigmoid|relu",
-    help: "activation; required when the file does not say (a PyTorch state_dict)",
-    default: "from the file",
+    help: "activation, when the file does not say (a PyTorch state_dict)",
+    default: "the file's, else sigmoid",
   },
   pool: {
     type: "string",
     value: "avg|max",
-    help: "pooling; required when the file does not say",
-    default: "from the file",
+    help: "pooling, when the file does not say",
+    default: "the file's, else avg",
   },
   "allow-nonfinite": { type: "boolean", help: "load weights that hold NaN or infinity" },
 } as const;
@@ -46,7 +46,8 @@ export interface LoadedModel {
 
 /**
  * Reads `--checkpoint`, settles the architecture (the file's metadata, or the flags when it has
- * none; flags that disagree with the file are an error) and loads the weights into a new model.
+ * none, else the reference's, said on stderr; flags that disagree with the file are an error) and
+ * loads the weights into a new model.
  */
 export async function modelFromCheckpoint(
   flags: Record<string, string | boolean | undefined>,
@@ -63,18 +64,26 @@ export async function modelFromCheckpoint(
         `--${key} ${flag} disagrees with ${file}, which was saved with ${key} ${value}`,
       );
     }
-    const chosen = flag ?? value;
-    if (!chosen) {
-      throw new UsageError(
-        `${file} does not say its ${key} (a PyTorch state_dict?): pass --${key} ${
-          choices.join("|")
-        }`,
-      );
-    }
-    return chosen;
+    return flag ?? value;
   };
-  const activation = architecture("activation", ["sigmoid", "relu"]) as "sigmoid" | "relu";
-  const pool = architecture("pool", ["avg", "max"]) as "avg" | "max";
+  const given = {
+    activation: architecture("activation", ["sigmoid", "relu"]) as "sigmoid" | "relu" | undefined,
+    pool: architecture("pool", ["avg", "max"]) as "avg" | "max" | undefined,
+  };
+  // A file that does not say (a PyTorch state_dict) is taken as the reference's architecture, and
+  // the command says so, on stderr so that --json output stays clean.
+  const assumed = (["activation", "pool"] as const).filter((key) => given[key] === undefined);
+  if (assumed.length) {
+    console.error(
+      `note: ${file} does not say its ${
+        assumed.join(" or ")
+      } (a PyTorch state_dict?): assuming the reference's ${
+        assumed.map((k) => `${k} ${DEFAULTS[k]}`).join(" and ")
+      }; pass ${assumed.map((k) => `--${k}`).join(" and ")} otherwise`,
+    );
+  }
+  const activation = given.activation ?? DEFAULTS.activation;
+  const pool = given.pool ?? DEFAULTS.pool;
   const gpu = await commandGpu();
   // A checkpoint trained on resized images says so; PyTorch's state_dicts are 28×28.
   const model = new Model(

@@ -1,4 +1,5 @@
-// The output folder of a training run: never another run's files, never shared by two runs.
+// Where the commands write: checked before any work, so that a bad path fails first; a training
+// run's folder is never another run's files and never shared by two runs.
 import { errorText } from "../deno/files.ts";
 import { atExit, UsageError } from "./_args.ts";
 
@@ -31,11 +32,7 @@ export async function claimRunDir(
   } catch {
     created = true;
   }
-  try {
-    await Deno.mkdir(dir, { recursive: true });
-  } catch (e) {
-    throw new UsageError(`--out ${dir}: cannot create the folder (${errorText(e)})`);
-  }
+  await outputFolder("--out", dir);
   // A folder this run created and left empty (it failed before writing anything) goes again.
   if (created) atExit(() => Deno.removeSync(dir));
   await lock(dir);
@@ -104,4 +101,38 @@ async function lock(dir: string): Promise<void> {
     Deno.removeSync(path);
     file.close();
   });
+}
+
+/** Creates the folder `dir` named by `flag` (and its parents); anything in the way is a usage error. */
+export async function outputFolder(flag: string, dir: string): Promise<void> {
+  const info = await Deno.stat(dir).catch(() => undefined);
+  if (info && !info.isDirectory) throw new UsageError(`${flag} ${dir} is a file, not a folder`);
+  try {
+    await Deno.mkdir(dir, { recursive: true });
+  } catch (e) {
+    throw new UsageError(`${flag} ${dir}: cannot create the folder (${errorText(e)})`);
+  }
+}
+
+/** Checks that the file `path` named by `flag` can be written: its folder exists, it is no folder. */
+export async function outputFile(flag: string, path: string): Promise<void> {
+  const cut = path.lastIndexOf("/");
+  const folder = cut < 0 ? "." : path.slice(0, cut) || "/";
+  const parent = await Deno.stat(folder).catch(() => undefined);
+  if (!parent?.isDirectory) {
+    throw new UsageError(`${flag} ${path}: the folder ${folder} does not exist`);
+  }
+  const info = await Deno.stat(path).catch(() => undefined);
+  if (info?.isDirectory) throw new UsageError(`${flag} ${path} is a folder, not a file`);
+  try {
+    // Proves the folder writable without touching `path` itself.
+    const probe = await Deno.makeTempFile({
+      dir: folder,
+      prefix: ".lenet-webgpu-",
+      suffix: ".tmp",
+    });
+    await Deno.remove(probe);
+  } catch (e) {
+    throw new UsageError(`${flag} ${path}: cannot write in ${folder} (${errorText(e)})`);
+  }
 }

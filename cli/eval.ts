@@ -8,7 +8,8 @@
 import { helpText, numberFlag, parseFlags, runCli, UsageError } from "./_args.ts";
 import { CHECKPOINT_FLAGS, modelFromCheckpoint } from "./_checkpoint.ts";
 import { confusionMatrixSvg, DEFAULTS, describeGpu, evaluate, loadFashionMnist } from "../mod.ts";
-import { errorText, sameFile, writeAtomic } from "../deno/files.ts";
+import { sameFile, writeAtomic } from "../deno/files.ts";
+import { outputFile, outputFolder } from "./_run_dir.ts";
 
 const FLAGS = {
   ...CHECKPOINT_FLAGS,
@@ -61,14 +62,9 @@ async function main() {
       `--predictions ${predictions} is the checkpoint itself: choose another file`,
     );
   }
+  if (predictions !== undefined) await outputFile("--predictions", predictions);
   const out = typeof flags.out === "string" && flags.out ? flags.out : undefined;
-  if (out) {
-    try {
-      await Deno.mkdir(out, { recursive: true });
-    } catch (e) {
-      throw new UsageError(`--out ${out}: cannot create the folder (${errorText(e)})`);
-    }
-  }
+  if (out) await outputFolder("--out", out);
   const { gpu, model, activation, pool } = await modelFromCheckpoint(flags);
   const data = await loadFashionMnist({
     dataDir: flags["data-dir"] as string | undefined,

@@ -166,11 +166,6 @@ Deno.test("eval: checkpoint metadata is checked, flags must agree with it, broke
     await checkpoint(file("nan.safetensors"), { activation: "sigmoid", pool: "avg" }, true);
     const cases: [string[], number, RegExp][] = [
       [
-        ["--checkpoint", file("bare.safetensors")],
-        2,
-        /does not say its activation .*: pass --activation sigmoid\|relu/,
-      ],
-      [
         ["--checkpoint", file("relu.safetensors"), "--activation", "sigmoid"],
         2,
         /--activation sigmoid disagrees with .*relu\.safetensors, which was saved with activation relu/,
@@ -196,6 +191,16 @@ Deno.test("eval: checkpoint metadata is checked, flags must agree with it, broke
         /is the checkpoint itself/,
       ],
       [
+        ["--checkpoint", file("relu.safetensors"), "--predictions", "/nonexistent/dir/p.csv"],
+        2,
+        /--predictions \/nonexistent\/dir\/p\.csv: the folder \/nonexistent\/dir does not exist/,
+      ],
+      [
+        ["--checkpoint", file("relu.safetensors"), "--out", file("relu.safetensors")],
+        2,
+        /--out .*relu\.safetensors is a file, not a folder/,
+      ],
+      [
         ["--checkpoint", file("relu.safetensors"), "--batch-size", "100000"],
         2,
         /--batch-size 100000 needs buffers larger/,
@@ -212,6 +217,14 @@ Deno.test("eval: checkpoint metadata is checked, flags must agree with it, broke
       before,
       "the checkpoint is untouched",
     );
+    // A file that does not say its architecture is taken as the reference's; a note says so.
+    const bare = await run("cli/eval.ts", ["--checkpoint", file("bare.safetensors"), "--json"]);
+    assertEquals(bare.code, 0, bare.stderr);
+    assertMatch(
+      bare.stderr,
+      /^note: .*bare\.safetensors does not say its activation or pool \(a PyTorch state_dict\?\): assuming the reference's activation sigmoid and pool avg; pass --activation and --pool otherwise\n$/,
+    );
+    assertEquals(JSON.parse(bare.stdout).activation, "sigmoid");
     const ok = await run("cli/eval.ts", [
       "--checkpoint",
       file("bare.safetensors"),
