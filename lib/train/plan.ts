@@ -23,6 +23,7 @@ import { softmaxCrossEntropy } from "../../kernels/loss.ts";
 import { constantBuffer, storageBuffer } from "../gpu/buffers.ts";
 import { type BufferSlice, type KernelCall, KernelRunner } from "../gpu/kernel_runner.ts";
 import type { PlacedLayer } from "../nn/sequential.ts";
+import type { Op } from "../nn/layer.ts";
 import { type Shape, sizeOf } from "../tensor.ts";
 import { checkLimits } from "./plan_limits.ts";
 import { fusedActivations } from "./fusion.ts";
@@ -227,6 +228,15 @@ export async function buildStepPlan(
       }
     });
 
+  /** Layer `i`'s ops with their slots named as the plan's tensors. */
+  const place = (i: number, ops: Op[], dy?: PlanTensor | null, dx?: PlanTensor | null) =>
+    ops.map((op): PlanOp => ({
+      ...op,
+      layer: label(i),
+      inputs: resolve(i, op.reads, dy, dx),
+      outputs: resolve(i, op.writes, dy, dx),
+    }));
+
   const forward: PlanOp[] = [];
   for (let i = 0; i < n; i++) {
     if (fused[i]) continue;
@@ -238,14 +248,7 @@ export async function buildStepPlan(
       work: work[i],
       activation: fused[i + 1] ? layers[i + 1].activation : undefined,
     });
-    for (const op of ops) {
-      forward.push({
-        ...op,
-        layer: label(i),
-        inputs: resolve(i, op.reads),
-        outputs: resolve(i, op.writes),
-      });
-    }
+    forward.push(...place(i, ops));
   }
 
   const dlogits = grads[n - 1];
@@ -286,14 +289,7 @@ export async function buildStepPlan(
         dx: dx?.slice ?? null,
         gate: i > 0 && fused[i - 1] ? layers[i - 1].activation : undefined,
       });
-      for (const op of ops) {
-        backward.push({
-          ...op,
-          layer: label(i),
-          inputs: resolve(i, op.reads, dy, dx),
-          outputs: resolve(i, op.writes, dy, dx),
-        });
-      }
+      backward.push(...place(i, ops, dy, dx));
     }
   }
 
