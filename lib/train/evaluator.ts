@@ -1,18 +1,17 @@
 /**
  * Evaluation on the device: batches are gathered from the resident split, and the loss and
  * correct-count sums stay on the device until one read at the end. With `predictions`, each
- * image's logits and predicted class are copied aside on the device and read once at the end.
+ * image's logits are copied aside on the device and read once at the end.
  *
  * @module
  */
 import type { Split } from "../../data/dataset.ts";
-import { readFloats, readUints, storageBuffer, uniformBuffer } from "../gpu/buffers.ts";
+import { readFloats, storageBuffer, uniformBuffer } from "../gpu/buffers.ts";
 import { KernelRunner } from "../gpu/kernel_runner.ts";
 import { DEFAULTS } from "../defaults.ts";
 import { destroySplit, type DeviceSplit, uploadSplit } from "./device_data.ts";
 import type { Model } from "./model.ts";
 import { passSteps } from "./pass.ts";
-import { argmaxOp } from "./step_ops.ts";
 import { readTotals, totalsBuffer } from "./totals.ts";
 import { checkSplit, exclusive } from "./_guards.ts";
 import { checkGpu } from "../gpu/device.ts";
@@ -154,44 +153,23 @@ export async function evaluateResident(
   const window = uniformBuffer(device, "eval window");
   const owned = [totals, window];
   try {
-    const want = options.predictions === true;
     const classes = model.classes;
-    const predicted = want ? storageBuffer(device, data.count * 4, "predicted classes") : null;
-    const logits = want ? storageBuffer(device, data.count * classes * 4, "all logits") : null;
-    const scratch = new Map<number, GPUBuffer>();
-    const argmax = (plan: { batch: number }) => {
-      let buffer = scratch.get(plan.batch);
-      if (!buffer) {
-        scratch.set(plan.batch, buffer = storageBuffer(device, plan.batch * 4, "batch classes"));
-      }
-      return buffer;
-    };
-    if (predicted && logits) owned.push(predicted, logits);
+    // With predictions, each batch's logits are copied aside on the device and read once.
+    const logits = options.predictions
+      ? storageBuffer(device, data.count * classes * 4, "all logits")
+      : null;
+    if (logits) owned.push(logits);
     // Results do not depend on the batch size: by default, the largest that fits up to 256.
     const batchSize = options.batchSize ??
       Math.min(DEFAULTS.evalBatchSize, model.maxBatchSize("eval"));
-    const steps = await passSteps(
-      model,
-      data,
-      batchSize,
-      { window, totals },
-      "eval",
-      (plan) => (want ? [argmaxOp(plan, classes, argmax(plan))] : []),
-    );
-    owned.push(...scratch.values());
+    const steps = await passSteps(model, data, batchSize, { window, totals }, "eval");
     for (const { start, plan, dispatches } of steps) {
       device.queue.writeBuffer(window, 0, new Uint32Array([start]));
       const encoder = device.createCommandEncoder();
       KernelRunner.record(encoder, dispatches);
-      if (predicted && logits) {
-        encoder.copyBufferToBuffer(argmax(plan), 0, predicted, start * 4, plan.batch * 4);
-        encoder.copyBufferToBuffer(
-          plan.logits,
-          0,
-          logits,
-          start * classes * 4,
-          plan.batch * classes * 4,
-        );
+      if (logits) {
+        const bytes = plan.batch * classes * 4;
+        encoder.copyBufferToBuffer(plan.logits, 0, logits, start * classes * 4, bytes);
       }
       device.queue.submit([encoder.finish()]);
     }
@@ -203,11 +181,9 @@ export async function evaluateResident(
       count: sums.images,
       seconds: 0,
     };
-    if (predicted && logits) {
-      result.predictions = {
-        classes: await readUints(device, predicted, 0, data.count),
-        logits: await readFloats(device, logits, 0, data.count * classes),
-      };
+    if (logits) {
+      const all = await readFloats(device, logits, 0, data.count * classes);
+      result.predictions = { classes: firstArgmax(all, classes), logits: all };
     }
     result.seconds = (performance.now() - t0) / 1000;
     return result;
@@ -239,4 +215,17 @@ function evaluationBundle(result: EvalResult, split: Split, names: readonly stri
       confusionMatrixSvg(result.confusionMatrix, names)
     }<p>the first ${n} test images (predicted, and the true class when wrong):</p>${grid}`,
   };
+}
+
+/** Each row's first maximum (as `argmax(dim=1)`, and as the loss kernel counts correctness). */
+function firstArgmax(logits: Float32Array, classes: number): Uint32Array {
+  const out = new Uint32Array(logits.length / classes);
+  for (let n = 0; n < out.length; n++) {
+    let arg = 0;
+    for (let k = 1; k < classes; k++) {
+      if (logits[n * classes + k] > logits[n * classes + arg]) arg = k;
+    }
+    out[n] = arg;
+  }
+  return out;
 }

@@ -89,7 +89,7 @@ export interface StepPlan {
   loss: readonly PlanOp[];
   /** Backward ops (empty unless training). */
   backward: readonly PlanOp[];
-  /** Every buffer the plan allocated, for {@linkcode destroyPlan}. */
+  /** Every buffer the plan allocated (its model frees them on `dispose`). */
   owned: readonly GPUBuffer[];
 }
 
