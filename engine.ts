@@ -42,6 +42,7 @@ export { type NamedParameter, type PlacedLayer } from "./lib/nn/sequential.ts";
 export { Activation } from "./lib/nn/activation.ts";
 export { Pool2d } from "./lib/nn/pool.ts";
 export {
+  type Candidate,
   type Choice,
   chooseConvBackwardInput,
   chooseConvBackwardWeight,
@@ -50,7 +51,11 @@ export {
   choosePoolBackward,
   type ConvChoice,
   convTile,
+  convTileCandidates,
+  CPU_RULES,
+  type MatmulChoice,
 } from "./lib/nn/choose.ts";
+export { timeDispatches } from "./lib/gpu/timing.ts";
 
 // The step plan.
 export { buildStepPlan, type PlanModel, stepCalls } from "./lib/train/plan.ts";

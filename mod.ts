@@ -86,6 +86,18 @@ export {
   type Predictions,
 } from "./lib/train/evaluator.ts";
 export {
+  adapterKey,
+  measureVariants,
+  memoryTuningStore,
+  type OpTiming,
+  tune,
+  TUNE_LEVELS,
+  type TuneLevel,
+  type TuneResult,
+  type TuningStore,
+} from "./lib/train/tune.ts";
+export { rulesFor, type Tuning } from "./lib/nn/choose.ts";
+export {
   formatPlan,
   type Mode,
   type PlanOp,

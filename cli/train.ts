@@ -43,6 +43,7 @@ import {
   type TrainProgress,
 } from "../mod.ts";
 import { readRegularFile, sameFile, writeAtomic } from "../deno/files.ts";
+import { TUNE_FLAG, tuneForCommand, tuneLevel } from "./_tune.ts";
 
 const FLAGS = {
   ...ARCHITECTURE_FLAGS,
@@ -102,6 +103,7 @@ const FLAGS = {
     type: "boolean",
     help: "machine-readable JSON lines on stdout (human logs go to stderr)",
   },
+  ...TUNE_FLAG,
   help: { type: "boolean", help: "show this help" },
 } as const;
 
@@ -156,6 +158,7 @@ async function main() {
     logEvery: numberFlag("log-every", flags["log-every"], DEFAULTS.logEvery, int),
     subset: numberFlag("subset", flags.subset, Infinity, int),
   };
+  const tune = tuneLevel(flags.tune);
   if (config.momentum > 0 && optimizerName !== "sgd") {
     throw new UsageError("--momentum applies to --optimizer sgd only");
   }
@@ -241,6 +244,15 @@ async function main() {
       `--batch-size ${config.batchSize}${size} needs buffers larger than this adapter allows (${gpu.device.limits.maxStorageBufferBindingSize} bytes each): --batch-size ${fits} or less fits`,
     );
   }
+  // The evaluation batch the trainer will use; its forward ops are the training plan's when equal.
+  const evalBatch = Math.min(
+    Math.max(config.batchSize, DEFAULTS.evalBatchSize),
+    model.maxBatchSize("eval"),
+  );
+  await tuneForCommand(model, tune, [
+    { batch: config.batchSize, mode: "train" as const },
+    ...(evalBatch === config.batchSize ? [] : [{ batch: evalBatch, mode: "eval" as const }]),
+  ], say);
   for (const line of shapeSummary(net, model.inputShape)) say(line);
   const size = summary(net, model.inputShape);
   say(

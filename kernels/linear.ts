@@ -152,8 +152,9 @@ export function matmulUniformPlan(s: MatmulShape, maxUniformFloats: number): Chu
 
 /**
  * C = A'·B' (+ bias) with B read through uniform views (far cheaper than storage reads on CPU
- * adapters): one dispatch per chunk of the plan. Each invocation owns one row of C and `tileN`
- * columns (required here), and reads each element of its row of A' once.
+ * adapters): one dispatch per chunk of the plan. Each invocation owns `tileM` rows of C (default 1)
+ * and `tileN` columns (required here): every A' element it loads feeds `tileN` multiply-adds and
+ * every B element `tileM`.
  * Bindings: a, the uniform view of b, the chunk constants (`first`, `count`, `base`),
  * [bias source (storage) when `biasOffset` is set,] [gate,] c.
  *
@@ -163,7 +164,7 @@ export function matmulUniformPlan(s: MatmulShape, maxUniformFloats: number): Chu
  * import { matmulUniformB, matmulUniformPlan } from "./linear.ts";
  * const shape = { M: 256, N: 120, K: 400, transB: true, biasOffset: 48000 };
  * const k = matmulUniformB({ ...shape, tileN: 20 }, matmulUniformPlan(shape, 16384)!);
- * assert.match(k.name, /views of 40 tile 20/);
+ * assert.match(k.name, /views of 40 tile 1x20/);
  * ```
  */
 export function matmulUniformB(s: MatmulShape, plan: ChunkPlan): KernelSpec {
@@ -172,12 +173,18 @@ export function matmulUniformB(s: MatmulShape, plan: ChunkPlan): KernelSpec {
   const cols = byColumns ? plan.images : N;
   if (s.tileN === undefined) throw new RangeError("matmulUniformB: tileN is required");
   const TN = Math.min(s.tileN, cols);
-  const NT = ceilDiv(cols, TN);
-  const lanes = M * NT;
+  const TM = Math.min(s.tileM ?? 1, M);
+  const NT = ceilDiv(cols, TN), MT = ceilDiv(M, TM);
+  const lanes = MT * NT;
   const cOff = s.cOffset ?? 0;
   const limit = byColumns ? "chunk.count" : u32(N);
   const col = (t: number) => `min(n0 + ${u32(t)}, ${limit} - 1u)`;
-  const aAt = s.transA ? `a[k * ${u32(M)} + m]` : `a[m * ${u32(K)} + k]`;
+  // Rows past M (a ragged last tile) read row M - 1 and store nothing.
+  const row = (
+    r: number,
+  ) => (M % TM === 0 ? `m0 + ${u32(r)}` : `min(m0 + ${u32(r)}, ${u32(M - 1)})`);
+  const aAt = (r: number) =>
+    s.transA ? `a[k * ${u32(M)} + ${row(r)}]` : `a[(${row(r)}) * ${u32(K)} + k]`;
   const bAt = (t: number) =>
     byColumns
       ? `B(chunk.base + ${col(t)} * ${u32(K)} + kk)`
@@ -185,13 +192,14 @@ export function matmulUniformB(s: MatmulShape, plan: ChunkPlan): KernelSpec {
   const outCol = (t: number) => (byColumns ? `chunk.first + n0 + ${u32(t)}` : `n0 + ${u32(t)}`);
   const bias = (t: number) =>
     s.biasOffset === undefined ? "0.0" : `bias[${u32(s.biasOffset)} + ${outCol(t)}]`;
-  const init = (t: number) =>
-    byColumns ? `  var acc${t} = ${bias(t)};` : `  var acc${t} = ${bias(t)};
-  if (chunk.first != 0u) { acc${t} = c[${u32(cOff)} + m * ${u32(N)} + min(${outCol(t)}, ${
-      u32(N - 1)
-    })]; }`;
+  const tiles = Array.from({ length: TM * TN }, (_, i) => [Math.floor(i / TN), i % TN]);
+  const init = ([r, t]: number[]) =>
+    byColumns ? `  var acc${r}_${t} = ${bias(t)};` : `  var acc${r}_${t} = ${bias(t)};
+  if (chunk.first != 0u) { acc${r}_${t} = c[${u32(cOff)} + (${row(r)}) * ${u32(N)} + min(${
+      outCol(t)
+    }, ${u32(N - 1)})]; }`;
   return {
-    name: `${label("matmul_uniform_b", s)} views of ${plan.images} tile ${TN}`,
+    name: `${label("matmul_uniform_b", s)} views of ${plan.images} tile ${TM}x${TN}`,
     helpers: viewHelpers("bu", "B"),
     bindings: [
       { name: "a", type: "array<f32>", access: "read" },
@@ -206,25 +214,28 @@ export function matmulUniformB(s: MatmulShape, plan: ChunkPlan): KernelSpec {
     workgroupCount: ceilDiv(lanes, 64),
     body: `
   if (i >= ${u32(lanes)}) { return; }
-  let m = i % ${u32(M)};
-  let n0 = (i / ${u32(M)}) * ${u32(TN)};
+  let m0 = (i % ${u32(MT)}) * ${u32(TM)};
+  let n0 = (i / ${u32(MT)}) * ${u32(TN)};
   if (n0 >= ${limit}) { return; }
-${unroll(TN, init)}
+${tiles.map(init).join("\n")}
   let last = chunk.first + chunk.count == ${u32(byColumns ? N : K)};
   for (var kk = 0u; kk < ${byColumns ? u32(K) : "chunk.count"}; kk++) {
     let k = ${byColumns ? "kk" : "chunk.first + kk"};
-    let av = ${aAt};
-${unroll(TN, (t) => `    acc${t} += av * ${bAt(t)};`)}
+${unroll(TM, (r) => `    let a${r} = ${aAt(r)};`)}
+${unroll(TN, (t) => `    let b${t} = ${bAt(t)};`)}
+${tiles.map(([r, t]) => `    acc${r}_${t} += a${r} * b${t};`).join("\n")}
   }
 ${
-      unroll(TN, (t) => {
-        const at = `m * ${u32(N)} + ${outCol(t)}`;
+      tiles.map(([r, t]) => {
+        const at = `(m0 + ${u32(r)}) * ${u32(N)} + ${outCol(t)}`;
         // Along the inner dimension, the epilogue applies once the last chunk is added in.
         const value = byColumns || !(s.activation || s.gate)
-          ? epilogue(s, `acc${t}`, at)
-          : `select(acc${t}, ${epilogue(s, `acc${t}`, at)}, last)`;
-        return `  if (n0 + ${u32(t)} < ${limit}) { c[${u32(cOff)} + ${at}] = ${value}; }`;
-      })
+          ? epilogue(s, `acc${r}_${t}`, at)
+          : `select(acc${r}_${t}, ${epilogue(s, `acc${r}_${t}`, at)}, last)`;
+        const guard = [`n0 + ${u32(t)} < ${limit}`, M % TM ? `m0 + ${u32(r)} < ${u32(M)}` : ""]
+          .filter(Boolean).join(" && ");
+        return `  if (${guard}) { c[${u32(cOff)} + ${at}] = ${value}; }`;
+      }).join("\n")
     }`,
   };
 }

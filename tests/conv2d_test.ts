@@ -12,7 +12,7 @@ import {
 } from "../kernels/conv2d.ts";
 import { sumRows } from "../kernels/reduce.ts";
 import { blockSize } from "../kernels/spec.ts";
-import { convTile, MAX_ACCUMULATORS } from "../lib/nn/choose.ts";
+import { convTile, convTileCandidates, MAX_ACCUMULATORS } from "../lib/nn/choose.ts";
 import { chunkConstants, uniformChunks } from "../kernels/views.ts";
 import { chunkedCalls } from "../lib/nn/_chunked.ts";
 
@@ -50,18 +50,20 @@ for (const [n, d] of cases.entries()) {
     const wArg = uniformWeights ? padded(wb) : wb;
     const yRef = ref.conv2d(d, x, w, bias);
     const back = ref.conv2dBackward(d, x, w, dy);
-    // The chooser's tiles, and a 1-channel tile of 3 columns (a guarded edge on most rows).
-    const forwardTiles = [convTile(d.O, OW), { channels: 1, columns: 3 }];
-    const inputTiles = [convTile(d.C, d.W), { channels: 1, columns: 3 }];
+    // Every tile the tuner may try, and a 1-channel tile of 3 columns (a guarded edge on most
+    // rows).
+    const forwardTiles = [...convTileCandidates(d.O, OW), { channels: 1, columns: 3 }];
+    const inputTiles = [...convTileCandidates(d.C, d.W), { channels: 1, columns: 3 }];
     const errs: Record<string, number> = {};
-    for (const [t, tile] of forwardTiles.entries()) {
+    for (const tile of forwardTiles) {
       const [y] = await runKernel(conv2dForward(s, { uniformWeights, tile }), [
         x,
         wArg,
         d.B * d.O * OH * OW,
       ]);
       errs[`y tile ${tile.channels}x${tile.columns}`] = maxAbsDiff(y, yRef) / maxAbs(yRef);
-      const dxTile = inputTiles[t];
+    }
+    for (const dxTile of inputTiles) {
       const [dx] = await runKernel(conv2dBackwardInput(s, { uniformWeights, tile: dxTile }), [
         dy,
         wArg,
@@ -70,9 +72,9 @@ for (const [n, d] of cases.entries()) {
       errs[`dx tile ${dxTile.channels}x${dxTile.columns}`] = maxAbsDiff(dx, back.dx) /
         maxAbs(back.dx);
     }
-    // The storage variant of the weight gradient, with the chooser's block and with 1.
-    const chosen = blockSize(d.O, Math.floor(MAX_ACCUMULATORS / d.KW));
-    for (const outBlock of new Set([chosen, 1])) {
+    // The storage variant of the weight gradient, with the tuner's blocks and with 1.
+    const cap = Math.floor(MAX_ACCUMULATORS / d.KW);
+    for (const outBlock of new Set([blockSize(d.O, cap), blockSize(d.O, cap / 2), 1])) {
       const [partial] = await runKernel(conv2dBackwardWeight(s, { outBlock }), [
         x,
         dy,

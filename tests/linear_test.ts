@@ -77,9 +77,11 @@ for (const [M, N, K] of [[37, 23, 50], [8, 10, 84], [256, 120, 400]]) {
       const aBuf = storageBuffer(device, a), bBuf = storageBuffer(device, b);
       const cBuf = storageBuffer(device, (64 + M * N) * 4);
       const constants = constantBuffer(device, chunkConstants(plan));
-      // The widest tile the chooser may pick, and a narrow one with a guarded edge.
-      for (const tileN of [MAX_MATMUL_TILE, 7]) {
-        const kernel = matmulUniformB({ ...shape, tileN }, plan);
+      // The chooser's tiles (one row and the widest, 2×16, 4×8), a narrow one with a guarded
+      // edge, and one whose rows do not divide M.
+      const tiles = [[1, MAX_MATMUL_TILE], [2, 16], [4, 8], [1, 7], [3, 5]];
+      for (const [tileM, tileN] of tiles) {
+        const kernel = matmulUniformB({ ...shape, tileM, tileN }, plan);
         const calls = plan.chunks.map((c, k) => ({
           kernel,
           buffers: [
@@ -98,7 +100,7 @@ for (const [M, N, K] of [[37, 23, 50], [8, 10, 84], [256, 120, 400]]) {
         );
         const err = maxAbsDiff(c.subarray(64), want) / maxAbs(want);
         console.log(
-          `uniform-B matmul ${M}×${N}×${K} (${plan.chunks.length} chunks, tile ${tileN}): max relative difference ${err}`,
+          `uniform-B matmul ${M}×${N}×${K} (${plan.chunks.length} chunks, tile ${tileM}x${tileN}): max relative difference ${err}`,
         );
         assert(err < 1e-6, String(err));
         assert(c.subarray(0, 64).every((v) => v === 0), "wrote before cOffset");

@@ -1,6 +1,7 @@
 /**
  * Kernel choosers: for each op, its variants side by side, why each exists and where it wins, and
- * the one place a variant is picked. Layers ask here; the step plan prints what was chosen and why
+ * the one place a variant is picked: a measured pick from a `Tuning` (`lib/train/tune.ts`), else
+ * the rules below. Layers ask here; the step plan prints what was chosen and why
  * (`deno task bench --plan`). The rules come from measurements on lavapipe (see the README's
  * "Performance"): a storage read costs ~30× a uniform read there, arithmetic is cheap, and more
  * than ~32 live accumulators per invocation spill.
@@ -27,14 +28,63 @@ import {
 import { type ChunkPlan, UNIFORM_BINDING_FLOATS, uniformChunks } from "../../kernels/views.ts";
 import { blockSize, windowOutputSize } from "../../kernels/spec.ts";
 
-/** A chooser's answer: the variant's name, the reason, and the kernel parameters. */
-export interface Choice<P> {
+/**
+ * Measured picks (see `lib/train/tune.ts`): for each op key, the variant that ran fastest on this
+ * adapter. Ops without a pick get the rules of `defaults`.
+ */
+export interface Tuning {
+  /** Op key (e.g. `conv2d.forward 256x1x28x28→6 k5x5 s1x1 p2x2`) → variant name. */
+  readonly picks: Readonly<Record<string, string>>;
+  /**
+   * The rules for ops without a pick: `cpu`, measured on lavapipe (uniform views and uniform
+   * weights: storage reads cost ~30× uniform reads there); `gpu`, storage reads everywhere (a
+   * uniform read whose address differs across lanes serialises on a real GPU).
+   */
+  readonly defaults: "cpu" | "gpu";
+}
+
+/**
+ * The hand-written rules of a CPU adapter and no measured picks.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { CPU_RULES } from "./choose.ts";
+ * assert.deepEqual(CPU_RULES.picks, {});
+ * ```
+ */
+export const CPU_RULES: Tuning = { picks: {}, defaults: "cpu" };
+
+/** A candidate variant of an op: its name, why it exists, and the kernel parameters. */
+export interface Candidate<P> {
   /** Short name of the variant, e.g. `views×13 uniform-weights tile 6x4`. */
   variant: string;
-  /** Why this variant (and these parameters) were picked. */
+  /** Why this variant (and these parameters). */
   why: string;
   /** What the kernel factory needs. */
   params: P;
+}
+
+/** A chooser's answer: the picked candidate, the op's tuning key and every candidate's name. */
+export interface Choice<P> extends Candidate<P> {
+  /** The op's key in a {@linkcode Tuning}: the op and its shape. */
+  key: string;
+  /** Every candidate's variant name, the rules' pick of each policy first. */
+  alternatives: readonly string[];
+}
+
+/** Picks from `candidates`: the tuned pick, else the policy's rule (`cpu` first, `gpu` given). */
+function select<P>(
+  key: string,
+  candidates: readonly Candidate<P>[],
+  tuning: Tuning,
+  gpuRule: number,
+): Choice<P> {
+  const alternatives = candidates.map((c) => c.variant);
+  const tuned = candidates.find((c) => c.variant === tuning.picks[key]);
+  if (tuned) return { ...tuned, why: `measured fastest here; ${tuned.why}`, key, alternatives };
+  const rule = candidates[tuning.defaults === "gpu" ? gpuRule : 0];
+  return { ...rule, key, alternatives };
 }
 
 /**
@@ -74,11 +124,43 @@ export const GUARDED_MATMUL_TILE = 16;
  * ```
  */
 export function convTile(outChannels: number, outWidth: number): ConvTile {
-  const channels = blockSize(outChannels, MAX_TILE_CHANNELS);
+  return tileFor(blockSize(outChannels, MAX_TILE_CHANNELS), outWidth);
+}
+
+function tileFor(channels: number, outWidth: number): ConvTile {
   const cap = Math.max(1, Math.floor(MAX_ACCUMULATORS / channels));
   const exact = blockSize(outWidth, cap);
   const columns = 2 * exact >= Math.min(cap, outWidth) ? exact : Math.min(cap, outWidth);
   return { channels, columns };
+}
+
+/**
+ * The tiles a tuner tries: the rule's, then for the two largest channel blocks the exact, capped
+ * and half-capped column counts (all within {@linkcode MAX_ACCUMULATORS}).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { convTileCandidates } from "./choose.ts";
+ * const tiles = convTileCandidates(16, 10);
+ * assert.deepEqual(tiles[0], { channels: 16, columns: 2 });
+ * assert.ok(tiles.every((t) => t.channels * t.columns <= 32));
+ * ```
+ */
+export function convTileCandidates(outChannels: number, outWidth: number): ConvTile[] {
+  const tiles = [convTile(outChannels, outWidth)];
+  const blocks = Array.from({ length: Math.min(outChannels, MAX_TILE_CHANNELS) }, (_, i) => i + 1)
+    .filter((d) => outChannels % d === 0).slice(-2).reverse();
+  for (const channels of blocks) {
+    const cap = Math.max(1, Math.floor(MAX_ACCUMULATORS / channels));
+    for (const columns of [blockSize(outWidth, cap), Math.min(cap, outWidth), Math.ceil(cap / 2)]) {
+      const tile = { channels, columns: Math.min(columns, outWidth) };
+      if (!tiles.some((t) => t.channels === tile.channels && t.columns === tile.columns)) {
+        tiles.push(tile);
+      }
+    }
+  }
+  return tiles;
 }
 
 /** What a convolution kernel reads its streamed operand and weights through. */
@@ -91,173 +173,277 @@ export interface ConvChoice {
   tile: ConvTile;
 }
 
-function convChoice(
-  perImage: number,
-  batch: number,
-  uniformWeights: boolean,
-  tile: ConvTile,
-  operand: string,
-): Choice<ConvChoice> {
-  const plan = uniformChunks(batch, perImage, UNIFORM_BINDING_FLOATS) ?? undefined;
-  const reads = plan
-    ? `${operand} through ${plan.chunks.length} uniform view(s) of ${plan.images} images (uniform reads are ~30× cheaper on CPU adapters)`
-    : `${operand} from storage (one image of ${perImage} floats exceeds a 64 KiB view)`;
-  const weights = uniformWeights
-    ? "weights as a uniform binding"
-    : "weights from storage (larger than the uniform limit)";
-  return {
-    variant: `${plan ? `views×${plan.chunks.length}` : "storage"} ${
-      uniformWeights ? "uniform-weights" : "storage-weights"
-    } tile ${tile.channels}x${tile.columns}`,
-    why:
-      `${reads}; ${weights}; tile of ${tile.channels} channels × ${tile.columns} columns keeps ≤ ${MAX_ACCUMULATORS} accumulators`,
-    params: { inputPlan: plan, uniformWeights, tile },
-  };
+function convKey(op: string, s: Conv2dShape): string {
+  return `${op} ${s.batch}x${s.inChannels}x${s.height}x${s.width}→${s.outChannels} k${
+    s.kernel.join("x")
+  } s${s.stride.join("x")} p${s.padding.join("x")}`;
 }
 
 /**
- * Conv forward: reads x through uniform views when one image fits a view, else from storage.
+ * Correlation candidates: the streamed operand through uniform views with uniform weights (when
+ * they fit), or everything from storage; each with the tiles of {@linkcode convTileCandidates}.
+ * The CPU rule is the first (views, the rule's tile), the GPU rule the storage one with it.
+ */
+function correlationCandidates(
+  perImage: number,
+  batch: number,
+  weightsFit: boolean,
+  tiles: ConvTile[],
+  operand: string,
+): { candidates: Candidate<ConvChoice>[]; gpuRule: number } {
+  const plan = uniformChunks(batch, perImage, UNIFORM_BINDING_FLOATS) ?? undefined;
+  const candidates: Candidate<ConvChoice>[] = [];
+  const tileWhy = (t: ConvTile) =>
+    `tile of ${t.channels} channels × ${t.columns} columns keeps ≤ ${MAX_ACCUMULATORS} accumulators`;
+  if (plan) {
+    for (const tile of tiles) {
+      candidates.push({
+        variant: `views×${plan.chunks.length} ${
+          weightsFit ? "uniform-weights" : "storage-weights"
+        } tile ${tile.channels}x${tile.columns}`,
+        why: `${operand} through ${plan.chunks.length} uniform view(s) of ${plan.images} images ` +
+          `(uniform reads are ~30× cheaper on CPU adapters); weights ${
+            weightsFit ? "as a uniform binding" : "from storage (larger than the uniform limit)"
+          }; ${tileWhy(tile)}`,
+        params: { inputPlan: plan, uniformWeights: weightsFit, tile },
+      });
+    }
+  }
+  const gpuRule = candidates.length;
+  for (const tile of tiles) {
+    candidates.push({
+      variant: `storage tile ${tile.channels}x${tile.columns}`,
+      why: `${operand} and weights from storage (${
+        plan
+          ? "addresses differ across lanes: no uniform serialisation on a GPU"
+          : `one image of ${perImage} floats exceeds a 64 KiB view`
+      }); ${tileWhy(tile)}`,
+      params: { uniformWeights: false, tile },
+    });
+  }
+  return { candidates, gpuRule };
+}
+
+/**
+ * Conv forward: x through uniform views when one image fits a view (CPU rule), else storage.
  *
  * @example
  * ```ts
  * import assert from "node:assert/strict";
- * import { chooseConvForward } from "./choose.ts";
+ * import { chooseConvForward, CPU_RULES } from "./choose.ts";
  * const shape = {
  *   batch: 256, inChannels: 1, height: 28, width: 28, outChannels: 6,
  *   kernel: [5, 5], stride: [1, 1], padding: [2, 2],
  * } as const;
- * assert.equal(chooseConvForward(shape, true).variant, "views×13 uniform-weights tile 6x4");
+ * assert.equal(chooseConvForward(shape, true, CPU_RULES).variant, "views×13 uniform-weights tile 6x4");
+ * assert.equal(chooseConvForward(shape, true, { picks: {}, defaults: "gpu" }).variant, "storage tile 6x4");
  * ```
  */
-export function chooseConvForward(s: Conv2dShape, weightsFit: boolean): Choice<ConvChoice> {
+export function chooseConvForward(
+  s: Conv2dShape,
+  weightsFit: boolean,
+  tuning: Tuning,
+): Choice<ConvChoice> {
   const [, OW] = windowOutputSize([s.height, s.width], s.kernel, s.stride, s.padding);
-  const tile = convTile(s.outChannels, OW);
-  return convChoice(s.inChannels * s.height * s.width, s.batch, weightsFit, tile, "x");
+  const { candidates, gpuRule } = correlationCandidates(
+    s.inChannels * s.height * s.width,
+    s.batch,
+    weightsFit,
+    convTileCandidates(s.outChannels, OW),
+    "x",
+  );
+  return select(convKey("conv2d.forward", s), candidates, tuning, gpuRule);
 }
 
 /**
- * Conv backward to the input: reads dy through uniform views when one image of dy fits.
+ * Conv backward to the input: dy through uniform views when one image of dy fits (CPU rule).
  *
  * @example
  * ```ts
  * import assert from "node:assert/strict";
- * import { chooseConvBackwardInput } from "./choose.ts";
+ * import { chooseConvBackwardInput, CPU_RULES } from "./choose.ts";
  * const shape = {
  *   batch: 256, inChannels: 6, height: 14, width: 14, outChannels: 16,
  *   kernel: [5, 5], stride: [1, 1], padding: [0, 0],
  * } as const;
- * assert.match(chooseConvBackwardInput(shape, true).variant, /^views×26/);
+ * assert.match(chooseConvBackwardInput(shape, true, CPU_RULES).variant, /^views×26/);
  * ```
  */
-export function chooseConvBackwardInput(s: Conv2dShape, weightsFit: boolean): Choice<ConvChoice> {
+export function chooseConvBackwardInput(
+  s: Conv2dShape,
+  weightsFit: boolean,
+  tuning: Tuning,
+): Choice<ConvChoice> {
   const [OH, OW] = windowOutputSize([s.height, s.width], s.kernel, s.stride, s.padding);
-  const tile = convTile(s.inChannels, s.width);
-  return convChoice(s.outChannels * OH * OW, s.batch, weightsFit, tile, "dy");
+  const { candidates, gpuRule } = correlationCandidates(
+    s.outChannels * OH * OW,
+    s.batch,
+    weightsFit,
+    convTileCandidates(s.inChannels, s.width),
+    "dy",
+  );
+  return select(convKey("conv2d.backward_input", s), candidates, tuning, gpuRule);
 }
 
 /**
  * Conv backward to weight and bias: one invocation per (image, out channel, in channel) with x
- * read through uniform views; or, when an image is too large for a view, per (image, channel
- * block, kernel row) from storage, with a block of output channels that keeps
- * `block × KW ≤ MAX_ACCUMULATORS`.
+ * read through uniform views (CPU rule); or per (image, channel block, kernel row) from storage,
+ * with a block of output channels that keeps `block × KW ≤ MAX_ACCUMULATORS` (or half of it).
  *
  * @example
  * ```ts
  * import assert from "node:assert/strict";
- * import { chooseConvBackwardWeight } from "./choose.ts";
+ * import { chooseConvBackwardWeight, CPU_RULES } from "./choose.ts";
  * const shape = {
  *   batch: 256, inChannels: 1, height: 28, width: 28, outChannels: 6,
  *   kernel: [5, 5], stride: [1, 1], padding: [2, 2],
  * } as const;
- * assert.equal(chooseConvBackwardWeight(shape).variant, "views×13");
+ * const choice = chooseConvBackwardWeight(shape, CPU_RULES);
+ * assert.equal(choice.variant, "views×13");
+ * assert.deepEqual(choice.alternatives, ["views×13", "storage block 6", "storage block 3"]);
  * ```
  */
 export function chooseConvBackwardWeight(
   s: Conv2dShape,
+  tuning: Tuning,
 ): Choice<{ plan: ChunkPlan } | { outBlock: number }> {
+  const candidates: Candidate<{ plan: ChunkPlan } | { outBlock: number }>[] = [];
   const plan = conv2dWeightGradPlan(s, UNIFORM_BINDING_FLOATS);
   if (plan) {
-    return {
+    candidates.push({
       variant: `views×${plan.chunks.length}`,
       why:
         `x through ${plan.chunks.length} uniform view(s); each invocation keeps its KH×KW taps in registers and streams dy once`,
       params: { plan },
-    };
+    });
   }
-  const outBlock = blockSize(
-    s.outChannels,
-    Math.max(1, Math.floor(MAX_ACCUMULATORS / s.kernel[1])),
-  );
-  return {
-    variant: `storage block ${outBlock}`,
-    why:
-      `one image exceeds a 64 KiB view: x from storage, ${outBlock} output channels × one kernel row per invocation`,
-    params: { outBlock },
-  };
+  const gpuRule = candidates.length;
+  const cap = Math.max(1, Math.floor(MAX_ACCUMULATORS / s.kernel[1]));
+  for (
+    const outBlock of new Set([blockSize(s.outChannels, cap), blockSize(s.outChannels, cap / 2)])
+  ) {
+    candidates.push({
+      variant: `storage block ${outBlock}`,
+      why: `x from storage${
+        plan ? "" : " (one image exceeds a 64 KiB view)"
+      }: ${outBlock} output channels × one kernel row per invocation`,
+      params: { outBlock },
+    });
+  }
+  return select(convKey("conv2d.backward_weight", s), candidates, tuning, gpuRule);
 }
 
 /**
  * Pooling backward: `tiled` (one invocation per window writes its inputs: no gathering, no
- * bounds arithmetic) when windows tile the input; else `gather` (one invocation per input sums
- * the windows that cover it), which is correct for any stride and padding.
+ * bounds arithmetic) when windows tile the input; `gather` (one invocation per input sums the
+ * windows that cover it) is correct for any stride and padding, and the only candidate otherwise.
  *
  * @example
  * ```ts
  * import assert from "node:assert/strict";
- * import { choosePoolBackward } from "./choose.ts";
+ * import { choosePoolBackward, CPU_RULES } from "./choose.ts";
  * const s = { batch: 1, channels: 6, height: 28, width: 28, kernel: [2, 2], stride: [2, 2], padding: [0, 0] } as const;
- * assert.equal(choosePoolBackward(s).variant, "tiled");
- * assert.equal(choosePoolBackward({ ...s, stride: [1, 1] }).variant, "gather");
+ * assert.equal(choosePoolBackward(s, "avg", CPU_RULES).variant, "tiled");
+ * assert.equal(choosePoolBackward({ ...s, stride: [1, 1] }, "avg", CPU_RULES).variant, "gather");
  * ```
  */
-export function choosePoolBackward(s: Pool2dShape): Choice<{ variant: PoolBackwardVariant }> {
+export function choosePoolBackward(
+  s: Pool2dShape,
+  kind: string,
+  tuning: Tuning,
+): Choice<{ variant: PoolBackwardVariant }> {
+  const tiled: Candidate<{ variant: PoolBackwardVariant }> = {
+    variant: "tiled",
+    why: "windows tile the input: one invocation per window writes all its inputs",
+    params: { variant: "tiled" },
+  };
+  const gather: Candidate<{ variant: PoolBackwardVariant }> = {
+    variant: "gather",
+    why: windowsTileInput(s)
+      ? "each input gathers from the window covering it (one write per invocation)"
+      : "windows overlap or leave a remainder: each input gathers from the windows covering it",
+    params: { variant: "gather" },
+  };
+  const key = `${kind}pool2d.backward ${s.batch}x${s.channels}x${s.height}x${s.width} k${
+    s.kernel.join("x")
+  } s${s.stride.join("x")} p${s.padding.join("x")}`;
   return windowsTileInput(s)
-    ? {
-      variant: "tiled",
-      why: "windows tile the input: one invocation per window writes all its inputs",
-      params: { variant: "tiled" },
-    }
-    : {
-      variant: "gather",
-      why: "windows overlap or leave a remainder: each input gathers from the windows covering it",
-      params: { variant: "gather" },
-    };
+    ? select(key, [tiled, gather], tuning, 0)
+    : select(key, [gather], tuning, 0);
+}
+
+/** Parameters of a matmul variant: views of B (with a plan) or storage, and the register tile. */
+export interface MatmulChoice {
+  /** Uniform views of B; undefined: the storage kernel. */
+  plan?: ChunkPlan;
+  /** Rows of C per invocation. */
+  tileM: number;
+  /** Columns of C per invocation. */
+  tileN: number;
 }
 
 /**
  * Matmul (Linear): B through uniform views (by output columns when B is stored transposed, by
- * the inner dimension otherwise) with a tile of up to {@linkcode MAX_MATMUL_TILE} columns; or the
- * storage kernel with a 4×8 tile (32 accumulators) when a row of B does not fit a view.
+ * the inner dimension otherwise) with tiles of 1×(up to {@linkcode MAX_MATMUL_TILE}), 2×16 and
+ * 4×8 (CPU rule: 1 row); or the storage kernel with a 4×8 or 8×4 tile (GPU rule: 4×8), the only
+ * candidates when a row of B does not fit a view.
  *
  * @example
  * ```ts
  * import assert from "node:assert/strict";
- * import { chooseMatmul } from "./choose.ts";
- * const c = chooseMatmul({ M: 256, N: 120, K: 400, transB: true });
- * assert.equal(c.variant, "uniform-B views×3 tile 20");
+ * import { chooseMatmul, CPU_RULES } from "./choose.ts";
+ * const c = chooseMatmul({ M: 256, N: 120, K: 400, transB: true }, CPU_RULES);
+ * assert.equal(c.variant, "uniform-B views×3 tile 1x20");
+ * assert.ok(c.alternatives.includes("storage tile 4x8"));
  * ```
  */
-export function chooseMatmul(
-  s: MatmulShape,
-): Choice<{ plan?: ChunkPlan; tileN: number; tileM?: number }> {
+export function chooseMatmul(s: MatmulShape, tuning: Tuning): Choice<MatmulChoice> {
+  const key = `matmul ${s.M}x${s.N}x${s.K}${s.transA ? " Aᵀ" : ""}${s.transB ? " Bᵀ" : ""}`;
+  const candidates: Candidate<MatmulChoice>[] = [];
   const plan = matmulUniformPlan(s, UNIFORM_BINDING_FLOATS);
-  if (!plan) {
-    return {
-      variant: "storage tile 4x8",
-      why: "a row of B exceeds a 64 KiB view: storage reads, 4×8 register tile (32 accumulators)",
-      params: { tileM: 4, tileN: 8 },
-    };
+  if (plan) {
+    const cols = s.transB ? plan.images : s.N;
+    const exact = blockSize(cols, MAX_MATMUL_TILE);
+    const wide = exact >= MIN_EXACT_MATMUL_TILE ? exact : Math.min(GUARDED_MATMUL_TILE, cols);
+    const split = s.transB ? "output columns" : "the inner dimension";
+    const tiles: [number, number][] = [[1, wide], [2, Math.min(16, cols)], [4, Math.min(8, cols)]];
+    for (const [tileM, tileN] of tiles) {
+      if (tileM > s.M) continue;
+      candidates.push({
+        variant: `uniform-B views×${plan.chunks.length} tile ${tileM}x${tileN}`,
+        why:
+          `B through ${plan.chunks.length} uniform view(s) split along ${split}; ${tileM}×${tileN} of C per invocation${
+            cols % tileN === 0 ? "" : " (guarded edge)"
+          }`,
+        params: { plan, tileM, tileN },
+      });
+    }
   }
-  const cols = s.transB ? plan.images : s.N;
-  const exact = blockSize(cols, MAX_MATMUL_TILE);
-  const tileN = exact >= MIN_EXACT_MATMUL_TILE ? exact : Math.min(GUARDED_MATMUL_TILE, cols);
-  const split = s.transB ? "output columns" : "the inner dimension";
-  return {
-    variant: `uniform-B views×${plan.chunks.length} tile ${tileN}`,
-    why:
-      `B through ${plan.chunks.length} uniform view(s) split along ${split}; ${tileN} columns per invocation${
-        exact === tileN ? " (divides exactly)" : " (guarded edge)"
-      }`,
-    params: { plan, tileN },
-  };
+  const gpuRule = candidates.length;
+  for (const [tileM, tileN] of [[4, 8], [8, 4]]) {
+    candidates.push({
+      variant: `storage tile ${tileM}x${tileN}`,
+      why: `storage reads${
+        plan ? "" : " (a row of B exceeds a 64 KiB view)"
+      }, ${tileM}×${tileN} register tile (32 accumulators)`,
+      params: { tileM, tileN },
+    });
+  }
+  return select(key, candidates, tuning, gpuRule);
+}
+
+/**
+ * The rules for an adapter without measured picks: a CPU (fallback) adapter gets the ones
+ * measured on lavapipe, anything else the storage-read GPU rules.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { rulesFor } from "./choose.ts";
+ * assert.equal(rulesFor(true).defaults, "cpu");
+ * assert.equal(rulesFor(false).defaults, "gpu");
+ * ```
+ */
+export function rulesFor(fallbackAdapter: boolean): Tuning {
+  return fallbackAdapter ? CPU_RULES : { picks: {}, defaults: "gpu" };
 }

@@ -24,7 +24,12 @@ import type { KernelCall } from "../gpu/kernel_runner.ts";
 import type { Random } from "../random.ts";
 import { sizeOf } from "../tensor.ts";
 import { chunkedCalls } from "./_chunked.ts";
-import { chooseConvBackwardInput, chooseConvBackwardWeight, chooseConvForward } from "./choose.ts";
+import {
+  chooseConvBackwardInput,
+  chooseConvBackwardWeight,
+  chooseConvForward,
+  type Tuning,
+} from "./choose.ts";
 import {
   type BackwardIO,
   defaultInit,
@@ -133,20 +138,20 @@ export class Conv2d extends ParametricLayer implements Layer {
   }
 
   /** What each kernel reads through (views or storage), from the choosers. */
-  #choices(batch: number, input: Shape) {
+  #choices(batch: number, input: Shape, tuning: Tuning) {
     const shape = this.#shape(batch, input);
     const weightsFit = this.segment.uniformParams !== undefined;
     return {
       shape,
-      forward: chooseConvForward(shape, weightsFit),
-      weight: chooseConvBackwardWeight(shape),
-      input: chooseConvBackwardInput(shape, weightsFit),
+      forward: chooseConvForward(shape, weightsFit, tuning),
+      weight: chooseConvBackwardWeight(shape, tuning),
+      input: chooseConvBackwardInput(shape, weightsFit, tuning),
     };
   }
 
   /** Chunk constants of the views, and (training) one row of partial gradients per image. */
-  workspace(batch: number, input: Shape, training: boolean): Workspace {
-    const c = this.#choices(batch, input);
+  workspace(batch: number, input: Shape, training: boolean, tuning: Tuning): Workspace {
+    const c = this.#choices(batch, input, tuning);
     const out: Workspace = {};
     const xPlan = c.forward.params.inputPlan;
     if (xPlan) out.xChunks = chunkConstants(xPlan);
@@ -182,7 +187,7 @@ export class Conv2d extends ParametricLayer implements Layer {
 
   /** y = conv(x) + bias (then the fused activation, if any). */
   forward(io: ForwardIO): Op[] {
-    const { shape, forward: choice } = this.#choices(io.batch, io.input);
+    const { shape, forward: choice } = this.#choices(io.batch, io.input, io.tuning);
     const { inputPlan: plan, uniformWeights, tile } = choice.params;
     const w = this.#weights(uniformWeights);
     const kernel = conv2dForward(shape, {
@@ -198,6 +203,7 @@ export class Conv2d extends ParametricLayer implements Layer {
     return [{
       name: "conv2d.forward",
       variant: choice.variant,
+      tuning: choice,
       why: choice.why,
       reads: ["x", "params"],
       writes: ["y"],
@@ -209,7 +215,7 @@ export class Conv2d extends ParametricLayer implements Layer {
 
   /** Weight and bias gradients, and dx when asked (gated by the fused activation, if any). */
   backward(io: BackwardIO): Op[] {
-    const c = this.#choices(io.batch, io.input);
+    const c = this.#choices(io.batch, io.input, io.tuning);
     const row = this.#gradientRow();
     const xFloats = io.batch * sizeOf(io.input);
     const yFloats = io.batch * sizeOf(this.outputShape(io.input));
@@ -219,6 +225,7 @@ export class Conv2d extends ParametricLayer implements Layer {
     const ops: Op[] = [{
       name: "conv2d.backward_weight",
       variant: c.weight.variant,
+      tuning: c.weight,
       why: c.weight.why,
       reads: ["x", "dy"],
       writes: ["work.partial"],
@@ -257,6 +264,7 @@ export class Conv2d extends ParametricLayer implements Layer {
       ops.push({
         name: "conv2d.backward_input",
         variant: c.input.variant + (io.gate ? ` gate ${io.gate}` : ""),
+        tuning: c.input,
         why: c.input.why,
         reads: ["dy", "params", ...(io.gate ? ["x"] : [])],
         writes: ["dx"],

@@ -15,6 +15,7 @@ import type { BufferSlice, KernelCall } from "../gpu/kernel_runner.ts";
 import type { Shape } from "../tensor.ts";
 import { Random } from "../random.ts";
 import { DEFAULTS } from "../defaults.ts";
+import type { Tuning } from "./choose.ts";
 
 export type { Shape } from "../tensor.ts";
 
@@ -48,6 +49,8 @@ export interface ForwardIO {
   work: Readonly<Record<string, BufferSlice>>;
   /** Apply this activation to y (the activation layer that follows is fused in). */
   activation?: ActivationKind;
+  /** Measured variant picks and the default rules, for the choosers (`choose.ts`). */
+  tuning: Tuning;
 }
 
 /** The buffers of one backward pass: the forward's, plus the gradients. */
@@ -87,6 +90,8 @@ export interface Op {
   variant: string;
   /** Why the chooser picked it. */
   why: string;
+  /** For ops with candidates: the tuning key and every candidate's variant name. */
+  tuning?: { readonly key: string; readonly alternatives: readonly string[] };
   /** Slots read: `x`, `y`, `dy`, `params`, or `work.<name>`. */
   reads: readonly string[];
   /** Slots written: `y`, `dx`, `grads`, or `work.<name>`. */
@@ -107,9 +112,9 @@ export interface Layer {
   outputShape(input: Shape): Shape;
   /**
    * Scratch buffers (name → bytes) for a batch size, kept from forward to backward; `training`
-   * says whether backward will run.
+   * says whether backward will run; `tuning` is the one the ops will be built with.
    */
-  workspace(batch: number, input: Shape, training: boolean): Workspace;
+  workspace(batch: number, input: Shape, training: boolean, tuning: Tuning): Workspace;
   /** Ops of the forward pass. */
   forward(io: ForwardIO): Op[];
   /** Ops of the backward pass: parameter gradients, and dx when asked. */

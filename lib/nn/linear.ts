@@ -13,11 +13,11 @@
  */
 import { matmul, type MatmulShape, matmulUniformB } from "../../kernels/linear.ts";
 import { sumRows } from "../../kernels/reduce.ts";
-import { chunkConstants, type ChunkPlan } from "../../kernels/views.ts";
+import { chunkConstants } from "../../kernels/views.ts";
 import type { BufferSlice, KernelCall } from "../gpu/kernel_runner.ts";
 import type { Random } from "../random.ts";
 import { chunkedCalls } from "./_chunked.ts";
-import { type Choice, chooseMatmul } from "./choose.ts";
+import { type Choice, chooseMatmul, type MatmulChoice, type Tuning } from "./choose.ts";
 import {
   type BackwardIO,
   defaultInit,
@@ -94,11 +94,11 @@ export class Linear extends ParametricLayer implements Layer {
   }
 
   /** The constants of the uniform views of B, per product that reads B through views. */
-  workspace(batch: number, _input: Shape, training: boolean): Workspace {
+  workspace(batch: number, _input: Shape, training: boolean, tuning: Tuning): Workspace {
     const out: Workspace = {};
     const shapes = this.#shapes(batch);
     for (const name of training ? ["forward", "weight", "input"] as const : ["forward"] as const) {
-      const plan = chooseMatmul(shapes[name]).params.plan;
+      const plan = chooseMatmul(shapes[name], tuning).params.plan;
       if (plan) out[name] = chunkConstants(plan);
     }
     return out;
@@ -106,7 +106,7 @@ export class Linear extends ParametricLayer implements Layer {
 
   /** C = A'·B' as calls of the chosen variant: one per view of B, or one storage matmul. */
   #product(
-    choice: Choice<{ plan?: ChunkPlan; tileN: number; tileM?: number }>,
+    choice: Choice<MatmulChoice>,
     shape: MatmulShape,
     a: BufferSlice,
     b: BufferSlice,
@@ -122,7 +122,7 @@ export class Linear extends ParametricLayer implements Layer {
     if (!constants) throw new Error(`${this}: no view constants for ${choice.variant}`);
     const bias = shape.biasOffset === undefined ? [] : [b];
     return chunkedCalls(
-      matmulUniformB({ ...shape, tileN }, plan),
+      matmulUniformB({ ...shape, tileM, tileN }, plan),
       plan,
       b,
       constants,
@@ -143,12 +143,13 @@ export class Linear extends ParametricLayer implements Layer {
     c: BufferSlice,
     gate?: BufferSlice,
   ): Op {
-    const choice = chooseMatmul(shape);
+    const choice = chooseMatmul(shape, io.tuning);
     const { M, N, K } = shape;
     return {
       name,
       variant: choice.variant + (shape.activation ? ` + ${shape.activation}` : "") +
         (shape.gate ? ` gate ${shape.gate}` : ""),
+      tuning: choice,
       why: choice.why,
       reads,
       writes,

@@ -124,13 +124,14 @@ export abstract class Pool2d implements Layer {
     if (!io.dx) return [];
     const max = this.kind === "max";
     const shape = this.shape(io.batch, io.input);
-    const choice = choosePoolBackward(shape);
+    const choice = choosePoolBackward(shape, this.kind, io.tuning);
     const kernel = pool2dBackward(this.kind, shape, { ...choice.params, gate: io.gate });
     const out = io.batch * sizeOf(this.outputShape(io.input));
     const inputs = io.batch * sizeOf(io.input);
     return [{
       name: `${this.kind}pool2d.backward`,
       variant: choice.variant + (io.gate ? ` gate ${io.gate}` : ""),
+      tuning: choice,
       why: choice.why,
       reads: ["dy", ...(max ? ["work.argmax"] : []), ...(io.gate ? ["x"] : [])],
       writes: ["dx"],

@@ -17,6 +17,11 @@ export async function exclusive<T>(model: Model, what: string, fn: () => Promise
   }
 }
 
+/** What the model is running now (`train`, `evaluate`, ...), if anything. */
+export function runningNow(model: Model): string | undefined {
+  return running.get(model);
+}
+
 /** Throws unless `split` has images and every label is a class of the model. */
 export function checkSplit(split: Split, classes: number, what: string): void {
   if (split.count === 0) throw new RangeError(`${what}: the split is empty`);

@@ -7,7 +7,9 @@
  * @module
  */
 import { checkGpu, type Gpu } from "../gpu/device.ts";
-import { exclusive } from "./_guards.ts";
+import { exclusive, runningNow } from "./_guards.ts";
+import { ModelBusyError } from "../errors.ts";
+import { rulesFor, type Tuning } from "../nn/choose.ts";
 import { summary } from "../nn/summary.ts";
 import { JUPYTER_DISPLAY, type MediaBundle, summaryHtml } from "../view/html.ts";
 import { readFloats, readUints, storageBuffer, writeBytes } from "../gpu/buffers.ts";
@@ -36,6 +38,8 @@ export interface ParameterInfo {
 export interface ModelOptions {
   /** Per-sample input shape; default the network's own (`lenet5` records it), else `[1, 28, 28]`. */
   inputShape?: Shape;
+  /** Kernel variant picks (see `tune`); default the rules of the adapter's kind. */
+  tuning?: Tuning;
 }
 
 interface Predictor {
@@ -81,6 +85,7 @@ export class Model {
   /** Device buffers of plans and predictors built so far, freed by dispose. */
   #owned: GPUBuffer[] = [];
   #disposed = false;
+  #tuning: Tuning;
 
   /** Places `network` on `gpu` with its current (initial) parameter values. */
   constructor(gpu: Gpu, network: Sequential, options: ModelOptions = {}) {
@@ -94,6 +99,7 @@ export class Model {
     }
     this.classes = out[0];
     this.#layers = network.flat();
+    this.#tuning = options.tuning ?? rulesFor(gpu.info.isFallbackAdapter);
     const align = gpu.device.limits.minStorageBufferOffsetAlignment / 4;
     const named = network.namedParameters();
     const segments = new Map<Layer, { offset: number; size: number }>();
@@ -155,29 +161,59 @@ export class Model {
     const key = `${batch}:${mode}`;
     let p = this.#plans.get(key);
     if (!p) {
-      p = buildStepPlan(
-        {
-          device: this.gpu.device,
-          layers: this.#layers,
-          inputShape: this.inputShape,
-          classes: this.classes,
-        },
-        batch,
-        mode,
-      );
+      p = buildStepPlan(this.#planModel(), batch, mode);
       this.#plans.set(key, p);
       p.then((plan) => this.#own(plan.owned), () => this.#plans.delete(key));
     }
     return p;
   }
 
-  #planModel(): PlanModel {
+  #planModel(tuning: Tuning = this.#tuning): PlanModel {
     return {
       device: this.gpu.device,
       layers: this.#layers,
       inputShape: this.inputShape,
       classes: this.classes,
+      tuning,
     };
+  }
+
+  /**
+   * The kernel variant picks the model's plans are built with. Setting it (not while the model
+   * trains or evaluates) frees the plans built so far; the next step builds new ones.
+   *
+   * @example
+   * ```ts
+   * import assert from "node:assert/strict";
+   * import { lenet5, Model, requestGpu } from "../../mod.ts";
+   * using model = new Model(await requestGpu(), lenet5());
+   * assert.equal(model.tuning.defaults, "cpu"); // a CPU adapter here
+   * const key = (await model.plan(8, "eval")).forward[0].tuning!.key;
+   * model.tuning = { picks: { [key]: "storage tile 6x4" }, defaults: "cpu" };
+   * assert.equal((await model.plan(8, "eval")).forward[0].variant, "storage tile 6x4");
+   * ```
+   */
+  get tuning(): Tuning {
+    return this.#tuning;
+  }
+
+  set tuning(tuning: Tuning) {
+    this.#alive();
+    const busy = runningNow(this);
+    if (busy) throw new ModelBusyError("a change of tuning", busy);
+    this.#tuning = tuning;
+    this.#plans.clear();
+    this.#predictors.clear();
+    for (const buffer of this.#owned.splice(0)) buffer.destroy();
+  }
+
+  /**
+   * A step plan built with `tuning` instead of the model's, not cached: the caller frees it with
+   * `destroyPlan`. The tuner times candidate variants with it.
+   */
+  uncachedPlan(batch: number, mode: Mode, tuning: Tuning): Promise<StepPlan> {
+    this.#alive();
+    return buildStepPlan(this.#planModel(tuning), batch, mode);
   }
 
   /**

@@ -24,6 +24,7 @@ import { constantBuffer, storageBuffer } from "../gpu/buffers.ts";
 import { type BufferSlice, type KernelCall, KernelRunner } from "../gpu/kernel_runner.ts";
 import type { PlacedLayer } from "../nn/sequential.ts";
 import type { Op } from "../nn/layer.ts";
+import type { Tuning } from "../nn/choose.ts";
 import { type Shape, sizeOf } from "../tensor.ts";
 import { checkLimits } from "./plan_limits.ts";
 import { fusedActivations } from "./fusion.ts";
@@ -63,6 +64,8 @@ export interface PlanOp {
   bytes: number;
   /** Its kernel calls. */
   calls: readonly KernelCall[];
+  /** For ops with candidate variants: the tuning key and the candidates' names. */
+  tuning?: { readonly key: string; readonly alternatives: readonly string[] };
 }
 
 /** The buffers and ops of one step for a batch size and mode. */
@@ -103,6 +106,8 @@ export interface PlanModel {
   inputShape: Shape;
   /** Number of classes. */
   classes: number;
+  /** Measured variant picks and default rules for the choosers. */
+  tuning: Tuning;
 }
 
 /**
@@ -183,7 +188,11 @@ export async function buildStepPlan(
   // Each layer's scratch buffers, named `<path>.<name>`.
   const work = placed.map(({ path, layer }, i) => {
     const slots: Record<string, BufferSlice> = {};
-    for (const [name, request] of Object.entries(layer.workspace(batch, shapes[i], training))) {
+    for (
+      const [name, request] of Object.entries(
+        layer.workspace(batch, shapes[i], training, model.tuning),
+      )
+    ) {
       const full = `${path}.${name}`;
       if (typeof request === "number") {
         slots[name] = floats(full, [request / 4], request).slice;
@@ -247,6 +256,7 @@ export async function buildStepPlan(
       y: outs[i].slice,
       work: work[i],
       activation: fused[i + 1] ? layers[i + 1].activation : undefined,
+      tuning: model.tuning,
     });
     forward.push(...place(i, ops));
   }
@@ -288,6 +298,7 @@ export async function buildStepPlan(
         dy: dy.slice,
         dx: dx?.slice ?? null,
         gate: i > 0 && fused[i - 1] ? layers[i - 1].activation : undefined,
+        tuning: model.tuning,
       });
       backward.push(...place(i, ops, dy, dx));
     }

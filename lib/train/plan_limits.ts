@@ -32,7 +32,9 @@ export function planBuffers(
   }];
   let shape = model.inputShape;
   layers.forEach((layer, i) => {
-    for (const [name, request] of Object.entries(layer.workspace(batch, shape, training))) {
+    for (
+      const [name, request] of Object.entries(layer.workspace(batch, shape, training, model.tuning))
+    ) {
       if (typeof request === "number") {
         out.push({ name: `${model.layers[i].path}.${name} of ${layer}`, bytes: request });
       }
