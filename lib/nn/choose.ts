@@ -135,7 +135,7 @@ function tileFor(channels: number, outWidth: number): ConvTile {
 }
 
 /**
- * The tiles a tuner tries: the rule's, then for the two largest channel blocks the exact, capped
+ * The tiles a tuner tries: the rule's, then for the three largest channel blocks the exact, capped
  * and half-capped column counts (all within {@linkcode MAX_ACCUMULATORS}).
  *
  * @example
@@ -150,7 +150,7 @@ function tileFor(channels: number, outWidth: number): ConvTile {
 export function convTileCandidates(outChannels: number, outWidth: number): ConvTile[] {
   const tiles = [convTile(outChannels, outWidth)];
   const blocks = Array.from({ length: Math.min(outChannels, MAX_TILE_CHANNELS) }, (_, i) => i + 1)
-    .filter((d) => outChannels % d === 0).slice(-2).reverse();
+    .filter((d) => outChannels % d === 0).slice(-3).reverse();
   for (const channels of blocks) {
     const cap = Math.max(1, Math.floor(MAX_ACCUMULATORS / channels));
     for (const columns of [blockSize(outWidth, cap), Math.min(cap, outWidth), Math.ceil(cap / 2)]) {
