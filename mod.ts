@@ -87,6 +87,7 @@ export {
 } from "./lib/train/evaluator.ts";
 export {
   adapterKey,
+  localStorageTuningStore,
   measureVariants,
   memoryTuningStore,
   type OpTiming,

@@ -1,6 +1,14 @@
 // `--tune off|cached|full` for train and bench: the rules, the picks stored for this adapter, or
 // every candidate timed now and the fastest stored (deno/tuning_store.ts).
-import { type Mode, type Model, type OpTiming, tune, TUNE_LEVELS, type TuneLevel } from "../mod.ts";
+import {
+  DEFAULTS,
+  type Mode,
+  type Model,
+  type OpTiming,
+  tune,
+  TUNE_LEVELS,
+  type TuneLevel,
+} from "../mod.ts";
 import { fileTuningStore } from "../deno/tuning_store.ts";
 import { choiceFlag } from "./_args.ts";
 
@@ -8,7 +16,7 @@ import { choiceFlag } from "./_args.ts";
 export const TUNE_FLAG = {
   tune: {
     type: "string",
-    default: "cached",
+    default: DEFAULTS.tune,
     value: "off|cached|full",
     help:
       "kernel variants: the built-in rules (off), the picks stored for this adapter (cached), or time every candidate now and store the fastest (full)",
@@ -17,7 +25,7 @@ export const TUNE_FLAG = {
 
 /** The level the flag asks for. */
 export function tuneLevel(raw: string | boolean | undefined): TuneLevel {
-  return choiceFlag("tune", raw, TUNE_LEVELS, "cached");
+  return choiceFlag("tune", raw, TUNE_LEVELS, DEFAULTS.tune);
 }
 
 /** Tunes `model` for `plans`, saying in one line what was used; returns the timings (full). */

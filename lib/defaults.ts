@@ -37,6 +37,11 @@ export interface Defaults {
   readonly syncEvery: number;
   /** The optimiser of `deno task train`. */
   readonly optimizer: "adam" | "sgd";
+  /**
+   * Kernel variant tuning of the commands and the page: `cached` uses the picks a `full` run
+   * stored for this adapter (the built-in rules without them), and times nothing itself.
+   */
+  readonly tune: "off" | "cached" | "full";
   /** Adam: PyTorch's defaults. */
   readonly adam: {
     readonly lr: number;
@@ -76,6 +81,7 @@ export const DEFAULTS: Defaults = {
   logEvery: 100,
   syncEvery: 10,
   optimizer: "adam",
+  tune: "cached",
   adam: { lr: 1e-3, betas: [0.9, 0.999], eps: 1e-8, weightDecay: 0 },
   sgd: { lr: 0.1, momentum: 0, weightDecay: 0, nesterov: false },
 };

@@ -1,15 +1,24 @@
 /// <reference lib="dom" />
 // The page's script: the same lib/ and data/ code as in Deno, bundled for the browser
 // (`deno task web` builds and serves it). `?auto` trains a short run by itself and writes
-// {"test_accuracy": ...} into #result; `?epochs=N&subset=N` change that run.
+// {"test_accuracy": ..., "images_per_second": ...} into #result; `?epochs=N&subset=N` change
+// that run. `?tune=off|cached|full` picks kernel variants as `--tune` does (default `cached`:
+// the picks a `full` run stored in this browser's localStorage).
 import { datasetFromBytes, head, type IdxFileBytes } from "../../data/dataset.ts";
 import { FASHION_MNIST } from "../../data/spec.ts";
 import { describeGpu, requestGpu } from "../../lib/gpu/device.ts";
 import { lenet5 } from "../../lib/nn/lenet.ts";
+import { DEFAULTS } from "../../lib/defaults.ts";
 import { Model } from "../../lib/train/model.ts";
 import { Adam } from "../../lib/train/optimizer.ts";
 import { evaluate } from "../../lib/train/evaluator.ts";
 import { type LossPoint, train } from "../../lib/train/trainer.ts";
+import {
+  localStorageTuningStore,
+  tune,
+  TUNE_LEVELS,
+  type TuneLevel,
+} from "../../lib/train/tune.ts";
 import { historyHtml, predictionGridHtml } from "../../lib/view/html.ts";
 
 const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
@@ -35,6 +44,15 @@ async function run(options: { epochs: number; subset: number; activation: "relu"
   const optimizer = new Adam();
   const trainSplit = head(data.train, options.subset), test = head(data.test, 2000);
   const batchSize = 64, stepsPerEpoch = Math.ceil(trainSplit.count / batchSize);
+  const level = (params.get("tune") ?? DEFAULTS.tune) as TuneLevel;
+  if (!TUNE_LEVELS.includes(level)) {
+    throw new Error(`?tune=${level}: expected one of ${TUNE_LEVELS.join(", ")}`);
+  }
+  if (level === "full") status(`Timing every kernel variant on ${describeGpu(gpu)}…`);
+  await tune(model, level, {
+    store: localStorageTuningStore(),
+    plans: [{ batch: batchSize, mode: "train" }],
+  });
   const losses: LossPoint[] = [];
   try {
     status(`Training on ${describeGpu(gpu)}…`);
@@ -67,7 +85,11 @@ async function run(options: { epochs: number; subset: number; activation: "relu"
       data.classNames,
     );
     status(`Test accuracy ${result.accuracy.toFixed(4)} on ${result.count} images.`);
-    return result.accuracy;
+    return {
+      test_accuracy: result.accuracy,
+      images_per_second: history.epochs.at(-1)!.images_per_second,
+      tune: level,
+    };
   } finally {
     optimizer.dispose();
     model.dispose();
@@ -85,7 +107,7 @@ function options() {
 
 async function start(auto: boolean) {
   try {
-    const accuracy = await run(
+    const outcome = await run(
       auto
         ? {
           epochs: Number(params.get("epochs") ?? 1),
@@ -94,7 +116,7 @@ async function start(auto: boolean) {
         }
         : options(),
     );
-    if (auto) $("result").textContent = JSON.stringify({ test_accuracy: accuracy });
+    if (auto) $("result").textContent = JSON.stringify(outcome);
   } catch (e) {
     const message = e instanceof Error ? e.message : String(e);
     status(`Error: ${message}`);

@@ -71,6 +71,40 @@ export function memoryTuningStore(): TuningStore {
 }
 
 /**
+ * A store in the browser's `localStorage` (one item per adapter, under `key`), so that a page
+ * tunes once per browser and adapter; a memory store where there is no `localStorage`.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { localStorageTuningStore } from "./tune.ts";
+ * const store = localStorageTuningStore();
+ * await store.save("adapter", { "matmul 8x8x8": "storage tile 4x8" });
+ * assert.equal((await store.load("adapter"))["matmul 8x8x8"], "storage tile 4x8");
+ * ```
+ */
+export function localStorageTuningStore(key = "lenet-webgpu tuning"): TuningStore {
+  const storage = (globalThis as { localStorage?: Storage }).localStorage;
+  if (!storage) return memoryTuningStore();
+  const item = (adapter: string) => `${key} ${adapter}`;
+  const read = (adapter: string): Record<string, string> => {
+    try {
+      const picks = JSON.parse(storage.getItem(item(adapter)) ?? "{}");
+      return picks && typeof picks === "object" ? picks : {};
+    } catch {
+      return {}; // a damaged item is a cache miss
+    }
+  };
+  return {
+    load: (adapter) => Promise.resolve(read(adapter)),
+    save: (adapter, picks) => {
+      storage.setItem(item(adapter), JSON.stringify({ ...read(adapter), ...picks }));
+      return Promise.resolve();
+    },
+  };
+}
+
+/**
  * The key picks are stored under: what the adapter says about itself, and a fingerprint of its
  * features and limits (lavapipe through Vulkan and llvmpipe through GL describe themselves the
  * same, but differ there).

@@ -1,0 +1,46 @@
+// The library's training speed in headless Chromium (WebGPU on SwiftShader there): serves the
+// page as `deno task web` does and runs it with ?auto three times, with `?tune=off` (the rules),
+// `?tune=full` (every candidate timed, picks kept in the page's localStorage) and `?tune=cached`
+// (those picks), printing what each reports.
+//
+//   deno run -A tools/browser_bench.ts [--subset N]
+import { Chromium, chromiumPath } from "../tests/_chromium.ts";
+
+const subset = Deno.args[0] === "--subset" ? Number(Deno.args[1]) : 2048;
+const chromium = chromiumPath();
+if (!chromium) {
+  console.error("error: no chromium found (Debian: apt-get install chromium)");
+  Deno.exit(1);
+}
+const server = new Deno.Command(Deno.execPath(), {
+  args: ["run", "-A", "cli/web.ts", "--port", "0"],
+  stdout: "piped",
+  stderr: "inherit",
+}).spawn();
+const reader = server.stdout.pipeThrough(new TextDecoderStream()).getReader();
+let text = "";
+while (!/http:\/\/127\.0\.0\.1:\d+\//.test(text)) {
+  const { value, done } = await reader.read();
+  if (done) throw new Error(`deno task web ended: ${text}`);
+  text += value;
+}
+const url = /http:\/\/127\.0\.0\.1:\d+\//.exec(text)![0];
+const browser = await Chromium.launch(chromium);
+try {
+  for (const tune of ["off", "full", "cached"]) {
+    await browser.send("Page.navigate", { url: `${url}?auto&subset=${subset}&tune=${tune}` });
+    const t0 = performance.now();
+    const result = await browser.waitFor(
+      "document.getElementById('result')?.textContent",
+      1_800_000,
+    );
+    console.log(
+      `tune=${tune}: ${result} (${((performance.now() - t0) / 1000).toFixed(0)} s in all)`,
+    );
+  }
+} finally {
+  await browser.close();
+  server.kill("SIGTERM");
+  reader.cancel().catch(() => {});
+  await server.status;
+}
