@@ -187,9 +187,10 @@ export class Model {
    * import assert from "node:assert/strict";
    * import { lenet5, Model, requestGpu } from "../../mod.ts";
    * using model = new Model(await requestGpu(), lenet5());
-   * assert.equal(model.tuning.defaults, "cpu"); // a CPU adapter here
+   * // The rules of the adapter's kind until tuned: "cpu" on lavapipe, "gpu" on a GPU.
+   * assert.deepEqual(model.tuning.picks, {});
    * const key = (await model.plan(8, "eval")).forward[0].tuning!.key;
-   * model.tuning = { picks: { [key]: "storage tile 6x4" }, defaults: "cpu" };
+   * model.tuning = { picks: { [key]: "storage tile 6x4" }, defaults: model.tuning.defaults };
    * assert.equal((await model.plan(8, "eval")).forward[0].variant, "storage tile 6x4");
    * ```
    */

@@ -114,7 +114,7 @@ export function localStorageTuningStore(key = "lenet-webgpu tuning"): TuningStor
  * import assert from "node:assert/strict";
  * import { requestGpu } from "../gpu/device.ts";
  * import { adapterKey } from "./tune.ts";
- * assert.match(adapterKey(await requestGpu()), /fallback/);
+ * assert.match(adapterKey(await requestGpu()), / \| (fallback|hardware) \| /);
  * ```
  */
 export function adapterKey(gpu: Gpu): string {
