@@ -109,3 +109,39 @@ export class Chromium {
     await Deno.remove(this.#profile, { recursive: true }).catch(() => {});
   }
 }
+
+/** `deno task web` (cli/web.ts) on a free loopback port: its address, and how to stop it. */
+export async function serveWebPage(): Promise<{ url: string; stop: () => Promise<void> }> {
+  const server = new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "--allow-read",
+      "--allow-write",
+      "--allow-env",
+      "--allow-net",
+      "--allow-run",
+      "cli/web.ts",
+      "--port",
+      "0",
+    ],
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const reader = server.stdout.pipeThrough(new TextDecoderStream()).getReader();
+  const stop = async () => {
+    server.kill("SIGTERM");
+    reader.cancel().catch(() => {});
+    await server.status;
+    await server.stderr.cancel().catch(() => {});
+  };
+  let text = "";
+  while (!/http:\/\/127\.0\.0\.1:\d+\//.test(text)) {
+    const { value, done } = await reader.read();
+    if (done) {
+      await stop();
+      throw new Error(`deno task web ended: ${text}`);
+    }
+    text += value;
+  }
+  return { url: /http:\/\/127\.0\.0\.1:\d+\//.exec(text)![0], stop };
+}

@@ -2,7 +2,7 @@
 // Chromium (WebGPU on SwiftShader), trains a short run and reports an accuracy well above chance.
 // Skipped, saying why, without Chromium.
 import { assert } from "./_assert.ts";
-import { Chromium, chromiumPath } from "./_chromium.ts";
+import { Chromium, chromiumPath, serveWebPage } from "./_chromium.ts";
 
 const chromium = chromiumPath();
 if (!chromium) console.log("browser test skipped: no chromium (Debian: apt-get install chromium)");
@@ -11,31 +11,9 @@ Deno.test({
   name: "the page trains in headless Chromium and writes its test accuracy into #result",
   ignore: !chromium,
   fn: async () => {
-    const server = new Deno.Command(Deno.execPath(), {
-      args: [
-        "run",
-        "--allow-read",
-        "--allow-write",
-        "--allow-env",
-        "--allow-net",
-        "--allow-run",
-        "cli/web.ts",
-        "--port",
-        "0",
-      ],
-      stdout: "piped",
-      stderr: "piped",
-    }).spawn();
-    const reader = server.stdout.pipeThrough(new TextDecoderStream()).getReader();
+    const { url, stop } = await serveWebPage();
     let browser: Chromium | undefined;
     try {
-      let text = "";
-      while (!/http:\/\/127\.0\.0\.1:\d+\//.test(text)) {
-        const { value, done } = await reader.read();
-        if (done) throw new Error(`deno task web ended: ${text}`);
-        text += value;
-      }
-      const url = /http:\/\/127\.0\.0\.1:\d+\//.exec(text)![0];
       browser = await Chromium.launch(chromium!);
       await browser.send("Page.navigate", { url: `${url}?auto&subset=2048` });
       const result = JSON.parse(
@@ -47,10 +25,7 @@ Deno.test({
       assert(shown === 48, `${shown} test images shown`);
     } finally {
       await browser?.close();
-      server.kill("SIGTERM");
-      reader.cancel().catch(() => {});
-      await server.status;
-      await server.stderr.cancel().catch(() => {});
+      await stop();
     }
   },
 });

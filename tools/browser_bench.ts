@@ -4,7 +4,7 @@
 // (those picks), printing what each reports.
 //
 //   deno run -A tools/browser_bench.ts [--subset N]
-import { Chromium, chromiumPath } from "../tests/_chromium.ts";
+import { Chromium, chromiumPath, serveWebPage } from "../tests/_chromium.ts";
 
 const subset = Deno.args[0] === "--subset" ? Number(Deno.args[1]) : 2048;
 const chromium = chromiumPath();
@@ -12,19 +12,7 @@ if (!chromium) {
   console.error("error: no chromium found (Debian: apt-get install chromium)");
   Deno.exit(1);
 }
-const server = new Deno.Command(Deno.execPath(), {
-  args: ["run", "-A", "cli/web.ts", "--port", "0"],
-  stdout: "piped",
-  stderr: "inherit",
-}).spawn();
-const reader = server.stdout.pipeThrough(new TextDecoderStream()).getReader();
-let text = "";
-while (!/http:\/\/127\.0\.0\.1:\d+\//.test(text)) {
-  const { value, done } = await reader.read();
-  if (done) throw new Error(`deno task web ended: ${text}`);
-  text += value;
-}
-const url = /http:\/\/127\.0\.0\.1:\d+\//.exec(text)![0];
+const { url, stop } = await serveWebPage();
 const browser = await Chromium.launch(chromium);
 try {
   for (const tune of ["off", "full", "cached"]) {
@@ -40,7 +28,5 @@ try {
   }
 } finally {
   await browser.close();
-  server.kill("SIGTERM");
-  reader.cancel().catch(() => {});
-  await server.status;
+  await stop();
 }

@@ -23,7 +23,7 @@ import { softmaxCrossEntropy } from "../../kernels/loss.ts";
 import { constantBuffer, storageBuffer } from "../gpu/buffers.ts";
 import { type BufferSlice, type KernelCall, KernelRunner } from "../gpu/kernel_runner.ts";
 import type { PlacedLayer } from "../nn/sequential.ts";
-import type { Op } from "../nn/layer.ts";
+import type { ForwardIO, Op } from "../nn/layer.ts";
 import type { Tuning } from "../nn/choose.ts";
 import { type Shape, sizeOf } from "../tensor.ts";
 import { checkLimits } from "./plan_limits.ts";
@@ -246,19 +246,20 @@ export async function buildStepPlan(
       outputs: resolve(i, op.writes, dy, dx),
     }));
 
+  /** Layer `i`'s forward buffers; its backward gets these plus the gradients. */
+  const forwardIO = (i: number): ForwardIO => ({
+    batch,
+    input: shapes[i],
+    x: (i ? outs[i - 1] : x).slice,
+    y: outs[i].slice,
+    work: work[i],
+    activation: fused[i + 1] ? layers[i + 1].activation : undefined,
+    tuning: model.tuning,
+  });
+
   const forward: PlanOp[] = [];
   for (let i = 0; i < n; i++) {
-    if (fused[i]) continue;
-    const ops = layers[i].forward({
-      batch,
-      input: shapes[i],
-      x: (i ? outs[i - 1] : x).slice,
-      y: outs[i].slice,
-      work: work[i],
-      activation: fused[i + 1] ? layers[i + 1].activation : undefined,
-      tuning: model.tuning,
-    });
-    forward.push(...place(i, ops));
+    if (!fused[i]) forward.push(...place(i, layers[i].forward(forwardIO(i))));
   }
 
   const dlogits = grads[n - 1];
@@ -290,15 +291,10 @@ export async function buildStepPlan(
       const dy = grads[i]!;
       const dx = i ? grads[i - 1] : null;
       const ops = layers[i].backward({
-        batch,
-        input: shapes[i],
-        x: (i ? outs[i - 1] : x).slice,
-        y: outs[i].slice,
-        work: work[i],
+        ...forwardIO(i),
         dy: dy.slice,
         dx: dx?.slice ?? null,
         gate: i > 0 && fused[i - 1] ? layers[i - 1].activation : undefined,
-        tuning: model.tuning,
       });
       backward.push(...place(i, ops, dy, dx));
     }

@@ -161,22 +161,14 @@ export async function measureVariants(
   const rules: Tuning = { picks: {}, defaults: model.tuning.defaults };
   const base = await model.uncachedPlan(batch, mode, rules);
   const timings = new Map<string, OpTiming>();
+  const alternatives = new Map<string, readonly string[]>();
   for (const op of [...base.forward, ...base.backward]) {
     if (op.tuning && op.tuning.alternatives.length > 1 && !timings.has(op.tuning.key)) {
-      timings.set(op.tuning.key, {
-        key: op.tuning.key,
-        op: op.name,
-        layer: op.layer,
-        ms: {},
-        fastest: "",
-      });
+      const { key } = op.tuning;
+      timings.set(key, { key, op: op.name, layer: op.layer, ms: {}, fastest: "" });
+      alternatives.set(key, op.tuning.alternatives);
     }
   }
-  const alternatives = new Map(
-    [...base.forward, ...base.backward].flatMap((op) =>
-      op.tuning && timings.has(op.tuning.key) ? [[op.tuning.key, op.tuning.alternatives]] : []
-    ),
-  );
   destroyPlan(base);
   // One plan per round, round r holding every op's r-th candidate; then trials that time every
   // candidate once each, interleaved, so that a burst of other load hits them all alike.
