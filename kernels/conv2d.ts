@@ -148,28 +148,37 @@ function correlate2d(c: Correlation): KernelSpec {
   const tiles = ceilDiv(OW, TX);
   const span = (TX - 1) * SW + KW; // logical input columns one tile reads
   const plan = c.inputPlan;
-  const rows = (plan ? plan.images : c.batch) * OH * tiles;
+  const images = plan ? plan.images : c.batch;
+  const rows = images * OH * tiles;
   const perBlock = ceilDiv(rows, WG);
   const w = weightBinding(c.weightFloats, c.uniformWeights);
   const inRange = (v: string, size: number, D: number) =>
     `${v} >= 0 && ${v} < ${size}${D > 1 ? ` && ${v} % ${D} == 0` : ""}`;
   const stored = (v: string, D: number) => (D > 1 ? `u32(${v}) / ${u32(D)}` : `u32(${v})`);
   const input = (at: string) => (plan ? `X(${at})` : `x[${at}]`);
+  // A tile that spans the whole row starts at column 0, so which of its taps fall on padding or
+  // between dilated columns is known here: those loads and multiply-adds are not generated at all.
+  // (On CPU adapters a branch costs both sides; only code that is absent saves time.)
+  const fullRow = tiles === 1;
+  const column = (u: number) => u - c.pad[1];
+  const realColumn = (u: number) =>
+    !fullRow || (column(u) >= 0 && column(u) < LW && column(u) % DW === 0);
   const loads = unroll(span, (u) => {
+    if (fullRow) {
+      return realColumn(u) ? `      let v${u} = ${input(`row + ${u32(column(u) / DW)}`)};` : "";
+    }
     const at = `row + ${stored(`clamp(lx${u}, 0, ${LW - 1})`, DW)}`;
     return `      let lx${u} = lx0 + ${u};
       let v${u} = select(0.0, ${input(at)}, ${inRange(`lx${u}`, LW, DW)});`;
   });
-  const fmas = unroll(
-    KW,
-    (tx) =>
-      unroll(
-        PB,
-        (k) =>
-          `      { let wk = W(${c.weightIndex(`(pb + ${u32(k)})`, "q", "ty", `${u32(tx)}`)});
-${unroll(TX, (t) => `        acc${k}_${t} += v${t * SW + tx} * wk;`)} }`,
-      ),
-  );
+  const fmas = unroll(KW, (tx) =>
+    unroll(PB, (k) => {
+      const terms = Array.from({ length: TX }, (_, t) => t)
+        .filter((t) => realColumn(t * SW + tx) && (!fullRow || t < OW));
+      if (!terms.length) return "";
+      return `      { let wk = W(${c.weightIndex(`(pb + ${u32(k)})`, "q", "ty", `${u32(tx)}`)});
+${terms.map((t) => `        acc${k}_${t} += v${t * SW + tx} * wk;`).join("\n")} }`;
+    }));
   const init = unroll(
     PB,
     (k) =>
@@ -210,15 +219,21 @@ ${unroll(TX, (t) => `        acc${k}_${t} += v${t * SW + tx} * wk;`)} }`,
   let r = (wg % ${u32(perBlock)}) * WORKGROUP_SIZE + lidx;
   if (r >= ${u32(rows)}) { return; }
   let ox0 = (r % ${u32(tiles)}) * ${u32(TX)};
-  let oy = (r / ${u32(tiles)}) % ${u32(OH)};
-  let local = r / ${u32(tiles * OH)};${plan ? "\n  if (local >= chunk.count) { return; }" : ""}
+  let local = (r / ${u32(tiles)}) % ${u32(images)};
+  let oy = r / ${u32(tiles * images)};${plan ? "\n  if (local >= chunk.count) { return; }" : ""}
   let b = ${plan ? "chunk.first + local" : "local"};
   let lx0 = i32(ox0 * ${u32(SW)}) - ${c.pad[1]};
+  // Only the kernel rows that meet the input: lanes run side by side, oy varies slowest, so
+  // neighbours share (nearly) the same bounds and the loop does (nearly) no masked work.
+  let top = i32(oy * ${u32(SH)}) - ${c.pad[0]};
+  let tyFirst = u32(clamp(-top, 0, ${KH}));
+  let tyEnd = u32(clamp(${LH} - top, 0, ${KH}));
 ${init}
   for (var q = 0u; q < ${u32(c.inChannels)}; q++) {
-    for (var ty = 0u; ty < ${u32(KH)}; ty++) {
-      let ly = i32(oy * ${u32(SH)} + ty) - ${c.pad[0]};
-      if (!(${inRange("ly", LH, DH)})) { continue; }
+    for (var ty = tyFirst; ty < tyEnd; ty++) {
+      let ly = i32(oy * ${u32(SH)} + ty) - ${c.pad[0]};${
+      DH > 1 ? `\n      if (ly % ${DH} != 0) { continue; }` : ""
+    }
       let row = ${plan ? "chunk.base + " : ""}((${plan ? "local" : "b"} * ${
       u32(c.inChannels)
     } + q) * ${u32(IH)} + ${stored("ly", DH)}) * ${u32(IW)};
