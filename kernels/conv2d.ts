@@ -21,7 +21,7 @@
  */
 import { activate, type ActivationKind, derivativeFromOutput } from "./activation.ts";
 import { ceilDiv, type KernelSpec, u32, unroll, windowOutputSize } from "./spec.ts";
-import { type ChunkPlan, uniformChunks, viewBindings, viewHelpers } from "./views.ts";
+import { type ChunkPlan, uniformChunks, viewAccessor, viewBindings, viewHelpers } from "./views.ts";
 
 /** Shape of a convolution. */
 export interface Conv2dShape {
@@ -333,14 +333,50 @@ export function conv2dWeightGradPlan(s: Conv2dShape, maxUniformFloats: number): 
 }
 
 /**
+ * The chunk plans of {@linkcode conv2dBackwardWeight} with dy through views too: x and dy in the
+ * same chunks of images (null when an image of either does not fit a view).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { conv2dWeightGradViews } from "./conv2d.ts";
+ * const shape = {
+ *   batch: 256, inChannels: 6, height: 14, width: 14, outChannels: 16,
+ *   kernel: [5, 5], stride: [1, 1], padding: [0, 0],
+ * } as const;
+ * const { plan, dyPlan } = conv2dWeightGradViews(shape, 16384)!;
+ * assert.equal(plan.images, 10); // dy's 1,600 floats an image set the chunk size
+ * assert.equal(dyPlan.chunks.length, plan.chunks.length);
+ * ```
+ */
+export function conv2dWeightGradViews(
+  s: Conv2dShape,
+  maxUniformFloats: number,
+): { plan: ChunkPlan; dyPlan: ChunkPlan } | null {
+  const xFloats = s.inChannels * s.height * s.width;
+  const [OH, OW] = windowOutputSize([s.height, s.width], s.kernel, s.stride, s.padding);
+  const dyFloats = s.outChannels * OH * OW;
+  const x = uniformChunks(s.batch, xFloats, maxUniformFloats);
+  const dy = uniformChunks(s.batch, dyFloats, maxUniformFloats);
+  if (!x || !dy) return null;
+  const images = Math.min(x.images, dy.images);
+  return {
+    plan: uniformChunks(s.batch, xFloats, maxUniformFloats, images)!,
+    dyPlan: uniformChunks(s.batch, dyFloats, maxUniformFloats, images)!,
+  };
+}
+
+/**
  * Backward to weight and bias, first stage: one row of partial sums per image,
  * `partial[b, o*C*KH*KW + (c,ky,kx)] = Σ_{oy,ox} dy[b,o,oy,ox] · x[b, c, oy*SH+ky-PH, ox*SW+kx-PW]`
  * and `partial[b, O*C*KH*KW + o] = Σ_{oy,ox} dy[b,o,oy,ox]`; `sumRows(B, O*C*KH*KW + O)` follows.
  *
  * With `plan` (see {@linkcode conv2dWeightGradPlan}), x is read through uniform views, one
  * dispatch per chunk of images: each invocation owns one (image, o, c) with all KH×KW taps in
- * registers and streams dy once (the c = 0 ones also sum it for the bias). Bindings: a uniform view of x, the chunk's constants, dy,
- * partial. With `outBlock` instead (images too large for a view), x is read from storage and each
+ * registers and streams dy once (the c = 0 ones also sum it for the bias). Bindings: a uniform view
+ * of x, the chunk's constants, dy, partial; with `dyPlan` too (see
+ * {@linkcode conv2dWeightGradViews}), dy is a view with its own constants, chunked like x. With
+ * `outBlock` instead (images too large for a view), x is read from storage and each
  * invocation owns `outBlock` output channels × one kernel row: x, dy, partial.
  *
  * @example
@@ -357,14 +393,17 @@ export function conv2dWeightGradPlan(s: Conv2dShape, maxUniformFloats: number): 
  */
 export function conv2dBackwardWeight(
   s: Conv2dShape,
-  variant: { plan: ChunkPlan } | { outBlock: number },
+  variant: { plan: ChunkPlan; dyPlan?: ChunkPlan } | { outBlock: number },
 ): KernelSpec {
   return "plan" in variant
-    ? backwardWeightUniform(s, variant.plan)
+    ? backwardWeightUniform(s, variant.plan, variant.dyPlan)
     : backwardWeightStorage(s, variant.outBlock);
 }
 
-function backwardWeightUniform(s: Conv2dShape, plan: ChunkPlan): KernelSpec {
+function backwardWeightUniform(s: Conv2dShape, plan: ChunkPlan, dyPlan?: ChunkPlan): KernelSpec {
+  if (dyPlan && (dyPlan.images !== plan.images || dyPlan.chunks.length !== plan.chunks.length)) {
+    throw new RangeError("the views of x and dy must chunk the batch alike");
+  }
   const d = dims(s);
   const perImage = d.O * d.C; // one invocation per (o, c); the c == 0 ones also sum the bias
   const lanes = plan.images * perImage;
@@ -393,11 +432,21 @@ ${
       }
     }`;
   return {
-    name: `${label("conv2d_backward_weight", s)} views of ${plan.images}`,
-    helpers: viewHelpers("xu", "X"),
+    name: `${label("conv2d_backward_weight", s)} views of ${plan.images}${dyPlan ? " x, dy" : ""}`,
+    helpers: viewHelpers("xu", "X") + "\n" +
+      (dyPlan ? viewAccessor("gu", "G") : "fn G(k: u32) -> f32 { return dy[k]; }"),
     bindings: [
       ...viewBindings("xu", plan),
-      { name: "dy", type: "array<f32>", access: "read" },
+      ...(dyPlan
+        ? [
+          {
+            name: "gu",
+            type: `array<vec4f, ${dyPlan.viewFloats / 4}>`,
+            access: "uniform" as const,
+          },
+          { name: "gchunk", type: "Chunk", access: "uniform" as const },
+        ]
+        : [{ name: "dy", type: "array<f32>", access: "read" as const }]),
       { name: "partial", type: "array<f32>", access: "read_write" },
     ],
     workgroupSize: 32,
@@ -408,13 +457,13 @@ ${
   let b = chunk.first + local;
   let o = (i % ${u32(perImage)}) / ${u32(d.C)};
   let c = i % ${u32(d.C)};
-  let dyplane = (b * ${u32(d.O)} + o) * ${u32(OHW)};
+  let dyplane = ${dyPlan ? "gchunk.base + (local" : "(b"} * ${u32(d.O)} + o) * ${u32(OHW)};
   let xplane = chunk.base + (local * ${u32(d.C)} + c) * ${u32(d.H * d.W)};
   var gsum = 0.0;
 ${unroll(d.KH, (ky) => unroll(d.KW, (kx) => `  var acc${ky}_${kx} = 0.0;`))}
   for (var oy = 0u; oy < ${u32(d.OH)}; oy++) {
     let dyrow = dyplane + oy * ${u32(d.OW)};
-${unroll(d.OW, (ox) => `    let g${ox} = dy[dyrow + ${u32(ox)}];`)}
+${unroll(d.OW, (ox) => `    let g${ox} = G(dyrow + ${u32(ox)});`)}
     gsum += ${unroll(d.OW, (ox) => `g${ox}`, " + ")};
 ${unroll(d.KH, kernelRow)}
   }

@@ -42,7 +42,8 @@ export interface ChunkPlan {
  * Splits `batch` images of `perImage` floats so that each chunk fits one uniform binding of
  * `maxUniformFloats`; null when not even one image fits. Views start at 64-float (256-byte)
  * boundaries; the last is clamped to end at `ceil64(batch · perImage)`, which the buffer must
- * hold (storage buffers here are rounded up to 256 bytes).
+ * hold (storage buffers here are rounded up to 256 bytes). `maxImages` caps the images per chunk,
+ * so that two tensors read side by side can share one chunking.
  *
  * @example
  * ```ts
@@ -57,10 +58,14 @@ export function uniformChunks(
   batch: number,
   perImage: number,
   maxUniformFloats: number,
+  maxImages: number = batch,
 ): ChunkPlan | null {
   const total = ceilDiv(batch * perImage, 64) * 64;
   const viewFloats = Math.min(Math.floor(maxUniformFloats / 64) * 64, total);
-  const images = total <= viewFloats ? batch : Math.floor((viewFloats - 63) / perImage);
+  const images = Math.min(
+    total <= viewFloats ? batch : Math.floor((viewFloats - 63) / perImage),
+    maxImages,
+  );
   if (images < 1) return null;
   const chunks: ImageChunk[] = [];
   for (let first = 0; first < batch; first += images) {
@@ -104,5 +109,10 @@ export function viewBindings(view: string, plan: ChunkPlan): Binding[] {
 /** WGSL: the `Chunk` struct and `accessor(k)`, the k-th float of the view `view`. */
 export function viewHelpers(view: string, accessor: string): string {
   return `struct Chunk { first: u32, count: u32, base: u32 }
-fn ${accessor}(k: u32) -> f32 { return ${view}[k >> 2u][k & 3u]; }`;
+${viewAccessor(view, accessor)}`;
+}
+
+/** WGSL: `accessor(k)`, the k-th float of the view `view` (a second view shares `Chunk`). */
+export function viewAccessor(view: string, accessor: string): string {
+  return `fn ${accessor}(k: u32) -> f32 { return ${view}[k >> 2u][k & 3u]; }`;
 }

@@ -9,12 +9,13 @@ import {
   conv2dForward,
   type Conv2dShape,
   conv2dWeightGradPlan,
+  conv2dWeightGradViews,
 } from "../kernels/conv2d.ts";
 import { sumRows } from "../kernels/reduce.ts";
 import { blockSize } from "../kernels/spec.ts";
 import { convTile, convTileCandidates, MAX_ACCUMULATORS } from "../lib/nn/choose.ts";
 import { chunkConstants, uniformChunks } from "../kernels/views.ts";
-import { chunkedCalls } from "../lib/nn/_chunked.ts";
+import { chunkedCalls, viewedCalls } from "../lib/nn/_chunked.ts";
 
 const cases: ref.ConvDims[] = [
   { B: 3, C: 1, H: 28, W: 28, O: 6, KH: 5, KW: 5, SH: 1, SW: 1, PH: 2, PW: 2 }, // LeNet conv1
@@ -140,14 +141,27 @@ Deno.test("conv2d weight gradient read through chunked uniform views of x matche
   }));
   calls.push({ kernel: sumRows(d.B, row), buffers: [partial, grad] });
   runner.submit(await runner.prepareAll(calls));
-  const got = await readFloats(device, grad, 0, row);
   const back = ref.conv2dBackward(d, x, randomFloats(wCount, 0), dy);
-  const err = Math.max(
-    maxAbsDiff(got.subarray(0, wCount), back.dw),
-    maxAbsDiff(got.subarray(wCount), back.db),
-  );
-  console.log(`chunked weight gradient: max abs difference ${err}`);
-  assert(err < 1e-5, String(err));
+  const error = (got: Float32Array) =>
+    Math.max(
+      maxAbsDiff(got.subarray(0, wCount), back.dw),
+      maxAbsDiff(got.subarray(wCount), back.db),
+    );
+  const err = error(await readFloats(device, grad, 0, row));
+  // dy through views too: its 216 floats an image allow one image a view, so x follows suit.
+  const views = conv2dWeightGradViews(s, 400)!;
+  assertEquals([views.plan.images, views.dyPlan.images, views.plan.chunks.length], [1, 1, 7]);
+  const dyConstants = constantBuffer(device, chunkConstants(views.dyPlan));
+  const xConstants = constantBuffer(device, chunkConstants(views.plan));
+  const viewed = viewedCalls(conv2dBackwardWeight(s, views), [
+    { plan: views.plan, source: { buffer: xBuf }, constants: { buffer: xConstants } },
+    { plan: views.dyPlan, source: { buffer: dyBuf }, constants: { buffer: dyConstants } },
+  ], (slices) => [...slices, partial]);
+  viewed.push({ kernel: sumRows(d.B, row), buffers: [partial, grad] });
+  runner.submit(await runner.prepareAll(viewed));
+  const viewedErr = error(await readFloats(device, grad, 0, row));
+  console.log(`chunked weight gradient: max abs difference ${err}; dy viewed too ${viewedErr}`);
+  assert(err < 1e-5 && viewedErr < 1e-5, `${err} ${viewedErr}`);
 });
 
 Deno.test("conv2d fused epilogues: forward with an activation, dx gated by the input's derivative", async () => {

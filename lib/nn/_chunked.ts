@@ -1,7 +1,14 @@
-// Calls of a kernel that reads one operand through uniform views (kernels/views.ts).
+// Calls of a kernel that reads one or two operands through uniform views (kernels/views.ts).
 import type { BufferSlice, KernelCall } from "../gpu/kernel_runner.ts";
 import type { KernelSpec } from "../../kernels/spec.ts";
 import type { ChunkPlan } from "../../kernels/views.ts";
+
+/** One operand read through views: its chunking, its tensor, and the chunks' constants. */
+export interface ViewedOperand {
+  plan: ChunkPlan;
+  source: BufferSlice;
+  constants: BufferSlice;
+}
 
 /**
  * One call per chunk of `plan`: `bind` receives the chunk's uniform view of `source` and its
@@ -12,17 +19,36 @@ export function chunkedCalls(
   plan: ChunkPlan,
   source: BufferSlice,
   constants: BufferSlice,
-  bind: (view: BufferSlice, chunk: BufferSlice) => BufferSlice[],
+  bind: (view: BufferSlice, chunk: BufferSlice) => KernelCall["buffers"],
 ): KernelCall[] {
-  const base = source.offset ?? 0;
-  if (base % 256) {
-    throw new Error(`a uniform view must start at a 256-byte boundary, got offset ${base}`);
+  return viewedCalls(kernel, [{ plan, source, constants }], (slices) => bind(slices[0], slices[1]));
+}
+
+/**
+ * One call per chunk of images for operands chunked alike: `bind` receives each operand's view
+ * and constants slot, in order (view, chunk, view, chunk, ...).
+ */
+export function viewedCalls(
+  kernel: KernelSpec,
+  operands: readonly ViewedOperand[],
+  bind: (slices: BufferSlice[]) => KernelCall["buffers"],
+): KernelCall[] {
+  for (const { source } of operands) {
+    if ((source.offset ?? 0) % 256) {
+      throw new Error(
+        `a uniform view must start at a 256-byte boundary, got offset ${source.offset}`,
+      );
+    }
   }
-  return plan.chunks.map((chunk, k) => ({
+  return operands[0].plan.chunks.map((_, k) => ({
     kernel,
-    buffers: bind(
-      { buffer: source.buffer, offset: base + chunk.viewOffset * 4, size: plan.viewFloats * 4 },
+    buffers: bind(operands.flatMap(({ plan, source, constants }) => [
+      {
+        buffer: source.buffer,
+        offset: (source.offset ?? 0) + plan.chunks[k].viewOffset * 4,
+        size: plan.viewFloats * 4,
+      },
       { buffer: constants.buffer, offset: (constants.offset ?? 0) + k * 256, size: 16 },
-    ),
+    ])),
   }));
 }

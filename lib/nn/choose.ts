@@ -18,7 +18,7 @@
  * @module
  */
 import type { Conv2dShape, ConvTile } from "../../kernels/conv2d.ts";
-import { conv2dWeightGradPlan } from "../../kernels/conv2d.ts";
+import { conv2dWeightGradPlan, conv2dWeightGradViews } from "../../kernels/conv2d.ts";
 import { type MatmulShape, matmulUniformPlan } from "../../kernels/linear.ts";
 import {
   type Pool2dShape,
@@ -102,6 +102,18 @@ export const MAX_ACCUMULATORS = 32;
 export const MAX_FULL_ROW_ACCUMULATORS = 96;
 
 /**
+ * Widest row the rule takes whole. Past it the channel block gets small (conv1's 28 columns allow
+ * 3 channels) and the tuner measured the 32-accumulator tiles faster there: little padding to skip.
+ */
+export const MAX_FULL_ROW_WIDTH = 16;
+
+/**
+ * How many times more dispatches a weight gradient may take to read dy through views too (its
+ * chunks hold fewer images): conv2's 26 instead of 20 pays, conv1's 86 instead of 13 would not.
+ */
+export const MAX_VIEW_CHUNK_GROWTH = 1.5;
+
+/**
  * Most output channels of a correlation tile: each input value loaded is reused this many times;
  * past 16 the column run gets too short to reuse a loaded input row across taps.
  */
@@ -118,20 +130,31 @@ export const MIN_EXACT_MATMUL_TILE = 8;
 export const GUARDED_MATMUL_TILE = 16;
 
 /**
- * The correlation tile (conv forward and backward to the input): as many output channels as
- * divide evenly up to {@linkcode MAX_TILE_CHANNELS}, then as many adjacent columns as keep the
- * tile within {@linkcode MAX_ACCUMULATORS}. A column count that divides the row avoids edge guards,
- * so it is preferred unless it is under half the cap (then the cap, with a guarded edge).
+ * The correlation tile (conv forward and backward to the input). A short row (at most
+ * {@linkcode MAX_FULL_ROW_WIDTH} columns) is taken whole, with the largest channel block that keeps
+ * it within {@linkcode MAX_FULL_ROW_ACCUMULATORS}: no tile waste past the row's end, and no
+ * multiply-adds with padding. Otherwise as many output channels as divide evenly up to
+ * {@linkcode MAX_TILE_CHANNELS}, then as many adjacent columns as keep the tile within
+ * {@linkcode MAX_ACCUMULATORS}; a column count that divides the row avoids edge guards, so it is
+ * preferred unless it is under half the cap (then the cap, with a guarded edge).
  *
  * @example
  * ```ts
  * import assert from "node:assert/strict";
  * import { convTile } from "./choose.ts";
- * assert.deepEqual(convTile(6, 28), { channels: 6, columns: 4 });
- * assert.deepEqual(convTile(16, 10), { channels: 16, columns: 2 });
+ * assert.deepEqual(convTile(6, 28), { channels: 6, columns: 4 }); // LeNet's conv1
+ * assert.deepEqual(convTile(16, 10), { channels: 8, columns: 10 }); // conv2
+ * assert.deepEqual(convTile(6, 14), { channels: 6, columns: 14 }); // conv2's input gradient
  * ```
  */
 export function convTile(outChannels: number, outWidth: number): ConvTile {
+  if (outWidth <= MAX_FULL_ROW_WIDTH) {
+    const channels = blockSize(
+      outChannels,
+      Math.min(MAX_TILE_CHANNELS, Math.floor(MAX_FULL_ROW_ACCUMULATORS / outWidth)),
+    );
+    if (channels * outWidth <= MAX_FULL_ROW_ACCUMULATORS) return { channels, columns: outWidth };
+  }
   return tileFor(blockSize(outChannels, MAX_TILE_CHANNELS), outWidth);
 }
 
@@ -152,9 +175,9 @@ function tileFor(channels: number, outWidth: number): ConvTile {
  * import assert from "node:assert/strict";
  * import { convTileCandidates } from "./choose.ts";
  * const tiles = convTileCandidates(16, 10);
- * assert.deepEqual(tiles[0], { channels: 16, columns: 2 });
+ * assert.deepEqual(tiles[0], { channels: 8, columns: 10 }); // the rule's
  * assert.ok(tiles.every((t) => t.channels * t.columns <= 32 || t.columns === 10));
- * assert.ok(tiles.some((t) => t.channels === 8 && t.columns === 10));
+ * assert.ok(tiles.some((t) => t.channels === 16 && t.columns === 2));
  * ```
  */
 export function convTileCandidates(outChannels: number, outWidth: number): ConvTile[] {
@@ -306,9 +329,12 @@ export function chooseConvBackwardInput(
   return select(convKey("conv2d.backward_input", s), candidates, tuning, gpuRule);
 }
 
+/** A weight-gradient variant: views of x (and of dy), or storage with a block of channels. */
+export type WeightGradVariant = { plan: ChunkPlan; dyPlan?: ChunkPlan } | { outBlock: number };
+
 /**
  * Conv backward to weight and bias: one invocation per (image, out channel, in channel) with x
- * read through uniform views (CPU rule); or per (image, channel block, kernel row) from storage,
+ * and dy read through uniform views (CPU rule; or x alone); or per (image, channel block, kernel row) from storage,
  * with a block of output channels that keeps `block × KW ≤ MAX_ACCUMULATORS` (or half of it).
  *
  * @example
@@ -320,22 +346,43 @@ export function chooseConvBackwardInput(
  *   kernel: [5, 5], stride: [1, 1], padding: [2, 2],
  * } as const;
  * const choice = chooseConvBackwardWeight(shape, CPU_RULES);
- * assert.equal(choice.variant, "views×13");
- * assert.deepEqual(choice.alternatives, ["views×13", "storage block 6", "storage block 3"]);
+ * assert.equal(choice.variant, "views×13"); // viewing dy too would take 86 chunks of 3 images
+ * assert.deepEqual(choice.alternatives, [
+ *   "views×13",
+ *   "views×86 x, dy",
+ *   "storage block 6",
+ *   "storage block 3",
+ * ]);
+ * const conv2 = { ...shape, inChannels: 6, height: 14, width: 14, outChannels: 16 } as const;
+ * const unpadded = { ...conv2, padding: [0, 0] as const };
+ * assert.equal(chooseConvBackwardWeight(unpadded, CPU_RULES).variant, "views×26 x, dy");
  * ```
  */
 export function chooseConvBackwardWeight(
   s: Conv2dShape,
   tuning: Tuning,
-): Choice<{ plan: ChunkPlan } | { outBlock: number }> {
-  const candidates: Candidate<{ plan: ChunkPlan } | { outBlock: number }>[] = [];
+): Choice<WeightGradVariant> {
+  const candidates: Candidate<WeightGradVariant>[] = [];
   const plan = conv2dWeightGradPlan(s, UNIFORM_BINDING_FLOATS);
+  const views = conv2dWeightGradViews(s, UNIFORM_BINDING_FLOATS);
   if (plan) {
     candidates.push({
       variant: `views×${plan.chunks.length}`,
       why:
-        `x through ${plan.chunks.length} uniform view(s); each invocation keeps its KH×KW taps in registers and streams dy once`,
+        `x through ${plan.chunks.length} uniform view(s), dy from storage; each invocation keeps its KH×KW taps in registers and streams dy once`,
       params: { plan },
+    });
+  }
+  if (views) {
+    // Viewing dy too saves its storage reads but can shrink the chunks (dy's images are larger):
+    // worth it while the dispatches stay within MAX_VIEW_CHUNK_GROWTH of x's alone.
+    const chunks = views.plan.chunks.length;
+    const first = !plan || chunks <= MAX_VIEW_CHUNK_GROWTH * plan.chunks.length;
+    candidates[first ? "unshift" : "push"]({
+      variant: `views×${chunks} x, dy`,
+      why:
+        `x and dy through ${chunks} uniform view(s) each (uniform reads are ~30× cheaper on CPU adapters); each invocation keeps its KH×KW taps in registers and streams dy once`,
+      params: views,
     });
   }
   const gpuRule = candidates.length;

@@ -23,7 +23,7 @@ import { chunkConstants } from "../../kernels/views.ts";
 import type { KernelCall } from "../gpu/kernel_runner.ts";
 import type { Random } from "../random.ts";
 import { sizeOf } from "../tensor.ts";
-import { chunkedCalls } from "./_chunked.ts";
+import { chunkedCalls, viewedCalls } from "./_chunked.ts";
 import {
   chooseConvBackwardInput,
   chooseConvBackwardWeight,
@@ -157,7 +157,11 @@ export class Conv2d extends ParametricLayer implements Layer {
     if (xPlan) out.xChunks = chunkConstants(xPlan);
     if (training) {
       out.partial = batch * this.#gradientRow() * 4;
-      if ("plan" in c.weight.params) out.wxChunks = chunkConstants(c.weight.params.plan);
+      if ("plan" in c.weight.params) {
+        out.wxChunks = chunkConstants(c.weight.params.plan);
+        const dyPlan = c.weight.params.dyPlan;
+        if (dyPlan) out.wdyChunks = chunkConstants(dyPlan);
+      }
       const dyPlan = c.input.params.inputPlan;
       if (dyPlan) out.dyChunks = chunkConstants(dyPlan);
     }
@@ -222,6 +226,18 @@ export class Conv2d extends ParametricLayer implements Layer {
     const flops = this.#flops(io.batch, io.input);
     const weightKernel = conv2dBackwardWeight(c.shape, c.weight.params);
     const partial = io.work.partial;
+    const weightCalls = (): KernelCall[] => {
+      const variant = c.weight.params;
+      if (!("plan" in variant)) return [{ kernel: weightKernel, buffers: [io.x, io.dy, partial] }];
+      const x = { plan: variant.plan, source: io.x, constants: io.work.wxChunks };
+      return variant.dyPlan
+        ? viewedCalls(weightKernel, [x, {
+          plan: variant.dyPlan,
+          source: io.dy,
+          constants: io.work.wdyChunks,
+        }], (views) => [...views, partial])
+        : viewedCalls(weightKernel, [x], (views) => [...views, io.dy, partial]);
+    };
     const ops: Op[] = [{
       name: "conv2d.backward_weight",
       variant: c.weight.variant,
@@ -231,15 +247,7 @@ export class Conv2d extends ParametricLayer implements Layer {
       writes: ["work.partial"],
       flops,
       bytes: 4 * (xFloats + yFloats + io.batch * row),
-      calls: "plan" in c.weight.params
-        ? chunkedCalls(
-          weightKernel,
-          c.weight.params.plan,
-          io.x,
-          io.work.wxChunks,
-          (view, chunk) => [view, chunk, io.dy, partial],
-        )
-        : [{ kernel: weightKernel, buffers: [io.x, io.dy, partial] }],
+      calls: weightCalls(),
     }, {
       name: "conv2d.sum_partials",
       variant: "column sums",
