@@ -54,8 +54,9 @@ export {
   convTileCandidates,
   CPU_RULES,
   type MatmulChoice,
+  type WeightGradVariant,
 } from "./lib/nn/choose.ts";
-export { timeDispatches } from "./lib/gpu/timing.ts";
+export { timeDispatches, type TimingClock, timingClock } from "./lib/gpu/timing.ts";
 
 // The step plan.
 export { buildStepPlan, type PlanModel, stepCalls } from "./lib/train/plan.ts";

@@ -10,6 +10,7 @@ import {
   type TuneLevel,
 } from "../mod.ts";
 import { fileTuningStore } from "../deno/tuning_store.ts";
+import { timingClock } from "../engine.ts";
 import { choiceFlag } from "./_args.ts";
 
 /** The flag, for a command's flag table. */
@@ -36,7 +37,11 @@ export async function tuneForCommand(
   say: (line: string) => void,
 ): Promise<OpTiming[]> {
   const t0 = performance.now();
-  if (level === "full") say("tuning: timing every kernel variant on this adapter...");
+  if (level === "full") {
+    say(
+      `tuning: timing every kernel variant on this adapter (${timingClock(model.gpu.device)})...`,
+    );
+  }
   const result = await tune(model, level, { store: fileTuningStore(), plans });
   const picks = Object.keys(result.tuning.picks).length;
   const rules = `the ${result.tuning.defaults.toUpperCase()} rules`;

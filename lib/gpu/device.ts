@@ -104,6 +104,8 @@ export async function requestGpu(options: GpuOptions = {}): Promise<Gpu> {
     );
   }
   const device = await adapter.requestDevice({
+    // Timestamps let the tuner time kernels on the device itself (lib/gpu/timing.ts).
+    requiredFeatures: adapter.features.has("timestamp-query") ? ["timestamp-query"] : [],
     requiredLimits: {
       // The training set is one storage buffer (47 MB for Fashion-MNIST): ask for all there is.
       maxStorageBufferBindingSize: limits.maxStorageBufferBindingSize,

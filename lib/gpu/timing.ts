@@ -1,12 +1,32 @@
 /**
- * Wall-clock timing of dispatches on the device, for the tuner and the bench. A submit and the
- * wait for it cost a fixed latency (~11 ms on lavapipe, far more than many kernels), so a run is
- * timed as (time of 2R repetitions − time of R) / R, which cancels it; the best of a few trials
- * keeps other load on the machine out.
+ * Timing of dispatches on the device, for the tuner and the bench. Where the device has the
+ * `timestamp-query` feature, the device's own clock brackets the pass: no submit or wait latency
+ * is counted. Otherwise wall clock: a submit and the wait for it cost a fixed latency (~11 ms on
+ * lavapipe, far more than many kernels), so a run is timed as (time of 2R repetitions − time of
+ * R) / R, which cancels it. Either way the best of a few trials keeps other load out.
  *
  * @module
  */
 import { type Dispatch, KernelRunner } from "./kernel_runner.ts";
+
+/** How {@linkcode timeDispatches} measures: the device's timestamps or the wall clock. */
+export type TimingClock = "timestamps" | "wall clock";
+
+/**
+ * The clock {@linkcode timeDispatches} uses on `device`.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { requestGpu } from "./device.ts";
+ * import { timingClock } from "./timing.ts";
+ * const { device } = await requestGpu();
+ * assert.equal(timingClock(device), device.features.has("timestamp-query") ? "timestamps" : "wall clock");
+ * ```
+ */
+export function timingClock(device: GPUDevice): TimingClock {
+  return device.features.has("timestamp-query") ? "timestamps" : "wall clock";
+}
 
 /**
  * Milliseconds one run of `dispatches` takes on the device, in one pass.
@@ -35,6 +55,17 @@ export async function timeDispatches(
   options: { reps?: number; trials?: number } = {},
 ): Promise<number> {
   const reps = options.reps ?? 5, trials = options.trials ?? 3;
+  return timingClock(device) === "timestamps"
+    ? await timeWithTimestamps(device, dispatches, reps, trials)
+    : await timeWithWallClock(device, dispatches, reps, trials);
+}
+
+async function timeWithWallClock(
+  device: GPUDevice,
+  dispatches: readonly Dispatch[],
+  reps: number,
+  trials: number,
+): Promise<number> {
   const runner = KernelRunner.for(device);
   const run = async (n: number) => {
     const t = performance.now();
@@ -48,4 +79,53 @@ export async function timeDispatches(
     best = Math.min(best, ((await run(2 * reps)) - (await run(reps))) / reps);
   }
   return Math.max(best, 0);
+}
+
+async function timeWithTimestamps(
+  device: GPUDevice,
+  dispatches: readonly Dispatch[],
+  reps: number,
+  trials: number,
+): Promise<number> {
+  const querySet = device.createQuerySet({ type: "timestamp", count: 2 });
+  const resolved = device.createBuffer({
+    size: 16,
+    usage: GPUBufferUsage.QUERY_RESOLVE | GPUBufferUsage.COPY_SRC,
+  });
+  const staging = device.createBuffer({
+    size: 16,
+    usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST,
+  });
+  const run = async (n: number) => {
+    const encoder = device.createCommandEncoder();
+    const pass = encoder.beginComputePass({
+      timestampWrites: { querySet, beginningOfPassWriteIndex: 0, endOfPassWriteIndex: 1 },
+    });
+    for (let r = 0; r < n; r++) {
+      for (const d of dispatches) {
+        pass.setPipeline(d.pipeline);
+        pass.setBindGroup(0, d.bindGroup);
+        pass.dispatchWorkgroups(d.workgroups[0], d.workgroups[1]);
+      }
+    }
+    pass.end();
+    encoder.resolveQuerySet(querySet, 0, 2, resolved, 0);
+    encoder.copyBufferToBuffer(resolved, 0, staging, 0, 16);
+    device.queue.submit([encoder.finish()]);
+    await staging.mapAsync(GPUMapMode.READ);
+    const [begin, end] = new BigUint64Array(staging.getMappedRange().slice(0));
+    staging.unmap();
+    // Nanoseconds (the spec's unit); a device may clamp or quantize them, never below zero here.
+    return end > begin ? Number(end - begin) / 1e6 / n : 0;
+  };
+  try {
+    await run(1);
+    let best = Infinity;
+    for (let trial = 0; trial < trials; trial++) best = Math.min(best, await run(reps));
+    return best;
+  } finally {
+    querySet.destroy();
+    resolved.destroy();
+    staging.destroy();
+  }
 }

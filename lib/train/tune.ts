@@ -5,8 +5,9 @@
  * on the same adapter reuses them (`cached`) without timing anything.
  *
  * Candidates are timed inside whole plans built with them (so each sees the buffers and view
- * constants it would run with), one op at a time, by wall clock: 2R repetitions minus R in one
- * pass (`lib/gpu/timing.ts`), the best of three trials taken in turns across candidates.
+ * constants it would run with), one op at a time, by the device's timestamps where it has them
+ * (else wall clock, `lib/gpu/timing.ts`), the best of three trials taken in turns across
+ * candidates.
  *
  * @module
  */
