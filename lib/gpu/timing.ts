@@ -2,8 +2,8 @@
  * Timing of dispatches on the device, for the tuner and the bench. Where the device has the
  * `timestamp-query` feature, the device's own clock brackets the pass: no submit or wait latency
  * is counted. Otherwise wall clock: a submit and the wait for it cost a fixed latency (~11 ms on
- * lavapipe, far more than many kernels), so a run is timed as (time of 2R repetitions − time of
- * R) / R, which cancels it. Either way the best of a few trials keeps other load out.
+ * lavapipe, far more than many kernels), so a run is timed as (best time of 2R repetitions − best
+ * time of R) / R, which cancels it. Either way the best of a few trials keeps other load out.
  *
  * @module
  */
@@ -74,11 +74,14 @@ async function timeWithWallClock(
     return performance.now() - t;
   };
   await run(1);
-  let best = Infinity;
+  // The best of each length, then their difference: the best of the differences would be biased
+  // low, since a burst of other load in an R run shrinks that trial's difference.
+  let once = Infinity, twice = Infinity;
   for (let trial = 0; trial < trials; trial++) {
-    best = Math.min(best, ((await run(2 * reps)) - (await run(reps))) / reps);
+    twice = Math.min(twice, await run(2 * reps));
+    once = Math.min(once, await run(reps));
   }
-  return Math.max(best, 0);
+  return Math.max((twice - once) / reps, 0);
 }
 
 async function timeWithTimestamps(
