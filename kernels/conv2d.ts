@@ -1,5 +1,5 @@
 /**
- * 2-D convolution (cross-correlation, as PyTorch's `Conv2d`), forward and backward.
+ * 2-D convolution (cross-correlation, as PyTorch's `Conv2d`), forward and backward to the input.
  *
  * Shapes (row-major):
  *   x  [B, C, H, W]          input
@@ -7,8 +7,7 @@
  *   y  [B, O, OH, OW]        OH = floor((H + 2*PH - KH) / SH) + 1, OW likewise
  *   forward:          y  = conv(x, w) + bias
  *   backward input:   dx [B, C, H, W]
- *   backward weight:  partial [B, O*C*KH*KW + O], one row per image (weights then bias),
- *                     then `sumRows` (reduce.ts) adds the rows into the gradient segment.
+ *   backward weight:  conv2d_weight.ts
  *
  * Forward and backward-to-input are one register-tiled correlation: each invocation computes a
  * block of up to 16 output channels × a run of adjacent outputs in a row, loading each input row
@@ -20,8 +19,9 @@
  * @module
  */
 import { activate, type ActivationKind, derivativeFromOutput } from "./activation.ts";
-import { ceilDiv, type KernelSpec, u32, unroll, windowOutputSize } from "./spec.ts";
-import { type ChunkPlan, uniformChunks, viewAccessor, viewBindings, viewHelpers } from "./views.ts";
+import { ceilDiv, type KernelSpec, u32, unroll } from "./spec.ts";
+import { type ChunkPlan, viewBindings, viewHelpers } from "./views.ts";
+import { dims, label } from "./_conv2d_dims.ts";
 
 /** Shape of a convolution. */
 export interface Conv2dShape {
@@ -51,18 +51,6 @@ export interface ConvTile {
   channels: number;
   /** Adjacent output columns of one row per invocation. */
   columns: number;
-}
-
-function dims(s: Conv2dShape) {
-  const [OH, OW] = windowOutputSize([s.height, s.width], s.kernel, s.stride, s.padding);
-  if (OH < 1 || OW < 1) throw new RangeError(`conv2d: output would be ${OH}×${OW}`);
-  const [KH, KW] = s.kernel, [SH, SW] = s.stride, [PH, PW] = s.padding;
-  const { batch: B, inChannels: C, height: H, width: W, outChannels: O } = s;
-  return { B, C, H, W, O, KH, KW, SH, SW, PH, PW, OH, OW, KK: KH * KW, CKK: C * KH * KW };
-}
-
-function label(name: string, s: Conv2dShape): string {
-  return `${name} ${s.inChannels}x${s.height}x${s.width}→${s.outChannels} k${s.kernel[0]}`;
 }
 
 /** Options of the convolution kernels (the variant; `lib/nn/choose.ts` picks them). */
@@ -325,220 +313,4 @@ export function conv2dBackwardInput(s: Conv2dShape, options: Conv2dKernelOptions
     gate: options.gate,
     inputPlan: options.inputPlan,
   });
-}
-
-/** The chunk plan of {@linkcode conv2dBackwardWeight}: the input x is what goes uniform. */
-export function conv2dWeightGradPlan(s: Conv2dShape, maxUniformFloats: number): ChunkPlan | null {
-  return uniformChunks(s.batch, s.inChannels * s.height * s.width, maxUniformFloats);
-}
-
-/**
- * The chunk plans of {@linkcode conv2dBackwardWeight} with dy through views too: x and dy in the
- * same chunks of images (null when an image of either does not fit a view).
- *
- * @example
- * ```ts
- * import assert from "node:assert/strict";
- * import { conv2dWeightGradViews } from "./conv2d.ts";
- * const shape = {
- *   batch: 256, inChannels: 6, height: 14, width: 14, outChannels: 16,
- *   kernel: [5, 5], stride: [1, 1], padding: [0, 0],
- * } as const;
- * const { plan, dyPlan } = conv2dWeightGradViews(shape, 16384)!;
- * assert.equal(plan.images, 10); // dy's 1,600 floats an image set the chunk size
- * assert.equal(dyPlan.chunks.length, plan.chunks.length);
- * ```
- */
-export function conv2dWeightGradViews(
-  s: Conv2dShape,
-  maxUniformFloats: number,
-): { plan: ChunkPlan; dyPlan: ChunkPlan } | null {
-  const xFloats = s.inChannels * s.height * s.width;
-  const [OH, OW] = windowOutputSize([s.height, s.width], s.kernel, s.stride, s.padding);
-  const dyFloats = s.outChannels * OH * OW;
-  const x = uniformChunks(s.batch, xFloats, maxUniformFloats);
-  const dy = uniformChunks(s.batch, dyFloats, maxUniformFloats);
-  if (!x || !dy) return null;
-  const images = Math.min(x.images, dy.images);
-  return {
-    plan: uniformChunks(s.batch, xFloats, maxUniformFloats, images)!,
-    dyPlan: uniformChunks(s.batch, dyFloats, maxUniformFloats, images)!,
-  };
-}
-
-/**
- * Backward to weight and bias, first stage: one row of partial sums per image,
- * `partial[b, o*C*KH*KW + (c,ky,kx)] = Σ_{oy,ox} dy[b,o,oy,ox] · x[b, c, oy*SH+ky-PH, ox*SW+kx-PW]`
- * and `partial[b, O*C*KH*KW + o] = Σ_{oy,ox} dy[b,o,oy,ox]`; `sumRows(B, O*C*KH*KW + O)` follows.
- *
- * With `plan` (see {@linkcode conv2dWeightGradPlan}), x is read through uniform views, one
- * dispatch per chunk of images: each invocation owns one (image, o, c) with all KH×KW taps in
- * registers and streams dy once (the c = 0 ones also sum it for the bias). Bindings: a uniform view
- * of x, the chunk's constants, dy, partial; with `dyPlan` too (see
- * {@linkcode conv2dWeightGradViews}), dy is a view with its own constants, chunked like x. With
- * `outBlock` instead (images too large for a view), x is read from storage and each
- * invocation owns `outBlock` output channels × one kernel row: x, dy, partial.
- *
- * @example
- * ```ts
- * import assert from "node:assert/strict";
- * import { conv2dBackwardWeight, conv2dWeightGradPlan } from "./conv2d.ts";
- * const shape = {
- *   batch: 256, inChannels: 1, height: 28, width: 28, outChannels: 6,
- *   kernel: [5, 5], stride: [1, 1], padding: [2, 2],
- * } as const;
- * const k = conv2dBackwardWeight(shape, { plan: conv2dWeightGradPlan(shape, 16384)! });
- * assert.deepEqual(k.bindings.map((b) => b.name), ["xu", "chunk", "dy", "partial"]);
- * ```
- */
-export function conv2dBackwardWeight(
-  s: Conv2dShape,
-  variant: { plan: ChunkPlan; dyPlan?: ChunkPlan } | { outBlock: number },
-): KernelSpec {
-  return "plan" in variant
-    ? backwardWeightUniform(s, variant.plan, variant.dyPlan)
-    : backwardWeightStorage(s, variant.outBlock);
-}
-
-function backwardWeightUniform(s: Conv2dShape, plan: ChunkPlan, dyPlan?: ChunkPlan): KernelSpec {
-  if (dyPlan && (dyPlan.images !== plan.images || dyPlan.chunks.length !== plan.chunks.length)) {
-    throw new RangeError("the views of x and dy must chunk the batch alike");
-  }
-  const d = dims(s);
-  const perImage = d.O * d.C; // one invocation per (o, c); the c == 0 ones also sum the bias
-  const lanes = plan.images * perImage;
-  const row = d.O * d.CKK + d.O;
-  const OHW = d.OH * d.OW;
-  const span = (d.OW - 1) * d.SW + d.KW; // input columns one output row reads
-  // Per output row: its dy row in registers, then per kernel row one input row, each value
-  // reused across the taps and output columns it meets.
-  const kernelRow = (ky: number) =>
-    `    {
-      let iy = i32(oy * ${u32(d.SH)}) + ${ky - d.PH};
-      if (iy >= 0 && iy < ${d.H}) {
-        let rowBase = xplane + u32(iy) * ${u32(d.W)};
-${
-      unroll(span, (u) => {
-        const ix = u - d.PW;
-        return ix < 0 || ix >= d.W
-          ? `        let v${u} = 0.0;`
-          : `        let v${u} = X(rowBase + ${u32(ix)});`;
-      })
-    }
-${
-      unroll(d.KW, (kx) =>
-        `        acc${ky}_${kx} += ${unroll(d.OW, (ox) => `g${ox} * v${ox * d.SW + kx}`, " + ")};`)
-    }
-      }
-    }`;
-  return {
-    name: `${label("conv2d_backward_weight", s)} views of ${plan.images}${dyPlan ? " x, dy" : ""}`,
-    helpers: viewHelpers("xu", "X") + "\n" +
-      (dyPlan ? viewAccessor("gu", "G") : "fn G(k: u32) -> f32 { return dy[k]; }"),
-    bindings: [
-      ...viewBindings("xu", plan),
-      ...(dyPlan
-        ? [
-          {
-            name: "gu",
-            type: `array<vec4f, ${dyPlan.viewFloats / 4}>`,
-            access: "uniform" as const,
-          },
-          { name: "gchunk", type: "Chunk", access: "uniform" as const },
-        ]
-        : [{ name: "dy", type: "array<f32>", access: "read" as const }]),
-      { name: "partial", type: "array<f32>", access: "read_write" },
-    ],
-    workgroupSize: 32,
-    workgroupCount: ceilDiv(lanes, 32),
-    body: `
-  let local = i / ${u32(perImage)};
-  if (i >= ${u32(lanes)} || local >= chunk.count) { return; }
-  let b = chunk.first + local;
-  let o = (i % ${u32(perImage)}) / ${u32(d.C)};
-  let c = i % ${u32(d.C)};
-  let dyplane = ${dyPlan ? "gchunk.base + (local" : "(b"} * ${u32(d.O)} + o) * ${u32(OHW)};
-  let xplane = chunk.base + (local * ${u32(d.C)} + c) * ${u32(d.H * d.W)};
-  var gsum = 0.0;
-${unroll(d.KH, (ky) => unroll(d.KW, (kx) => `  var acc${ky}_${kx} = 0.0;`))}
-  for (var oy = 0u; oy < ${u32(d.OH)}; oy++) {
-    let dyrow = dyplane + oy * ${u32(d.OW)};
-${unroll(d.OW, (ox) => `    let g${ox} = G(dyrow + ${u32(ox)});`)}
-    gsum += ${unroll(d.OW, (ox) => `g${ox}`, " + ")};
-${unroll(d.KH, kernelRow)}
-  }
-  let prow = b * ${u32(row)};
-  if (c == 0u) { partial[prow + ${u32(d.O * d.CKK)} + o] = gsum; }
-  let wrow = prow + (o * ${u32(d.C)} + c) * ${u32(d.KK)};
-${
-      unroll(d.KH, (ky) =>
-        unroll(d.KW, (kx) => `  partial[wrow + ${u32(ky * d.KW + kx)}] = acc${ky}_${kx};`))
-    }`,
-  };
-}
-
-function backwardWeightStorage(s: Conv2dShape, OB: number): KernelSpec {
-  const d = dims(s);
-  if (d.O % OB) throw new RangeError(`a block of ${OB} channels does not divide ${d.O}`);
-  const blocks = d.O / OB;
-  const lanes = d.C * d.KH + 1; // the last lane of each image sums the bias
-  const perImage = ceilDiv(lanes * blocks, 32);
-  const row = d.O * d.CKK + d.O;
-  const span = (d.OW - 1) * d.SW + d.KW;
-  const OHW = d.OH * d.OW;
-  const loads = unroll(span, (u) =>
-    `    let ix${u} = i32(${u}) - ${d.PW};
-    let v${u} = select(0.0, x[xrow + u32(clamp(ix${u}, 0, ${
-      d.W - 1
-    }))], ix${u} >= 0 && ix${u} < ${d.W});`);
-  return {
-    name: `${label("conv2d_backward_weight", s)} storage block ${OB}`,
-    bindings: [
-      { name: "x", type: "array<f32>", access: "read" },
-      { name: "dy", type: "array<f32>", access: "read" },
-      { name: "partial", type: "array<f32>", access: "read_write" },
-    ],
-    workgroupSize: 32,
-    workgroupCount: d.B * perImage,
-    body: `
-  let b = wg / ${u32(perImage)};
-  let j = (wg % ${u32(perImage)}) * WORKGROUP_SIZE + lidx;
-  if (j >= ${u32(lanes * blocks)}) { return; }
-  let ob = (j / ${u32(lanes)}) * ${u32(OB)};
-  let lane = j % ${u32(lanes)};
-  let dybase = (b * ${u32(d.O)} + ob) * ${u32(OHW)};
-  let prow = b * ${u32(row)};
-  if (lane == ${u32(lanes - 1)}) {
-${unroll(OB, (k) => `    var s${k} = 0.0;`)}
-    for (var p = 0u; p < ${u32(OHW)}; p++) {
-${unroll(OB, (k) => `      s${k} += dy[dybase + ${u32(k * OHW)} + p];`)}
-    }
-${unroll(OB, (k) => `    partial[prow + ${u32(d.O * d.CKK)} + ob + ${u32(k)}] = s${k};`)}
-    return;
-  }
-  let c = lane / ${u32(d.KH)};
-  let ky = lane % ${u32(d.KH)};
-${unroll(OB, (k) => unroll(d.KW, (kx) => `  var acc${k}_${kx} = 0.0;`))}
-  for (var oy = 0u; oy < ${u32(d.OH)}; oy++) {
-    let iy = i32(oy * ${u32(d.SH)} + ky) - ${d.PH};
-    if (iy < 0 || iy >= ${d.H}) { continue; }
-    let xrow = ((b * ${u32(d.C)} + c) * ${u32(d.H)} + u32(iy)) * ${u32(d.W)};
-    let dyrow = dybase + oy * ${u32(d.OW)};
-${loads}
-${
-      unroll(d.OW, (ox) =>
-        `    {
-${unroll(OB, (k) => `      let g${k} = dy[dyrow + ${u32(k * OHW + ox)}];`)}
-${unroll(d.KW, (kx) => unroll(OB, (k) => `      acc${k}_${kx} += g${k} * v${ox * d.SW + kx};`))}
-    }`)
-    }
-  }
-${
-      unroll(OB, (k) =>
-        unroll(d.KW, (kx) =>
-          `  partial[prow + (ob + ${u32(k)}) * ${u32(d.CKK)} + (c * ${u32(d.KH)} + ky) * ${
-            u32(d.KW)
-          } + ${u32(kx)}] = acc${k}_${kx};`))
-    }`,
-  };
 }

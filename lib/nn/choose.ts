@@ -18,7 +18,7 @@
  * @module
  */
 import type { Conv2dShape, ConvTile } from "../../kernels/conv2d.ts";
-import { conv2dWeightGradPlan, conv2dWeightGradViews } from "../../kernels/conv2d.ts";
+import { conv2dWeightGradPlan, conv2dWeightGradViews } from "../../kernels/conv2d_weight.ts";
 import { type MatmulShape, matmulUniformPlan } from "../../kernels/linear.ts";
 import {
   type Pool2dShape,
@@ -330,12 +330,15 @@ export function chooseConvBackwardInput(
 }
 
 /** A weight-gradient variant: views of x (and of dy), or storage with a block of channels. */
-export type WeightGradVariant = { plan: ChunkPlan; dyPlan?: ChunkPlan } | { outBlock: number };
+export type WeightGradVariant =
+  | { plan: ChunkPlan; dyPlan?: ChunkPlan; window?: boolean }
+  | { outBlock: number };
 
 /**
- * Conv backward to weight and bias: one invocation per (image, out channel, in channel) with x
- * and dy read through uniform views (CPU rule; or x alone); or per (image, channel block, kernel row) from storage,
- * with a block of output channels that keeps `block × KW ≤ MAX_ACCUMULATORS` (or half of it).
+ * Conv backward to weight and bias: one invocation per (image, out channel, in channel) with x,
+ * and dy too when its chunks stay large enough, read through uniform views, by input row when the
+ * vertical stride is 1 (CPU rule); or per (image, channel block, kernel row) from storage, with a
+ * block of output channels that keeps `block × KW ≤ MAX_ACCUMULATORS` (or half of it).
  *
  * @example
  * ```ts
@@ -346,16 +349,19 @@ export type WeightGradVariant = { plan: ChunkPlan; dyPlan?: ChunkPlan } | { outB
  *   kernel: [5, 5], stride: [1, 1], padding: [2, 2],
  * } as const;
  * const choice = chooseConvBackwardWeight(shape, CPU_RULES);
- * assert.equal(choice.variant, "views×13"); // viewing dy too would take 86 chunks of 3 images
+ * // Viewing dy too would take 86 chunks of 3 images.
+ * assert.equal(choice.variant, "views×13 by input row");
  * assert.deepEqual(choice.alternatives, [
+ *   "views×13 by input row",
  *   "views×13",
+ *   "views×86 x, dy by input row",
  *   "views×86 x, dy",
  *   "storage block 6",
  *   "storage block 3",
  * ]);
  * const conv2 = { ...shape, inChannels: 6, height: 14, width: 14, outChannels: 16 } as const;
  * const unpadded = { ...conv2, padding: [0, 0] as const };
- * assert.equal(chooseConvBackwardWeight(unpadded, CPU_RULES).variant, "views×26 x, dy");
+ * assert.equal(chooseConvBackwardWeight(unpadded, CPU_RULES).variant, "views×26 x, dy by input row");
  * ```
  */
 export function chooseConvBackwardWeight(
@@ -365,24 +371,35 @@ export function chooseConvBackwardWeight(
   const candidates: Candidate<WeightGradVariant>[] = [];
   const plan = conv2dWeightGradPlan(s, UNIFORM_BINDING_FLOATS);
   const views = conv2dWeightGradViews(s, UNIFORM_BINDING_FLOATS);
-  if (plan) {
+  const xOnly = plan && {
+    variant: `views×${plan.chunks.length}`,
+    why: `x through ${plan.chunks.length} uniform view(s), dy from storage`,
+    params: { plan },
+  };
+  const both = views && {
+    variant: `views×${views.plan.chunks.length} x, dy`,
+    why: `x and dy through ${views.plan.chunks.length} uniform view(s) each`,
+    params: views,
+  };
+  // Viewing dy too saves its storage reads but can shrink the chunks (dy's images are larger):
+  // worth it while the dispatches stay within MAX_VIEW_CHUNK_GROWTH of x's alone.
+  const bothFirst = both &&
+    (!plan || views.plan.chunks.length <= MAX_VIEW_CHUNK_GROWTH * plan.chunks.length);
+  const viewed = (bothFirst ? [both, xOnly] : [xOnly, both]).filter((c) => !!c);
+  for (const c of viewed) {
+    // With a vertical stride of 1, the input rows can stream past a window of dy rows: each is
+    // loaded once instead of once per kernel row (same products, same order).
+    if (s.stride[0] === 1) {
+      candidates.push({
+        variant: `${c.variant} by input row`,
+        why:
+          `${c.why}; each invocation keeps its KH×KW taps and the last KH dy rows in registers and loads each input row once`,
+        params: { ...c.params, window: true },
+      });
+    }
     candidates.push({
-      variant: `views×${plan.chunks.length}`,
-      why:
-        `x through ${plan.chunks.length} uniform view(s), dy from storage; each invocation keeps its KH×KW taps in registers and streams dy once`,
-      params: { plan },
-    });
-  }
-  if (views) {
-    // Viewing dy too saves its storage reads but can shrink the chunks (dy's images are larger):
-    // worth it while the dispatches stay within MAX_VIEW_CHUNK_GROWTH of x's alone.
-    const chunks = views.plan.chunks.length;
-    const first = !plan || chunks <= MAX_VIEW_CHUNK_GROWTH * plan.chunks.length;
-    candidates[first ? "unshift" : "push"]({
-      variant: `views×${chunks} x, dy`,
-      why:
-        `x and dy through ${chunks} uniform view(s) each (uniform reads are ~30× cheaper on CPU adapters); each invocation keeps its KH×KW taps in registers and streams dy once`,
-      params: views,
+      ...c,
+      why: `${c.why}; each invocation keeps its KH×KW taps in registers and streams dy once`,
     });
   }
   const gpuRule = candidates.length;

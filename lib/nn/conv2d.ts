@@ -11,12 +11,8 @@
  *
  * @module
  */
-import {
-  conv2dBackwardInput,
-  conv2dBackwardWeight,
-  conv2dForward,
-  type Conv2dShape,
-} from "../../kernels/conv2d.ts";
+import { conv2dBackwardInput, conv2dForward, type Conv2dShape } from "../../kernels/conv2d.ts";
+import { conv2dBackwardWeight } from "../../kernels/conv2d_weight.ts";
 import { sumRows } from "../../kernels/reduce.ts";
 import { windowOutputSize } from "../../kernels/spec.ts";
 import { chunkConstants } from "../../kernels/views.ts";
