@@ -18,7 +18,7 @@
  */
 import { activate, type ActivationKind, derivativeFromOutput } from "./activation.ts";
 import { type Binding, ceilDiv, type KernelSpec, u32, unroll } from "./spec.ts";
-import { type ChunkPlan, uniformChunks, viewBindings, viewHelpers } from "./views.ts";
+import { type ChunkPlan, uniformChunks, viewAccessor, viewBindings, viewHelpers } from "./views.ts";
 
 /** Shape and layout of a matrix multiply. */
 export interface MatmulShape {
@@ -151,12 +151,49 @@ export function matmulUniformPlan(s: MatmulShape, maxUniformFloats: number): Chu
 }
 
 /**
+ * The chunk plan of A for {@linkcode matmulUniformB} when A is read through views too: rows of A
+ * (each dispatch a range of C's rows, crossed with B's chunks), or with `transA` rows of the
+ * stored A ([K, M]), a range of the inner dimension chunked like B (then `plan` is B's, re-cut to
+ * match). Null when a row does not fit a view.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { matmulViewPlans } from "./linear.ts";
+ * const forward = matmulViewPlans({ M: 256, N: 120, K: 400, transB: true }, 16384)!;
+ * assert.deepEqual([forward.aPlan.chunks.length, forward.plan.chunks.length], [7, 3]);
+ * const weight = matmulViewPlans({ M: 120, N: 400, K: 256, transA: true }, 16384)!;
+ * assert.equal(weight.aPlan.images, weight.plan.images); // 40 rows of dy and of x per chunk
+ * ```
+ */
+export function matmulViewPlans(
+  s: MatmulShape,
+  maxUniformFloats: number,
+): { plan: ChunkPlan; aPlan: ChunkPlan } | null {
+  const plan = matmulUniformPlan(s, maxUniformFloats);
+  if (!plan) return null;
+  if (!s.transA) {
+    const aPlan = uniformChunks(s.M, s.K, maxUniformFloats);
+    return aPlan && { plan, aPlan };
+  }
+  if (s.transB) return null;
+  const a = uniformChunks(s.K, s.M, maxUniformFloats);
+  if (!a) return null;
+  const rows = Math.min(a.images, plan.images);
+  return {
+    plan: uniformChunks(s.K, s.N, maxUniformFloats, rows)!,
+    aPlan: uniformChunks(s.K, s.M, maxUniformFloats, rows)!,
+  };
+}
+
+/**
  * C = A'·B' (+ bias) with B read through uniform views (far cheaper than storage reads on CPU
  * adapters): one dispatch per chunk of the plan. Each invocation owns `tileM` rows of C (default 1)
  * and `tileN` columns (required here): every A' element it loads feeds `tileN` multiply-adds and
  * every B element `tileM`.
  * Bindings: a, the uniform view of b, the chunk constants (`first`, `count`, `base`),
- * [bias source (storage) when `biasOffset` is set,] [gate,] c.
+ * [bias source (storage) when `biasOffset` is set,] [gate,] c. With `aPlan` (see
+ * {@linkcode matmulViewPlans}) A is a view too: a becomes its view and constants (`achunk`).
  *
  * @example
  * ```ts
@@ -167,24 +204,41 @@ export function matmulUniformPlan(s: MatmulShape, maxUniformFloats: number): Chu
  * assert.match(k.name, /views of 40 tile 1x20/);
  * ```
  */
-export function matmulUniformB(s: MatmulShape, plan: ChunkPlan): KernelSpec {
+export function matmulUniformB(s: MatmulShape, plan: ChunkPlan, aPlan?: ChunkPlan): KernelSpec {
   const { M, N, K } = s;
   const byColumns = !!s.transB;
   const cols = byColumns ? plan.images : N;
   if (s.tileN === undefined) throw new RangeError("matmulUniformB: tileN is required");
+  // A through views: by rows of C (a dispatch per pair of chunks), or along K beside B.
+  const aRows = aPlan !== undefined && !s.transA;
+  const aInner = aPlan !== undefined && !!s.transA;
+  if (aInner && (byColumns || aPlan.images !== plan.images)) {
+    throw new RangeError("matmulUniformB: A viewed along K must be chunked like B");
+  }
+  const rows = aRows ? aPlan.images : M; // rows of C one dispatch covers
   const TN = Math.min(s.tileN, cols);
-  const TM = Math.min(s.tileM ?? 1, M);
-  const NT = ceilDiv(cols, TN), MT = ceilDiv(M, TM);
+  const TM = Math.min(s.tileM ?? 1, rows);
+  const NT = ceilDiv(cols, TN), MT = ceilDiv(rows, TM);
   const lanes = MT * NT;
   const cOff = s.cOffset ?? 0;
   const limit = byColumns ? "chunk.count" : u32(N);
   const col = (t: number) => `min(n0 + ${u32(t)}, ${limit} - 1u)`;
-  // Rows past M (a ragged last tile) read row M - 1 and store nothing.
-  const row = (
-    r: number,
-  ) => (M % TM === 0 ? `m0 + ${u32(r)}` : `min(m0 + ${u32(r)}, ${u32(M - 1)})`);
+  // Rows past M or past the chunk's (a ragged last tile) read the last row and store nothing.
+  const row = (r: number) =>
+    aRows
+      ? `min(m0 + ${u32(r)}, achunk.count - 1u)`
+      : M % TM === 0
+      ? `m0 + ${u32(r)}`
+      : `min(m0 + ${u32(r)}, ${u32(M - 1)})`;
+  const first = aRows ? "achunk.first + " : "";
   const aAt = (r: number) =>
-    s.transA ? `a[k * ${u32(M)} + ${row(r)}]` : `a[(${row(r)}) * ${u32(K)} + k]`;
+    aRows
+      ? `A(achunk.base + (${row(r)}) * ${u32(K)} + k)`
+      : aInner
+      ? `A(achunk.base + kk * ${u32(M)} + ${row(r)})`
+      : s.transA
+      ? `a[k * ${u32(M)} + ${row(r)}]`
+      : `a[(${row(r)}) * ${u32(K)} + k]`;
   const bAt = (t: number) =>
     byColumns
       ? `B(chunk.base + ${col(t)} * ${u32(K)} + kk)`
@@ -195,14 +249,18 @@ export function matmulUniformB(s: MatmulShape, plan: ChunkPlan): KernelSpec {
   const tiles = Array.from({ length: TM * TN }, (_, i) => [Math.floor(i / TN), i % TN]);
   const init = ([r, t]: number[]) =>
     byColumns ? `  var acc${r}_${t} = ${bias(t)};` : `  var acc${r}_${t} = ${bias(t)};
-  if (chunk.first != 0u) { acc${r}_${t} = c[${u32(cOff)} + (${row(r)}) * ${u32(N)} + min(${
+  if (chunk.first != 0u) { acc${r}_${t} = c[${u32(cOff)} + (${first}${row(r)}) * ${u32(N)} + min(${
       outCol(t)
     }, ${u32(N - 1)})]; }`;
   return {
-    name: `${label("matmul_uniform_b", s)} views of ${plan.images} tile ${TM}x${TN}`,
-    helpers: viewHelpers("bu", "B"),
+    name: `${label("matmul_uniform_b", s)} views of ${plan.images}${
+      aPlan ? ` and of A (${aPlan.images})` : ""
+    } tile ${TM}x${TN}`,
+    helpers: viewHelpers("bu", "B") + (aPlan ? "\n" + viewAccessor("au", "A") : ""),
     bindings: [
-      { name: "a", type: "array<f32>", access: "read" },
+      ...(aPlan
+        ? viewBindings("au", aPlan, "achunk")
+        : [{ name: "a", type: "array<f32>", access: "read" as const }]),
       ...viewBindings("bu", plan),
       ...(s.biasOffset === undefined
         ? []
@@ -216,7 +274,7 @@ export function matmulUniformB(s: MatmulShape, plan: ChunkPlan): KernelSpec {
   if (i >= ${u32(lanes)}) { return; }
   let m0 = (i % ${u32(MT)}) * ${u32(TM)};
   let n0 = (i / ${u32(MT)}) * ${u32(TN)};
-  if (n0 >= ${limit}) { return; }
+  if (n0 >= ${limit}${aRows ? " || m0 >= achunk.count" : ""}) { return; }
 ${tiles.map(init).join("\n")}
   let last = chunk.first + chunk.count == ${u32(byColumns ? N : K)};
   for (var kk = 0u; kk < ${byColumns ? u32(K) : "chunk.count"}; kk++) {
@@ -227,13 +285,17 @@ ${tiles.map(([r, t]) => `    acc${r}_${t} += a${r} * b${t};`).join("\n")}
   }
 ${
       tiles.map(([r, t]) => {
-        const at = `(m0 + ${u32(r)}) * ${u32(N)} + ${outCol(t)}`;
+        const at = `(${first}m0 + ${u32(r)}) * ${u32(N)} + ${outCol(t)}`;
         // Along the inner dimension, the epilogue applies once the last chunk is added in.
         const value = byColumns || !(s.activation || s.gate)
           ? epilogue(s, `acc${r}_${t}`, at)
           : `select(acc${r}_${t}, ${epilogue(s, `acc${r}_${t}`, at)}, last)`;
-        const guard = [`n0 + ${u32(t)} < ${limit}`, M % TM ? `m0 + ${u32(r)} < ${u32(M)}` : ""]
-          .filter(Boolean).join(" && ");
+        const rowGuard = aRows
+          ? `m0 + ${u32(r)} < achunk.count`
+          : M % TM
+          ? `m0 + ${u32(r)} < ${u32(M)}`
+          : "";
+        const guard = [`n0 + ${u32(t)} < ${limit}`, rowGuard].filter(Boolean).join(" && ");
         return `  if (${guard}) { c[${u32(cOff)} + ${at}] = ${value}; }`;
       }).join("\n")
     }`,

@@ -98,11 +98,11 @@ export function chunkConstants(plan: ChunkPlan): Uint32Array {
   return out;
 }
 
-/** The two bindings of a view named `view` (then `chunk`) for `plan`. */
-export function viewBindings(view: string, plan: ChunkPlan): Binding[] {
+/** The two bindings of a view named `view` (then its constants, `chunk` unless named) for `plan`. */
+export function viewBindings(view: string, plan: ChunkPlan, chunk = "chunk"): Binding[] {
   return [
     { name: view, type: `array<vec4f, ${plan.viewFloats / 4}>`, access: "uniform" },
-    { name: "chunk", type: "Chunk", access: "uniform" },
+    { name: chunk, type: "Chunk", access: "uniform" },
   ];
 }
 

@@ -1,10 +1,11 @@
-import { assert } from "./_assert.ts";
+import { assert, assertEquals } from "./_assert.ts";
 import { maxAbs, maxAbsDiff, randomFloats, runKernel, testGpu } from "./_gpu.ts";
 import { constantBuffer, readFloats, storageBuffer } from "../lib/gpu/buffers.ts";
-import { KernelRunner } from "../lib/gpu/kernel_runner.ts";
+import { type BufferSlice, KernelRunner } from "../lib/gpu/kernel_runner.ts";
 import { chunkConstants } from "../kernels/views.ts";
 import * as ref from "./_reference.ts";
-import { matmul, matmulUniformB, matmulUniformPlan } from "../kernels/linear.ts";
+import { matmul, matmulUniformB, matmulUniformPlan, matmulViewPlans } from "../kernels/linear.ts";
+import { crossedCalls, viewedCalls } from "../lib/nn/_chunked.ts";
 import { MAX_MATMUL_TILE } from "../lib/nn/choose.ts";
 import { sumRows } from "../kernels/reduce.ts";
 
@@ -104,6 +105,43 @@ for (const [M, N, K] of [[37, 23, 50], [8, 10, 84], [256, 120, 400]]) {
         );
         assert(err < 1e-6, String(err));
         assert(c.subarray(0, 64).every((v) => v === 0), "wrote before cOffset");
+      }
+      // A through views too: by rows of C (crossed with B's chunks), or along K beside B.
+      const both = matmulViewPlans(shape, M * N * K > 1e6 ? 16384 : 320);
+      if (transA && transB) {
+        assertEquals(both, null);
+        return;
+      }
+      assert(both && (M * N * K > 1e6 || both.aPlan.chunks.length > 1), "A must split too");
+      const aConstants = constantBuffer(device, chunkConstants(both.aPlan));
+      const bConstants = constantBuffer(device, chunkConstants(both.plan));
+      const aViews = {
+        plan: both.aPlan,
+        source: { buffer: aBuf },
+        constants: { buffer: aConstants },
+      };
+      const bViews = {
+        plan: both.plan,
+        source: { buffer: bBuf },
+        constants: { buffer: bConstants },
+      };
+      for (const [tileM, tileN] of tiles) {
+        const kernel = matmulUniformB({ ...shape, tileM, tileN }, both.plan, both.aPlan);
+        const bind = (views: BufferSlice[]) => [...views, ...(withBias ? [bBuf] : []), cBuf];
+        const calls = transA
+          ? viewedCalls(kernel, [aViews, bViews], bind)
+          : crossedCalls(kernel, aViews, bViews, bind);
+        const runner = KernelRunner.for(device);
+        runner.submit(await runner.prepareAll(calls));
+        const c = await readFloats(device, cBuf, 0, 64 + M * N);
+        const want = ref.matmul(a, b, M, N, K, transA, transB).map((v, i) =>
+          v + (withBias ? b[N * K + (i % N)] : 0)
+        );
+        const err = maxAbsDiff(c.subarray(64), want) / maxAbs(want);
+        console.log(
+          `uniform-A, B matmul ${M}×${N}×${K} (${calls.length} calls, tile ${tileM}x${tileN}): max relative difference ${err}`,
+        );
+        assert(err < 1e-6, String(err));
       }
     });
   }

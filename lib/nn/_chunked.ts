@@ -33,22 +33,43 @@ export function viewedCalls(
   operands: readonly ViewedOperand[],
   bind: (slices: BufferSlice[]) => KernelCall["buffers"],
 ): KernelCall[] {
-  for (const { source } of operands) {
-    if ((source.offset ?? 0) % 256) {
-      throw new Error(
-        `a uniform view must start at a 256-byte boundary, got offset ${source.offset}`,
-      );
-    }
-  }
   return operands[0].plan.chunks.map((_, k) => ({
     kernel,
-    buffers: bind(operands.flatMap(({ plan, source, constants }) => [
-      {
-        buffer: source.buffer,
-        offset: (source.offset ?? 0) + plan.chunks[k].viewOffset * 4,
-        size: plan.viewFloats * 4,
-      },
-      { buffer: constants.buffer, offset: (constants.offset ?? 0) + k * 256, size: 16 },
-    ])),
+    buffers: bind(operands.flatMap((o) => viewSlices(o, k))),
   }));
+}
+
+/**
+ * One call per pair of chunks, `a`'s outer and `b`'s inner (so that chunks of `b` along an inner
+ * dimension are added in order): `bind` receives a's view and constants, then b's.
+ */
+export function crossedCalls(
+  kernel: KernelSpec,
+  a: ViewedOperand,
+  b: ViewedOperand,
+  bind: (slices: BufferSlice[]) => KernelCall["buffers"],
+): KernelCall[] {
+  return a.plan.chunks.flatMap((_, ka) =>
+    b.plan.chunks.map((_, kb) => ({
+      kernel,
+      buffers: bind([...viewSlices(a, ka), ...viewSlices(b, kb)]),
+    }))
+  );
+}
+
+/** Chunk `k` of an operand: its uniform view and its slot of constants. */
+function viewSlices({ plan, source, constants }: ViewedOperand, k: number): BufferSlice[] {
+  if ((source.offset ?? 0) % 256) {
+    throw new Error(
+      `a uniform view must start at a 256-byte boundary, got offset ${source.offset}`,
+    );
+  }
+  return [
+    {
+      buffer: source.buffer,
+      offset: (source.offset ?? 0) + plan.chunks[k].viewOffset * 4,
+      size: plan.viewFloats * 4,
+    },
+    { buffer: constants.buffer, offset: (constants.offset ?? 0) + k * 256, size: 16 },
+  ];
 }

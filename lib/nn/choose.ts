@@ -19,7 +19,7 @@
  */
 import type { Conv2dShape, ConvTile } from "../../kernels/conv2d.ts";
 import { conv2dWeightGradPlan, conv2dWeightGradViews } from "../../kernels/conv2d_weight.ts";
-import { type MatmulShape, matmulUniformPlan } from "../../kernels/linear.ts";
+import { type MatmulShape, matmulUniformPlan, matmulViewPlans } from "../../kernels/linear.ts";
 import {
   type Pool2dShape,
   type PoolBackwardVariant,
@@ -461,6 +461,8 @@ export function choosePoolBackward(
 export interface MatmulChoice {
   /** Uniform views of B; undefined: the storage kernel. */
   plan?: ChunkPlan;
+  /** Uniform views of A too (with `plan`). */
+  aPlan?: ChunkPlan;
   /** Rows of C per invocation. */
   tileM: number;
   /** Columns of C per invocation. */
@@ -469,16 +471,16 @@ export interface MatmulChoice {
 
 /**
  * Matmul (Linear): B through uniform views (by output columns when B is stored transposed, by
- * the inner dimension otherwise) with tiles of 1×(up to {@linkcode MAX_MATMUL_TILE}), 2×16 and
- * 4×8 (CPU rule: 1 row); or the storage kernel with a 4×8 or 8×4 tile (GPU rule: 4×8), the only
- * candidates when a row of B does not fit a view.
+ * the inner dimension otherwise) with tiles of 4×8 (CPU rule), 2×16 and 1×(up to
+ * {@linkcode MAX_MATMUL_TILE}); or the storage kernel with a 4×8 or 8×4 tile (GPU rule: 4×8), the
+ * only candidates when a row of B does not fit a view.
  *
  * @example
  * ```ts
  * import assert from "node:assert/strict";
  * import { chooseMatmul, CPU_RULES } from "./choose.ts";
  * const c = chooseMatmul({ M: 256, N: 120, K: 400, transB: true }, CPU_RULES);
- * assert.equal(c.variant, "uniform-B views×3 tile 1x20");
+ * assert.equal(c.variant, "uniform-B views×3 tile 4x8");
  * assert.ok(c.alternatives.includes("storage tile 4x8"));
  * ```
  */
@@ -486,15 +488,34 @@ export function chooseMatmul(s: MatmulShape, tuning: Tuning): Choice<MatmulChoic
   const key = `matmul ${s.M}x${s.N}x${s.K}${s.transA ? " Aᵀ" : ""}${s.transB ? " Bᵀ" : ""}`;
   const candidates: Candidate<MatmulChoice>[] = [];
   const plan = matmulUniformPlan(s, UNIFORM_BINDING_FLOATS);
+  const both = matmulViewPlans(s, UNIFORM_BINDING_FLOATS);
+  if (both) {
+    // A read through views too: no storage read left in the inner loop, for more dispatches.
+    const calls = s.transA
+      ? both.plan.chunks.length
+      : both.plan.chunks.length * both.aPlan.chunks.length;
+    const cols = s.transB ? both.plan.images : s.N;
+    for (const [tileM, tileN] of [[4, Math.min(8, cols)], [2, Math.min(16, cols)]]) {
+      if (tileM > s.M) continue;
+      candidates.push({
+        variant: `uniform A, B views×${calls} tile ${tileM}x${tileN}`,
+        why:
+          `A and B through uniform views (${calls} dispatches); ${tileM}×${tileN} of C per invocation`,
+        params: { ...both, tileM, tileN },
+      });
+    }
+  }
   if (plan) {
     const cols = s.transB ? plan.images : s.N;
     const exact = blockSize(cols, MAX_MATMUL_TILE);
     const wide = exact >= MIN_EXACT_MATMUL_TILE ? exact : Math.min(GUARDED_MATMUL_TILE, cols);
     const split = s.transB ? "output columns" : "the inner dimension";
-    const tiles: [number, number][] = [[1, wide], [2, Math.min(16, cols)], [4, Math.min(8, cols)]];
+    // 4×8 first (the CPU rule): each A value loaded from storage feeds 8 multiply-adds, each B
+    // value 4; the tuner found 1×N tiles 1.5–3× slower on lavapipe and llvmpipe.
+    const tiles: [number, number][] = [[4, Math.min(8, cols)], [2, Math.min(16, cols)], [1, wide]];
     for (const [tileM, tileN] of tiles) {
       if (tileM > s.M) continue;
-      candidates.push({
+      candidates[tileM === 4 ? "unshift" : "push"]({
         variant: `uniform-B views×${plan.chunks.length} tile ${tileM}x${tileN}`,
         why:
           `B through ${plan.chunks.length} uniform view(s) split along ${split}; ${tileM}×${tileN} of C per invocation${

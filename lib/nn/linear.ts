@@ -16,7 +16,7 @@ import { sumRows } from "../../kernels/reduce.ts";
 import { chunkConstants } from "../../kernels/views.ts";
 import type { BufferSlice, KernelCall } from "../gpu/kernel_runner.ts";
 import type { Random } from "../random.ts";
-import { chunkedCalls } from "./_chunked.ts";
+import { chunkedCalls, crossedCalls, viewedCalls } from "./_chunked.ts";
 import { type Choice, chooseMatmul, type MatmulChoice, type Tuning } from "./choose.ts";
 import {
   type BackwardIO,
@@ -98,36 +98,52 @@ export class Linear extends ParametricLayer implements Layer {
     const out: Workspace = {};
     const shapes = this.#shapes(batch);
     for (const name of training ? ["forward", "weight", "input"] as const : ["forward"] as const) {
-      const plan = chooseMatmul(shapes[name], tuning).params.plan;
+      const { plan, aPlan } = chooseMatmul(shapes[name], tuning).params;
       if (plan) out[name] = chunkConstants(plan);
+      if (aPlan) out[`${name}A`] = chunkConstants(aPlan);
     }
     return out;
   }
 
-  /** C = A'·B' as calls of the chosen variant: one per view of B, or one storage matmul. */
+  /**
+   * C = A'·B' as calls of the chosen variant: one per view of B (per pair of views when A is
+   * viewed by rows too), or one storage matmul.
+   */
   #product(
     choice: Choice<MatmulChoice>,
     shape: MatmulShape,
     a: BufferSlice,
     b: BufferSlice,
     c: BufferSlice,
-    constants: BufferSlice | undefined,
+    work: { b?: BufferSlice; a?: BufferSlice },
     gate?: BufferSlice,
   ): KernelCall[] {
-    const { plan, tileN, tileM } = choice.params;
+    const { plan, aPlan, tileN, tileM } = choice.params;
     const gated = shape.gate && gate ? [gate] : [];
     if (!plan) {
       return [{ kernel: matmul({ ...shape, tileM, tileN }), buffers: [a, b, ...gated, c] }];
     }
-    if (!constants) throw new Error(`${this}: no view constants for ${choice.variant}`);
+    if (!work.b || (aPlan && !work.a)) {
+      throw new Error(`${this}: no view constants for ${choice.variant}`);
+    }
+    const kernel = matmulUniformB({ ...shape, tileM, tileN }, plan, aPlan);
     const bias = shape.biasOffset === undefined ? [] : [b];
-    return chunkedCalls(
-      matmulUniformB({ ...shape, tileM, tileN }, plan),
-      plan,
-      b,
-      constants,
-      (view, chunk) => [a, view, chunk, ...bias, ...gated, c],
-    );
+    const bViews = { plan, source: b, constants: work.b };
+    if (!aPlan) {
+      return chunkedCalls(kernel, plan, b, work.b, (view, chunk) => [
+        a,
+        view,
+        chunk,
+        ...bias,
+        ...gated,
+        c,
+      ]);
+    }
+    const aViews = { plan: aPlan, source: a, constants: work.a! };
+    const bind = (views: BufferSlice[]) => [...views, ...bias, ...gated, c];
+    return shape.transA
+      ? viewedCalls(kernel, [aViews, bViews], bind)
+      : crossedCalls(kernel, aViews, bViews, bind);
   }
 
   /** The op of one product. */
@@ -155,7 +171,10 @@ export class Linear extends ParametricLayer implements Layer {
       writes,
       flops: 2 * M * N * K,
       bytes: 4 * (M * K + K * N + M * N * (shape.gate ? 2 : 1)),
-      calls: this.#product(choice, shape, a, b, c, io.work[product], gate),
+      calls: this.#product(choice, shape, a, b, c, {
+        b: io.work[product],
+        a: io.work[`${product}A`],
+      }, gate),
     };
   }
 
