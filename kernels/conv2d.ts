@@ -19,6 +19,7 @@
  * @module
  */
 import { activate, type ActivationKind, derivativeFromOutput } from "./activation.ts";
+import type { PoolKind } from "./pool.ts";
 import { ceilDiv, type KernelSpec, u32, unroll } from "./spec.ts";
 import { type ChunkPlan, viewBindings, viewHelpers } from "./views.ts";
 import { dims, label } from "./_conv2d_dims.ts";
@@ -75,6 +76,22 @@ export interface Conv2dKernelOptions {
    * chunk: the first binding becomes two, the view and the chunk's constants.
    */
   inputPlan?: ChunkPlan;
+  /** Forward: a 2×2, stride-2 pooling layer fused in after the activation. */
+  pool?: FusedPool;
+}
+
+/**
+ * A pooling layer (2×2 windows, stride 2, no padding, even output size) fused into the forward
+ * correlation: each invocation computes two output rows in turn and pools them in registers, so
+ * the pooled map is written without a pass of its own. Bindings after y: `pooled`, and for max
+ * pooling `argmax` (each window's first maximum, as the pooling kernel records it). With
+ * `keepInput` false (inference), neither y nor argmax is written or bound.
+ */
+export interface FusedPool {
+  /** Average or max. */
+  kind: PoolKind;
+  /** Also write the pooling's input y and argmax (training: the backward passes read them). */
+  keepInput: boolean;
 }
 
 /** Weight binding and an accessor `W(k)` for either binding kind. */
@@ -123,6 +140,8 @@ interface Correlation {
   gate?: ActivationKind;
   /** Read the input through uniform views, one dispatch per chunk of images. */
   inputPlan?: ChunkPlan;
+  /** A 2×2, stride-2 pooling of the (activated) output, fused in: see {@linkcode FusedPool}. */
+  pool?: FusedPool;
 }
 
 function correlate2d(c: Correlation): KernelSpec {
@@ -137,7 +156,11 @@ function correlate2d(c: Correlation): KernelSpec {
   const span = (TX - 1) * SW + KW; // logical input columns one tile reads
   const plan = c.inputPlan;
   const images = plan ? plan.images : c.batch;
-  const rows = images * OH * tiles;
+  const pool = c.pool;
+  if (pool && (OH % 2 || OW % 2 || TX % 2)) {
+    throw new RangeError(`a fused 2×2 pooling needs an even output (${OH}×${OW}) and tile (${TX})`);
+  }
+  const rows = images * (pool ? OH / 2 : OH) * tiles; // lanes: (output or pooled row, image, tile)
   const perBlock = ceilDiv(rows, WG);
   const w = weightBinding(c.weightFloats, c.uniformWeights);
   const inRange = (v: string, size: number, D: number) =>
@@ -173,12 +196,14 @@ ${terms.map((t) => `        acc${k}_${t} += v${t * SW + tx} * wk;`).join("\n")} 
       unroll(
         TX,
         (t) =>
-          `  var acc${k}_${t} = ${
+          `    var acc${k}_${t} = ${
             c.biasOffset === undefined ? "0.0" : `W(${u32(c.biasOffset)} + pb + ${u32(k)})`
           };`,
       ),
   );
-  const store = unroll(PB, (k) =>
+  const guarded = (t: number, write: string) =>
+    OW % TX === 0 ? `    ${write}` : `    if (ox0 + ${u32(t)} < ${u32(OW)}) { ${write} }`;
+  const outputs = unroll(PB, (k) =>
     unroll(TX, (t) => {
       const at = `obase + ${u32(k * OH * OW)} + ox0 + ${u32(t)}`;
       const value = c.activation
@@ -186,11 +211,78 @@ ${terms.map((t) => `        acc${k}_${t} += v${t * SW + tx} * wk;`).join("\n")} 
         : c.gate
         ? `acc${k}_${t} * ${derivativeFromOutput(c.gate, `gate[${at}]`)}`
         : `acc${k}_${t}`;
-      const write = `y[${at}] = ${value};`;
-      return OW % TX === 0 ? `  ${write}` : `  if (ox0 + ${u32(t)} < ${u32(OW)}) { ${write} }`;
+      return `    let o${k}_${t} = ${value};${
+        !pool || pool.keepInput ? `\n${guarded(t, `y[${at}] = o${k}_${t};`)}` : ""
+      }`;
     }));
+  // Pooling: the first row's pairs are kept in s (and the first maximum's position in a); the
+  // second row's complete each window, in the pooling kernel's order (row by row, left to right).
+  const PH = OH / 2, PW = OW / 2;
+  const pairs = (line: (k: number, j: number) => string) =>
+    unroll(PB, (k) => unroll(TX / 2, (j) => line(k, j)));
+  const poolFirstRow = !pool
+    ? ""
+    : pool.kind === "max"
+    ? pairs((k, j) =>
+      `    s${k}_${j} = o${k}_${2 * j}; a${k}_${j} = oy * ${u32(OW)} + ox0 + ${u32(2 * j)};
+    if (o${k}_${2 * j + 1} > s${k}_${j}) { s${k}_${j} = o${k}_${2 * j + 1}; a${k}_${j} += 1u; }`
+    )
+    : pairs((k, j) => `    s${k}_${j} = o${k}_${2 * j} + o${k}_${2 * j + 1};`);
+  const poolSecondRow = !pool ? "" : pairs((k, j) => {
+    const at = `pbase + ${u32(k * PH * PW)} + ox0 / 2u + ${u32(j)}`;
+    const write = pool.kind === "max"
+      ? `{
+      var m = s${k}_${j}; var w = a${k}_${j};
+      if (o${k}_${2 * j} > m) { m = o${k}_${2 * j}; w = oy * ${u32(OW)} + ox0 + ${u32(2 * j)}; }
+      if (o${k}_${2 * j + 1} > m) { m = o${k}_${2 * j + 1}; w = oy * ${u32(OW)} + ox0 + ${
+        u32(2 * j + 1)
+      }; }
+      pooled[${at}] = m;${pool.keepInput ? ` argmax[${at}] = w;` : ""} }`
+      : `pooled[${at}] = ((s${k}_${j} + o${k}_${2 * j}) + o${k}_${2 * j + 1}) * 0.25;`;
+    return guarded(2 * j, write);
+  });
+  // One output row: its accumulators, the input channels and kernel rows that meet it, then the
+  // stores (and, when pooling, its half of the windows).
+  const outputRow = (oy: string, epilogue: string) =>
+    `  {
+    let oy = ${oy};
+    // Only the kernel rows that meet the input: lanes run side by side, oy varies slowest, so
+    // neighbours share (nearly) the same bounds and the loop does (nearly) no masked work.
+    let top = i32(oy * ${u32(SH)}) - ${c.pad[0]};
+    let tyFirst = u32(clamp(-top, 0, ${KH}));
+    let tyEnd = u32(clamp(${LH} - top, 0, ${KH}));
+${init}
+    for (var q = 0u; q < ${u32(c.inChannels)}; q++) {
+      for (var ty = tyFirst; ty < tyEnd; ty++) {
+        let ly = i32(oy * ${u32(SH)} + ty) - ${c.pad[0]};${
+      DH > 1 ? `\n        if (ly % ${DH} != 0) { continue; }` : ""
+    }
+        let row = ${plan ? "chunk.base + " : ""}((${plan ? "local" : "b"} * ${
+      u32(c.inChannels)
+    } + q) * ${u32(IH)} + ${stored("ly", DH)}) * ${u32(IW)};
+${loads}
+${fmas}
+      }
+    }
+    let obase = ((b * ${u32(c.outChannels)} + pb) * ${u32(OH)} + oy) * ${u32(OW)};
+${outputs}
+${epilogue}
+  }`;
+  const poolStash = pool
+    ? pairs((k, j) =>
+      `  var s${k}_${j} = 0.0;${pool.kind === "max" ? ` var a${k}_${j} = 0u;` : ""}`
+    )
+    : "";
+  const body = pool
+    ? `${poolStash}
+  let pbase = ((b * ${u32(c.outChannels)} + pb) * ${u32(PH)} + py) * ${u32(PW)};
+${outputRow("2u * py", poolFirstRow)}
+${outputRow("2u * py + 1u", poolSecondRow)}`
+    : outputRow("py", "");
   return {
-    name: `${c.name} tile ${PB}x${TX}${plan ? ` views of ${plan.images}` : ""}`,
+    name: `${c.name} tile ${PB}x${TX}${plan ? ` views of ${plan.images}` : ""}${
+      pool ? ` + ${pool.kind}pool2${pool.keepInput ? "" : " only"}` : ""
+    }`,
     helpers: w.helpers + (plan ? "\n" + viewHelpers("xu", "X") : ""),
     bindings: [
       ...(plan
@@ -198,7 +290,13 @@ ${terms.map((t) => `        acc${k}_${t} += v${t * SW + tx} * wk;`).join("\n")} 
         : [{ name: "x", type: "array<f32>", access: "read" as const }]),
       w.binding,
       ...(c.gate ? [{ name: "gate", type: "array<f32>", access: "read" as const }] : []),
-      { name: "y", type: "array<f32>", access: "read_write" },
+      ...(!pool || pool.keepInput
+        ? [{ name: "y", type: "array<f32>", access: "read_write" as const }]
+        : []),
+      ...(pool ? [{ name: "pooled", type: "array<f32>", access: "read_write" as const }] : []),
+      ...(pool?.kind === "max" && pool.keepInput
+        ? [{ name: "argmax", type: "array<u32>", access: "read_write" as const }]
+        : []),
     ],
     workgroupSize: WG,
     workgroupCount: perBlock * (c.outChannels / PB),
@@ -208,34 +306,18 @@ ${terms.map((t) => `        acc${k}_${t} += v${t * SW + tx} * wk;`).join("\n")} 
   if (r >= ${u32(rows)}) { return; }
   let ox0 = (r % ${u32(tiles)}) * ${u32(TX)};
   let local = (r / ${u32(tiles)}) % ${u32(images)};
-  let oy = r / ${u32(tiles * images)};${plan ? "\n  if (local >= chunk.count) { return; }" : ""}
+  let py = r / ${u32(tiles * images)}; // the output row, or the pooled row when pooling${
+      plan ? "\n  if (local >= chunk.count) { return; }" : ""
+    }
   let b = ${plan ? "chunk.first + local" : "local"};
   let lx0 = i32(ox0 * ${u32(SW)}) - ${c.pad[1]};
-  // Only the kernel rows that meet the input: lanes run side by side, oy varies slowest, so
-  // neighbours share (nearly) the same bounds and the loop does (nearly) no masked work.
-  let top = i32(oy * ${u32(SH)}) - ${c.pad[0]};
-  let tyFirst = u32(clamp(-top, 0, ${KH}));
-  let tyEnd = u32(clamp(${LH} - top, 0, ${KH}));
-${init}
-  for (var q = 0u; q < ${u32(c.inChannels)}; q++) {
-    for (var ty = tyFirst; ty < tyEnd; ty++) {
-      let ly = i32(oy * ${u32(SH)} + ty) - ${c.pad[0]};${
-      DH > 1 ? `\n      if (ly % ${DH} != 0) { continue; }` : ""
-    }
-      let row = ${plan ? "chunk.base + " : ""}((${plan ? "local" : "b"} * ${
-      u32(c.inChannels)
-    } + q) * ${u32(IH)} + ${stored("ly", DH)}) * ${u32(IW)};
-${loads}
-${fmas}
-    }
-  }
-  let obase = ((b * ${u32(c.outChannels)} + pb) * ${u32(OH)} + oy) * ${u32(OW)};
-${store}`,
+${body}`,
   };
 }
 
 /**
- * Forward: `y = conv(x, w) + bias`. Bindings: x, the parameter segment (weights then bias), y.
+ * Forward: `y = conv(x, w) + bias`. Bindings: x, the parameter segment (weights then bias), y
+ * (and with `pool`, see {@linkcode FusedPool}).
  *
  * @example
  * ```ts
@@ -269,6 +351,7 @@ export function conv2dForward(s: Conv2dShape, options: Conv2dKernelOptions): Ker
     uniformWeights: options.uniformWeights ?? false,
     activation: options.activation,
     inputPlan: options.inputPlan,
+    pool: options.pool,
   });
 }
 

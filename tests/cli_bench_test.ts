@@ -15,11 +15,11 @@ Deno.test("bench --json prints one object: throughput of both variants and the v
     assertEquals(variant.candidates, undefined); // nothing timed without --tune full
   }
   const chosen = report.variants.sigmoid_avg.chosen as Record<string, string>;
-  // --tune off on a CPU adapter: the rules, e.g. conv1's forward through one uniform view of the
-  // 16 images with a tile of 6 channels × 4 columns.
+  // --tune off on a CPU adapter: the rules, e.g. conv1's forward (its pooling fused in) through
+  // one uniform view of the 16 images with a tile of 6 channels × 4 columns.
   assertEquals(
-    chosen["conv2d.forward 16x1x28x28→6 k5x5 s1x1 p2x2"],
-    "views×1 uniform-weights tile 6x4",
+    chosen["conv2d.forward+avgpool2 16x1x28x28→6 k5x5 s1x1 p2x2"],
+    "views×1 uniform-weights tile 6x4 + avgpool",
   );
   assert(Object.keys(report.kernels).length > 10, JSON.stringify(report.kernels));
   await Deno.remove(cache, { recursive: true });

@@ -264,3 +264,61 @@ Deno.test("conv2d forward and input gradient read through chunked uniform views 
     assert(err.y < 1e-5 && err.dx < 1e-5, JSON.stringify(err));
   }
 });
+
+Deno.test("conv2d forward with a fused 2×2 pooling matches conv, activation, then pooling", async () => {
+  const shapes: ref.ConvDims[] = [
+    { B: 2, C: 1, H: 28, W: 28, O: 6, KH: 5, KW: 5, SH: 1, SW: 1, PH: 2, PW: 2 }, // conv1
+    { B: 2, C: 6, H: 14, W: 14, O: 16, KH: 5, KW: 5, SH: 1, SW: 1, PH: 0, PW: 0 }, // conv2
+    { B: 3, C: 3, H: 10, W: 10, O: 4, KH: 3, KW: 3, SH: 1, SW: 1, PH: 0, PW: 0 }, // 8×8, ragged tiles
+  ];
+  for (const [n, d] of shapes.entries()) {
+    const s = shapeOf(d);
+    const OH = ref.outSize(d.H, d.KH, d.SH, d.PH), OW = ref.outSize(d.W, d.KW, d.SW, d.PW);
+    const x = randomFloats(d.B * d.C * d.H * d.W, 81 + n);
+    const wCount = d.O * d.C * d.KH * d.KW;
+    const wb = randomFloats(wCount + d.O, 91 + n, -0.5, 0.5);
+    // The rule's tile, a whole row, a narrow one, and a guarded last tile (6 does not divide the
+    // row); the tuner's other candidates run in tune_test.ts.
+    const tiles = [
+      convTile(d.O, OW),
+      { channels: blockSize(d.O, 96 / OW), columns: OW },
+      { channels: 1, columns: 2 },
+      { channels: d.O, columns: 6 },
+    ];
+    for (const activation of n === 2 ? ["sigmoid", undefined] as const : ["sigmoid"] as const) {
+      const f = activation ? ref.sigmoid : (v: number) => v;
+      const yRef = ref.conv2d(d, x, wb.subarray(0, wCount), wb.subarray(wCount)).map(f);
+      const poolDims = { B: d.B, C: d.O, H: OH, W: OW, K: 2, S: 2, P: 0 };
+      for (const kind of ["avg", "max"] as const) {
+        const want = ref.pool(kind, poolDims, yRef);
+        const outs = d.B * d.O * OH * OW / 4;
+        for (const keepInput of [true, false]) {
+          for (const tile of tiles) {
+            const kernel = conv2dForward(s, { tile, activation, pool: { kind, keepInput } });
+            const got = await runKernel(kernel, [
+              x,
+              wb,
+              ...(keepInput ? [yRef.length] : []),
+              outs,
+              ...(kind === "max" && keepInput ? [outs] : []),
+            ]);
+            const y = keepInput ? got.shift()! : null;
+            const [pooled, argmax] = got;
+            const what = `shape ${n} ${
+              activation ?? "no activation"
+            } ${kind} tile ${tile.channels}x${tile.columns}`;
+            assert(
+              maxAbsDiff(pooled, want.y) < 1e-5,
+              `${what}: pooled ${maxAbsDiff(pooled, want.y)}`,
+            );
+            if (y) assert(maxAbsDiff(y, yRef) < 1e-5, `${what}: y`);
+            if (argmax) {
+              const idx = new Uint32Array(argmax.buffer);
+              assert(idx.every((v, i) => v === want.idx[i]), `${what}: argmax`);
+            }
+          }
+        }
+      }
+    }
+  }
+});

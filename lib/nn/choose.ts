@@ -23,6 +23,7 @@ import { type MatmulShape, matmulUniformPlan, matmulViewPlans } from "../../kern
 import {
   type Pool2dShape,
   type PoolBackwardVariant,
+  type PoolKind,
   windowsTileInput,
 } from "../../kernels/pool.ts";
 import { type ChunkPlan, UNIFORM_BINDING_FLOATS, uniformChunks } from "../../kernels/views.ts";
@@ -270,6 +271,8 @@ function correlationCandidates(
 
 /**
  * Conv forward: x through uniform views when one image fits a view (CPU rule), else storage.
+ * With a 2×2 pooling fused in (`pool`), only tiles of an even column count (whole windows), under
+ * a key of their own: `conv2d.forward+avgpool2 ...`.
  *
  * @example
  * ```ts
@@ -281,22 +284,33 @@ function correlationCandidates(
  * } as const;
  * assert.equal(chooseConvForward(shape, true, CPU_RULES).variant, "views×13 uniform-weights tile 6x4");
  * assert.equal(chooseConvForward(shape, true, { picks: {}, defaults: "gpu" }).variant, "storage tile 6x4");
+ * const pooled = chooseConvForward(shape, true, CPU_RULES, "max");
+ * assert.match(pooled.key, /^conv2d\.forward\+maxpool2 /);
+ * assert.ok(pooled.alternatives.every((v) => /tile \d+x\d*[02468]$/.test(v)));
  * ```
  */
 export function chooseConvForward(
   s: Conv2dShape,
   weightsFit: boolean,
   tuning: Tuning,
+  pool?: PoolKind,
 ): Choice<ConvChoice> {
   const [, OW] = windowOutputSize([s.height, s.width], s.kernel, s.stride, s.padding);
+  const even = (t: ConvTile) => ({ ...t, columns: t.columns + (t.columns % 2) });
+  const tiles = convTileCandidates(s.outChannels, OW);
   const { candidates, gpuRule } = correlationCandidates(
     s.inChannels * s.height * s.width,
     s.batch,
     weightsFit,
-    convTileCandidates(s.outChannels, OW),
+    pool
+      ? tiles.map(even).filter((t, i, all) =>
+        all.findIndex((u) => u.channels === t.channels && u.columns === t.columns) === i
+      )
+      : tiles,
     "x",
   );
-  return select(convKey("conv2d.forward", s), candidates, tuning, gpuRule);
+  const op = pool ? `conv2d.forward+${pool}pool2` : "conv2d.forward";
+  return select(convKey(op, s), candidates, tuning, gpuRule);
 }
 
 /**

@@ -15,8 +15,9 @@ import { conv2dBackwardInput, conv2dForward, type Conv2dShape } from "../../kern
 import { conv2dBackwardWeight } from "../../kernels/conv2d_weight.ts";
 import { sumRows } from "../../kernels/reduce.ts";
 import { windowOutputSize } from "../../kernels/spec.ts";
-import { chunkConstants } from "../../kernels/views.ts";
+import { chunkConstants, UNIFORM_BINDING_FLOATS, uniformChunks } from "../../kernels/views.ts";
 import type { KernelCall } from "../gpu/kernel_runner.ts";
+import type { PoolKind } from "../../kernels/pool.ts";
 import type { Random } from "../random.ts";
 import { sizeOf } from "../tensor.ts";
 import { chunkedCalls, viewedCalls } from "./_chunked.ts";
@@ -77,8 +78,11 @@ export class Conv2d extends ParametricLayer implements Layer {
   /** weight [O, C, KH, KW] and bias [O]. */
   readonly parameters: readonly Parameter[];
 
-  /** Fuses a following activation into its output, and the previous one into its dx. */
-  readonly fuses = { activation: true, gate: true } as const;
+  /**
+   * Fuses a following activation into its output, a 2×2 pooling after that into its forward,
+   * and the previous activation into its dx.
+   */
+  readonly fuses = { activation: true, gate: true, pool: true } as const;
 
   /** PyTorch's `Conv2d(in, out, kernel_size, stride, padding)` with default initialisation. */
   constructor(
@@ -134,12 +138,12 @@ export class Conv2d extends ParametricLayer implements Layer {
   }
 
   /** What each kernel reads through (views or storage), from the choosers. */
-  #choices(batch: number, input: Shape, tuning: Tuning) {
+  #choices(batch: number, input: Shape, tuning: Tuning, pool?: PoolKind) {
     const shape = this.#shape(batch, input);
     const weightsFit = this.segment.uniformParams !== undefined;
     return {
       shape,
-      forward: chooseConvForward(shape, weightsFit, tuning),
+      forward: chooseConvForward(shape, weightsFit, tuning, pool),
       weight: chooseConvBackwardWeight(shape, tuning),
       input: chooseConvBackwardInput(shape, weightsFit, tuning),
     };
@@ -149,7 +153,8 @@ export class Conv2d extends ParametricLayer implements Layer {
   workspace(batch: number, input: Shape, training: boolean, tuning: Tuning): Workspace {
     const c = this.#choices(batch, input, tuning);
     const out: Workspace = {};
-    const xPlan = c.forward.params.inputPlan;
+    // Views of x, whichever forward variant runs (with a pooling fused in, its pick differs).
+    const xPlan = uniformChunks(batch, sizeOf(input), UNIFORM_BINDING_FLOATS);
     if (xPlan) out.xChunks = chunkConstants(xPlan);
     if (training) {
       out.partial = batch * this.#gradientRow() * 4;
@@ -185,9 +190,10 @@ export class Conv2d extends ParametricLayer implements Layer {
     return uniform ? this.segment.uniformParams! : this.segment.params;
   }
 
-  /** y = conv(x) + bias (then the fused activation, if any). */
+  /** y = conv(x) + bias (then the fused activation and pooling, if any). */
   forward(io: ForwardIO): Op[] {
-    const { shape, forward: choice } = this.#choices(io.batch, io.input, io.tuning);
+    const pool = io.pool;
+    const { shape, forward: choice } = this.#choices(io.batch, io.input, io.tuning, pool?.kind);
     const { inputPlan: plan, uniformWeights, tile } = choice.params;
     const w = this.#weights(uniformWeights);
     const kernel = conv2dForward(shape, {
@@ -195,20 +201,40 @@ export class Conv2d extends ParametricLayer implements Layer {
       tile,
       activation: io.activation,
       inputPlan: plan,
+      pool: pool && { kind: pool.kind, keepInput: pool.keepInput },
     });
+    const keepY = !pool || pool.keepInput;
+    const argmax = pool?.kind === "max" && pool.keepInput;
+    if (argmax && !pool.argmax) throw new Error(`${this}: max pooling fused without argmax`);
+    const outputs = [
+      ...(keepY ? [io.y] : []),
+      ...(pool ? [pool.out] : []),
+      ...(argmax ? [pool.argmax!] : []),
+    ];
     const calls: KernelCall[] = plan
-      ? chunkedCalls(kernel, plan, io.x, io.work.xChunks, (view, chunk) => [view, chunk, w, io.y])
-      : [{ kernel, buffers: [io.x, w, io.y] }];
-    const elements = io.batch * (sizeOf(io.input) + sizeOf(this.outputShape(io.input)));
+      ? chunkedCalls(
+        kernel,
+        plan,
+        io.x,
+        io.work.xChunks,
+        (view, chunk) => [view, chunk, w, ...outputs],
+      )
+      : [{ kernel, buffers: [io.x, w, ...outputs] }];
+    const y = io.batch * sizeOf(this.outputShape(io.input));
+    const written = (keepY ? y : 0) + (pool ? y / 4 * (argmax ? 2 : 1) : 0);
     return [{
       name: "conv2d.forward",
-      variant: choice.variant,
+      variant: choice.variant + (pool ? ` + ${pool.kind}pool${keepY ? "" : " only"}` : ""),
       tuning: choice,
       why: choice.why,
       reads: ["x", "params"],
-      writes: ["y"],
-      flops: this.#flops(io.batch, io.input),
-      bytes: 4 * (elements + this.#gradientRow()),
+      writes: [
+        ...(keepY ? ["y"] : []),
+        ...(pool ? ["pooled"] : []),
+        ...(argmax ? ["pooled.argmax"] : []),
+      ],
+      flops: this.#flops(io.batch, io.input) + (pool ? y : 0),
+      bytes: 4 * (io.batch * sizeOf(io.input) + written + this.#gradientRow()),
       calls,
     }];
   }

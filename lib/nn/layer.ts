@@ -11,6 +11,7 @@
  * @module
  */
 import type { ActivationKind } from "../../kernels/activation.ts";
+import type { PoolKind } from "../../kernels/pool.ts";
 import type { BufferSlice, KernelCall } from "../gpu/kernel_runner.ts";
 import type { Shape } from "../tensor.ts";
 import { Random } from "../random.ts";
@@ -49,6 +50,16 @@ export interface ForwardIO {
   work: Readonly<Record<string, BufferSlice>>;
   /** Apply this activation to y (the activation layer that follows is fused in). */
   activation?: ActivationKind;
+  /**
+   * A 2×2, stride-2 pooling layer that follows (after the activation) is fused in: write its
+   * output to `out`; y (and max pooling's `argmax`) only with `keepInput` (training).
+   */
+  pool?: {
+    kind: PoolKind;
+    out: BufferSlice;
+    argmax?: BufferSlice;
+    keepInput: boolean;
+  };
   /** Measured variant picks and the default rules, for the choosers (`choose.ts`). */
   tuning: Tuning;
 }
@@ -123,8 +134,20 @@ export interface Layer {
   readonly reshapeOnly?: boolean;
   /** For activation layers: which one. */
   readonly activation?: ActivationKind;
-  /** Which fusions the layer supports: `activation` in forward, `gate` in backward. */
-  readonly fuses?: { readonly activation?: boolean; readonly gate?: boolean };
+  /**
+   * Which fusions the layer supports: `activation` in forward, `gate` in backward, `pool` (a
+   * following 2×2 pooling, see {@linkcode ForwardIO.pool}) in forward.
+   */
+  readonly fuses?: {
+    readonly activation?: boolean;
+    readonly gate?: boolean;
+    readonly pool?: boolean;
+  };
+  /**
+   * For pooling layers: its kind when it can run inside the forward of the layer before it
+   * (2×2 windows, stride 2, no padding, an even input), else null.
+   */
+  fusiblePooling?(input: Shape): PoolKind | null;
   /** Multiply-adds of the forward pass for one sample of `input` (0 when none is counted). */
   multAdds?(input: Shape): number;
   /** PyTorch-style description, e.g. `Conv2d(1, 6, kernel_size=(5, 5), padding=(2, 2))`. */

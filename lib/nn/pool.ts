@@ -95,6 +95,13 @@ export abstract class Pool2d implements Layer {
     return [input[0], oh, ow];
   }
 
+  /** Its kind when it can run inside the previous layer's forward: 2×2, stride 2, even input. */
+  fusiblePooling(input: Shape): PoolKind | null {
+    const [k, s, p] = [this.kernelSize, this.stride, this.padding];
+    const tiles = k[0] === 2 && k[1] === 2 && s[0] === 2 && s[1] === 2 && !p[0] && !p[1];
+    return tiles && input[1] % 2 === 0 && input[2] % 2 === 0 ? this.kind : null;
+  }
+
   /** Scratch buffers: the winners' positions for max pooling. */
   workspace(batch: number, input: Shape): Workspace {
     return this.kind === "max" ? { argmax: batch * sizeOf(this.outputShape(input)) * 4 } : {};

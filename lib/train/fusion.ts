@@ -5,7 +5,7 @@
  *
  * @module
  */
-import type { Layer } from "../nn/layer.ts";
+import type { Layer, Shape } from "../nn/layer.ts";
 
 /**
  * Which activation layers are fused into their neighbours: those between a layer that applies
@@ -27,4 +27,33 @@ export function fusedActivations(layers: readonly Layer[]): boolean[] {
     layer.activation !== undefined && i > 0 && i + 1 < n &&
     layers[i - 1].fuses?.activation === true && layers[i + 1].fuses?.gate === true
   );
+}
+
+/**
+ * Which pooling layers run inside the forward of the layer before them (and of its fused
+ * activation): 2×2, stride-2 poolings (`fusiblePooling`) after a layer that can pool its output
+ * (`fuses.pool`). Their forward records no kernel; their backward stays.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { fusedActivations, fusedPoolings } from "./fusion.ts";
+ * import { lenet5 } from "../nn/lenet.ts";
+ * const layers = lenet5().flat().map((p) => p.layer);
+ * const shapes: (readonly number[])[] = [[1, 28, 28]];
+ * for (const layer of layers) shapes.push(layer.outputShape(shapes.at(-1)!));
+ * const fused = fusedPoolings(layers, fusedActivations(layers), shapes);
+ * assert.deepEqual(fused.flatMap((f, i) => (f ? [i] : [])), [2, 5]);
+ * ```
+ */
+export function fusedPoolings(
+  layers: readonly Layer[],
+  activations: readonly boolean[],
+  inputs: readonly Shape[],
+): boolean[] {
+  return layers.map((layer, i) => {
+    const producer = i - (i > 0 && activations[i - 1] ? 2 : 1);
+    return producer >= 0 && layers[producer].fuses?.pool === true &&
+      (layer.fusiblePooling?.(inputs[i]) ?? null) !== null;
+  });
 }

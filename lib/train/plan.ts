@@ -2,16 +2,18 @@
  * The step plan: for a model, a batch size and a mode, the explicit list of ops of one step over
  * named tensors, as llm.c's `gpt2_forward` is a flat list of calls. For LeNet-5 (sigmoid, avg):
  *
- *   forward   x[B,1,28,28] → conv 0 (+sigmoid 1) → h1[B,6,28,28] → avgpool 2 → h2[B,6,14,14]
- *             → conv 3 (+sigmoid 4) → h4[B,16,10,10] → avgpool 5 → h5[B,16,5,5] = h6[B,400]
+ *   forward   x[B,1,28,28] → conv 0 (+sigmoid 1, +avgpool 2) → h1[B,6,28,28], h2[B,6,14,14]
+ *             → conv 3 (+sigmoid 4, +avgpool 5) → h4[B,16,10,10], h5[B,16,5,5] = h6[B,400]
  *             → linear 7 (+sigmoid 8) → h8[B,120] → linear 9 (+sigmoid 10) → h10[B,84]
  *             → linear 11 → logits[B,10]
  *   loss      logits, labels → rowLoss, rowCorrect (+ dlogits when training)
  *   backward  the same layers last to first, each writing its parameters' gradients dw<i> and
  *             (but the first) its input's gradient d<input>, with the activation before it fused.
  *
- * Fusion (`fusion.ts`) is applied here: an activation between a layer that can apply it to its output and a
- * layer that can fold its derivative into its input gradient records no kernel of its own.
+ * Fusion (`fusion.ts`) is applied here: an activation between a layer that can apply it to its
+ * output and a layer that can fold its derivative into its input gradient records no kernel of its
+ * own, and a 2×2 pooling after a convolution (and its activation) runs inside the convolution's
+ * forward, which writes h1 (h4) only when training, for the backward passes.
  * Which kernel variant each op runs comes from the layers' choosers (`lib/nn/choose.ts`). The
  * model caches one plan per batch size and mode; the trainer, the evaluator, `predict` and the
  * bench compose their steps from it, and {@linkcode formatPlan} prints it
@@ -23,11 +25,11 @@ import { softmaxCrossEntropy } from "../../kernels/loss.ts";
 import { constantBuffer, storageBuffer } from "../gpu/buffers.ts";
 import { type BufferSlice, type KernelCall, KernelRunner } from "../gpu/kernel_runner.ts";
 import type { PlacedLayer } from "../nn/sequential.ts";
-import type { ForwardIO, Op } from "../nn/layer.ts";
+import type { ForwardIO, Layer, Op } from "../nn/layer.ts";
 import type { Tuning } from "../nn/choose.ts";
 import { type Shape, sizeOf } from "../tensor.ts";
 import { checkLimits } from "./plan_limits.ts";
-import { fusedActivations } from "./fusion.ts";
+import { fusedActivations, fusedPoolings } from "./fusion.ts";
 
 /** Train: forward, loss with its gradient, backward. Eval: forward and loss. */
 export type Mode = "train" | "eval";
@@ -119,7 +121,8 @@ export interface PlanModel {
  * import { lenet5, Model, requestGpu } from "../../mod.ts";
  * const model = new Model(await requestGpu(), lenet5());
  * const plan = await model.plan(8, "eval");
- * assert.deepEqual(plan.forward.map((op) => op.outputs[0]), ["h1", "h2", "h4", "h5", "h8", "h10", "logits"]);
+ * // Each pooling runs inside the convolution before it; inference writes only the pooled maps.
+ * assert.deepEqual(plan.forward.map((op) => op.outputs[0]), ["h2", "h5", "h8", "h10", "logits"]);
  * model.dispose();
  * ```
  */
@@ -156,6 +159,11 @@ export async function buildStepPlan(
   // activation shares its producer's output, which is named after the activation.
   const shapes = [model.inputShape];
   for (const layer of layers) shapes.push(layer.outputShape(shapes.at(-1)!));
+  // A pooling fused into the forward of the layer before it (and its activation): poolAfter[p]
+  // is the pooling layer whose output layer p writes.
+  const pooled = fusedPoolings(layers, fused, shapes);
+  const poolAfter = new Map<number, number>();
+  pooled.forEach((f, i) => f && poolAfter.set(i - (fused[i - 1] ? 2 : 1), i));
   const batched = (i: number): Shape => [batch, ...shapes[i]];
   const x = floats("x", batched(0));
   const outs: PlanTensor[] = [];
@@ -206,10 +214,12 @@ export async function buildStepPlan(
     return slots;
   });
 
+  const name = (layer: Layer) => String(layer).replace(/\(.*$/s, "");
   const label = (i: number) => {
     const { path, layer } = placed[i];
-    const act = fused[i + 1] ? ` + ${String(layers[i + 1]).replace(/\(.*$/s, "")}` : "";
-    return `${path} ${String(layer).replace(/\(.*$/s, "")}${act}`;
+    const act = fused[i + 1] ? ` + ${name(layers[i + 1])}` : "";
+    const pool = poolAfter.has(i) ? ` + ${name(layers[poolAfter.get(i)!])}` : "";
+    return `${path} ${name(layer)}${act}${pool}`;
   };
   const resolve = (
     i: number,
@@ -232,6 +242,10 @@ export async function buildStepPlan(
           return `w${path}`;
         case "grads":
           return `dw${path}`;
+        case "pooled":
+          return outs[poolAfter.get(i)!].name;
+        case "pooled.argmax":
+          return `${placed[poolAfter.get(i)!].path}.argmax`;
         default:
           return slot.startsWith("work.") ? `${path}.${slot.slice(5)}` : slot;
       }
@@ -256,10 +270,22 @@ export async function buildStepPlan(
     activation: fused[i + 1] ? layers[i + 1].activation : undefined,
     tuning: model.tuning,
   });
+  /** Forward also writes the fused pooling's output (its own input only when training). */
+  const poolingIO = (i: number): ForwardIO["pool"] => {
+    const j = poolAfter.get(i);
+    if (j === undefined) return undefined;
+    return {
+      kind: layers[j].fusiblePooling!(shapes[j])!,
+      out: outs[j].slice,
+      argmax: work[j].argmax,
+      keepInput: training,
+    };
+  };
 
   const forward: PlanOp[] = [];
   for (let i = 0; i < n; i++) {
-    if (!fused[i]) forward.push(...place(i, layers[i].forward(forwardIO(i))));
+    if (fused[i] || pooled[i]) continue;
+    forward.push(...place(i, layers[i].forward({ ...forwardIO(i), pool: poolingIO(i) })));
   }
 
   const dlogits = grads[n - 1];
