@@ -78,9 +78,9 @@ for (const [M, N, K] of [[37, 23, 50], [8, 10, 84], [256, 120, 400]]) {
       const aBuf = storageBuffer(device, a), bBuf = storageBuffer(device, b);
       const cBuf = storageBuffer(device, (64 + M * N) * 4);
       const constants = constantBuffer(device, chunkConstants(plan));
-      // The chooser's tiles (one row and the widest, 2×16, 4×8), a narrow one with a guarded
-      // edge, and one whose rows do not divide M.
-      const tiles = [[1, MAX_MATMUL_TILE], [2, 16], [4, 8], [1, 7], [3, 5]];
+      // The chooser's tiles (one row and the widest, 2×16, 4×8, 8×8, 4×16), a narrow one with a
+      // guarded edge, and one whose rows do not divide M.
+      const tiles = [[1, MAX_MATMUL_TILE], [2, 16], [4, 8], [8, 8], [4, 16], [1, 7], [3, 5]];
       for (const [tileM, tileN] of tiles) {
         const kernel = matmulUniformB({ ...shape, tileM, tileN }, plan);
         const calls = plan.chunks.map((c, k) => ({

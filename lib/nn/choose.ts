@@ -525,11 +525,19 @@ export function chooseMatmul(s: MatmulShape, tuning: Tuning): Choice<MatmulChoic
     const wide = exact >= MIN_EXACT_MATMUL_TILE ? exact : Math.min(GUARDED_MATMUL_TILE, cols);
     const split = s.transB ? "output columns" : "the inner dimension";
     // 4×8 first (the CPU rule): each A value loaded from storage feeds 8 multiply-adds, each B
-    // value 4; the tuner found 1×N tiles 1.5–3× slower on lavapipe and llvmpipe.
-    const tiles: [number, number][] = [[4, Math.min(8, cols)], [2, Math.min(16, cols)], [1, wide]];
+    // value 4; the tuner found 1×N tiles 1.5–3× slower on lavapipe and llvmpipe. 8×8 and 4×16
+    // (64 accumulators) halve the loads again, for spills.
+    const tiles: [number, number][] = [
+      [4, Math.min(8, cols)],
+      [2, Math.min(16, cols)],
+      [1, wide],
+      [8, Math.min(8, cols)],
+      [4, Math.min(16, cols)],
+    ];
+    let first = true; // the first uniform-B tile that fits is the rule, before A, B views
     for (const [tileM, tileN] of tiles) {
       if (tileM > s.M) continue;
-      candidates[tileM === 4 ? "unshift" : "push"]({
+      candidates[first ? "unshift" : "push"]({
         variant: `uniform-B views×${plan.chunks.length} tile ${tileM}x${tileN}`,
         why:
           `B through ${plan.chunks.length} uniform view(s) split along ${split}; ${tileM}×${tileN} of C per invocation${
@@ -537,6 +545,7 @@ export function chooseMatmul(s: MatmulShape, tuning: Tuning): Choice<MatmulChoic
           }`,
         params: { plan, tileM, tileN },
       });
+      first = false;
     }
   }
   const gpuRule = candidates.length;
