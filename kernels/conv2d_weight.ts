@@ -8,7 +8,9 @@
  * @module
  */
 import type { Conv2dShape } from "./conv2d.ts";
-import { ceilDiv, type KernelSpec, u32, unroll, windowOutputSize } from "./spec.ts";
+import { type ActivationKind, derivativeFromOutput } from "./activation.ts";
+import type { PoolKind } from "./pool.ts";
+import { type Binding, ceilDiv, type KernelSpec, u32, unroll, windowOutputSize } from "./spec.ts";
 import { type ChunkPlan, uniformChunks, viewAccessor, viewBindings, viewHelpers } from "./views.ts";
 import { dims, label } from "./_conv2d_dims.ts";
 
@@ -79,10 +81,68 @@ export function conv2dWeightGradViews(
 export function conv2dBackwardWeight(
   s: Conv2dShape,
   variant: { plan: ChunkPlan; dyPlan?: ChunkPlan; window?: boolean } | { outBlock: number },
+  pooledDy?: PooledDy,
 ): KernelSpec {
-  return "plan" in variant
+  if (pooledDy && "plan" in variant && variant.dyPlan) {
+    throw new RangeError("a pooled dy is not stored: it cannot be read through views");
+  }
+  const spec = "plan" in variant
     ? backwardWeightUniform(s, variant.plan, variant.dyPlan, variant.window ?? false)
     : backwardWeightStorage(s, variant.outBlock);
+  if ("plan" in variant && variant.dyPlan) return spec; // G(k) reads the view of dy
+  const dy = dyReader(s, pooledDy);
+  return {
+    ...spec,
+    name: spec.name +
+      (pooledDy
+        ? ` dy from ${pooledDy.kind}pool2${pooledDy.gate ? ` gate ${pooledDy.gate}` : ""}`
+        : ""),
+    helpers: `${spec.helpers ?? ""}\n${dy.helper}`,
+    bindings: spec.bindings.flatMap((b) => (b.name === "dy" ? dy.bindings : [b])),
+  };
+}
+
+/**
+ * The backward of a 2×2, stride-2 pooling after this convolution (and of the activation
+ * between them), folded into its weight gradient: dy is never stored, each value is computed
+ * where it is read, from the pooling's gradient (`dpool`), its argmax (max) and the activation's
+ * output (`ygate`), exactly as the pooling's backward kernel would have stored it.
+ */
+export interface PooledDy {
+  /** Average or max pooling. */
+  kind: PoolKind;
+  /** The activation between the convolution and the pooling, if any. */
+  gate?: ActivationKind;
+}
+
+/** `fn G(k)`, dy at flat index k, and the bindings it reads (in place of `dy`). */
+function dyReader(s: Conv2dShape, pooled?: PooledDy): { helper: string; bindings: Binding[] } {
+  if (!pooled) {
+    return {
+      helper: "fn G(k: u32) -> f32 { return dy[k]; }",
+      bindings: [{ name: "dy", type: "array<f32>", access: "read" }],
+    };
+  }
+  const d = dims(s);
+  if (d.OH % 2 || d.OW % 2) throw new RangeError(`a 2×2 pooling needs an even ${d.OH}×${d.OW}`);
+  const max = pooled.kind === "max";
+  // The pooling kernel's expressions: (dpool · 0.25) for avg, dpool at the window's first
+  // maximum for max; then times the activation's derivative at its output.
+  const g = max ? "select(0.0, dpool[w], argmax[w] == oy * ${OW} + ox)" : "dpool[w] * 0.25";
+  return {
+    helper: `fn G(k: u32) -> f32 {
+  let ox = k % ${u32(d.OW)};
+  let oy = (k / ${u32(d.OW)}) % ${u32(d.OH)};
+  let w = ((k / ${u32(d.OH * d.OW)}) * ${u32(d.OH / 2)} + oy / 2u) * ${u32(d.OW / 2)} + ox / 2u;
+  let g = ${g.replace("${OW}", u32(d.OW))};
+  return ${pooled.gate ? `g * ${derivativeFromOutput(pooled.gate, "ygate[k]")}` : "g"};
+}`,
+    bindings: [
+      { name: "dpool", type: "array<f32>", access: "read" },
+      ...(max ? [{ name: "argmax", type: "array<u32>", access: "read" as const }] : []),
+      ...(pooled.gate ? [{ name: "ygate", type: "array<f32>", access: "read" as const }] : []),
+    ],
+  };
 }
 
 function backwardWeightUniform(
@@ -171,7 +231,7 @@ ${
       window ? " by input row" : ""
     }`,
     helpers: viewHelpers("xu", "X") + "\n" +
-      (dyPlan ? viewAccessor("gu", "G") : "fn G(k: u32) -> f32 { return dy[k]; }"),
+      (dyPlan ? viewAccessor("gu", "G") : ""),
     bindings: [
       ...viewBindings("xu", plan),
       ...(dyPlan
@@ -243,7 +303,7 @@ function backwardWeightStorage(s: Conv2dShape, OB: number): KernelSpec {
   if (lane == ${u32(lanes - 1)}) {
 ${unroll(OB, (k) => `    var s${k} = 0.0;`)}
     for (var p = 0u; p < ${u32(OHW)}; p++) {
-${unroll(OB, (k) => `      s${k} += dy[dybase + ${u32(k * OHW)} + p];`)}
+${unroll(OB, (k) => `      s${k} += G(dybase + ${u32(k * OHW)} + p);`)}
     }
 ${unroll(OB, (k) => `    partial[prow + ${u32(d.O * d.CKK)} + ob + ${u32(k)}] = s${k};`)}
     return;
@@ -260,7 +320,7 @@ ${loads}
 ${
       unroll(d.OW, (ox) =>
         `    {
-${unroll(OB, (k) => `      let g${k} = dy[dyrow + ${u32(k * OHW + ox)}];`)}
+${unroll(OB, (k) => `      let g${k} = G(dyrow + ${u32(k * OHW + ox)});`)}
 ${unroll(d.KW, (kx) => unroll(OB, (k) => `      acc${k}_${kx} += g${k} * v${ox * d.SW + kx};`))}
     }`)
     }

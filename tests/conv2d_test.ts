@@ -322,3 +322,56 @@ Deno.test("conv2d forward with a fused 2×2 pooling matches conv, activation, th
     }
   }
 });
+
+Deno.test("conv2d weight gradient with a pooling's backward folded in matches pooling, gate, then the weight gradient", async () => {
+  const shapes: ref.ConvDims[] = [
+    { B: 2, C: 1, H: 12, W: 12, O: 3, KH: 5, KW: 5, SH: 1, SW: 1, PH: 2, PW: 2 },
+    { B: 3, C: 2, H: 10, W: 10, O: 4, KH: 3, KW: 3, SH: 1, SW: 1, PH: 0, PW: 0 },
+  ];
+  for (const [n, d] of shapes.entries()) {
+    const s = shapeOf(d);
+    const OH = ref.outSize(d.H, d.KH, d.SH, d.PH), OW = ref.outSize(d.W, d.KW, d.SW, d.PW);
+    const x = randomFloats(d.B * d.C * d.H * d.W, 101 + n);
+    const y = randomFloats(d.B * d.O * OH * OW, 111 + n, 0, 1); // the activation's output
+    const dpool = randomFloats(y.length / 4, 121 + n);
+    const poolDims = { B: d.B, C: d.O, H: OH, W: OW, K: 2, S: 2, P: 0 };
+    const wCount = d.O * d.C * d.KH * d.KW, row = wCount + d.O;
+    const plan = uniformChunks(d.B, d.C * d.H * d.W, 16384)!;
+    const xView = new Float32Array(plan.viewFloats);
+    xView.set(x);
+    const variants = [
+      { outBlock: 1 },
+      { outBlock: d.O },
+      { plan },
+      { plan, window: true },
+    ];
+    for (const kind of ["avg", "max"] as const) {
+      for (const gate of ["sigmoid", undefined] as const) {
+        const argmax = Uint32Array.from(ref.pool(kind, poolDims, y).idx);
+        const dy = ref.poolBackward(kind, poolDims, y, dpool)
+          .map((g, i) => (gate ? g * y[i] * (1 - y[i]) : g));
+        const want = ref.conv2dBackward(d, x, randomFloats(wCount, 0), dy);
+        for (const variant of variants) {
+          const kernel = conv2dBackwardWeight(s, variant, { kind, gate });
+          const args = [
+            ...("plan" in variant ? [xView, chunkConstants(plan)] : [x]),
+            dpool,
+            ...(kind === "max" ? [argmax] : []),
+            ...(gate ? [y] : []),
+            d.B * row,
+          ];
+          const [partial] = await runKernel(kernel, args);
+          const [grad] = await runKernel(sumRows(d.B, row), [partial, row]);
+          const err = Math.max(
+            maxAbsDiff(grad.subarray(0, wCount), want.dw) / maxAbs(want.dw),
+            maxAbsDiff(grad.subarray(wCount), want.db) / maxAbs(want.db),
+          );
+          assert(
+            err < 1e-5,
+            `shape ${n} ${kind} ${gate} ${JSON.stringify(variant).slice(0, 40)}: ${err}`,
+          );
+        }
+      }
+    }
+  }
+});

@@ -349,7 +349,8 @@ export type WeightGradVariant =
   | { outBlock: number };
 
 /**
- * Conv backward to weight and bias: one invocation per (image, out channel, in channel) with x,
+ * Conv backward to weight and bias (with `pooledDy`, the backward of a following 2×2 pooling
+ * folded in, under a key of its own): one invocation per (image, out channel, in channel) with x,
  * and dy too when its chunks stay large enough, read through uniform views, by input row when the
  * vertical stride is 1 (CPU rule); or per (image, channel block, kernel row) from storage, with a
  * block of output channels that keeps `block × KW ≤ MAX_ACCUMULATORS` (or half of it).
@@ -381,6 +382,7 @@ export type WeightGradVariant =
 export function chooseConvBackwardWeight(
   s: Conv2dShape,
   tuning: Tuning,
+  pooledDy?: PoolKind,
 ): Choice<WeightGradVariant> {
   const candidates: Candidate<WeightGradVariant>[] = [];
   const plan = conv2dWeightGradPlan(s, UNIFORM_BINDING_FLOATS);
@@ -399,7 +401,9 @@ export function chooseConvBackwardWeight(
   // worth it while the dispatches stay within MAX_VIEW_CHUNK_GROWTH of x's alone.
   const bothFirst = both &&
     (!plan || views.plan.chunks.length <= MAX_VIEW_CHUNK_GROWTH * plan.chunks.length);
-  const viewed = (bothFirst ? [both, xOnly] : [xOnly, both]).filter((c) => !!c);
+  // A pooling's backward folded in computes dy where it is read: there is no dy to view.
+  const viewed = (bothFirst ? [both, xOnly] : [xOnly, both])
+    .flatMap((c) => (c && !(pooledDy && "dyPlan" in c.params) ? [c] : []));
   for (const c of viewed) {
     // With a vertical stride of 1, the input rows can stream past a window of dy rows: each is
     // loaded once instead of once per kernel row (same products, same order).
@@ -429,7 +433,8 @@ export function chooseConvBackwardWeight(
       params: { outBlock },
     });
   }
-  return select(convKey("conv2d.backward_weight", s), candidates, tuning, gpuRule);
+  const op = pooledDy ? `conv2d.backward_weight+${pooledDy}pool2` : "conv2d.backward_weight";
+  return select(convKey(op, s), candidates, tuning, gpuRule);
 }
 
 /**

@@ -12,7 +12,11 @@
  * @module
  */
 import { conv2dBackwardInput, conv2dForward, type Conv2dShape } from "../../kernels/conv2d.ts";
-import { conv2dBackwardWeight } from "../../kernels/conv2d_weight.ts";
+import {
+  conv2dBackwardWeight,
+  conv2dWeightGradPlan,
+  conv2dWeightGradViews,
+} from "../../kernels/conv2d_weight.ts";
 import { sumRows } from "../../kernels/reduce.ts";
 import { windowOutputSize } from "../../kernels/spec.ts";
 import { chunkConstants, UNIFORM_BINDING_FLOATS, uniformChunks } from "../../kernels/views.ts";
@@ -79,10 +83,11 @@ export class Conv2d extends ParametricLayer implements Layer {
   readonly parameters: readonly Parameter[];
 
   /**
-   * Fuses a following activation into its output, a 2×2 pooling after that into its forward,
-   * and the previous activation into its dx.
+   * Fuses a following activation into its output, a 2×2 pooling after that into its forward
+   * (and, without dx, that pooling's backward into its weight gradient), and the previous
+   * activation into its dx.
    */
-  readonly fuses = { activation: true, gate: true, pool: true } as const;
+  readonly fuses = { activation: true, gate: true, pool: true, poolBackward: true } as const;
 
   /** PyTorch's `Conv2d(in, out, kernel_size, stride, padding)` with default initialisation. */
   constructor(
@@ -138,13 +143,13 @@ export class Conv2d extends ParametricLayer implements Layer {
   }
 
   /** What each kernel reads through (views or storage), from the choosers. */
-  #choices(batch: number, input: Shape, tuning: Tuning, pool?: PoolKind) {
+  #choices(batch: number, input: Shape, tuning: Tuning, pool?: PoolKind, pooledDy?: PoolKind) {
     const shape = this.#shape(batch, input);
     const weightsFit = this.segment.uniformParams !== undefined;
     return {
       shape,
       forward: chooseConvForward(shape, weightsFit, tuning, pool),
-      weight: chooseConvBackwardWeight(shape, tuning),
+      weight: chooseConvBackwardWeight(shape, tuning, pooledDy),
       input: chooseConvBackwardInput(shape, weightsFit, tuning),
     };
   }
@@ -158,10 +163,14 @@ export class Conv2d extends ParametricLayer implements Layer {
     if (xPlan) out.xChunks = chunkConstants(xPlan);
     if (training) {
       out.partial = batch * this.#gradientRow() * 4;
-      if ("plan" in c.weight.params) {
-        out.wxChunks = chunkConstants(c.weight.params.plan);
-        const dyPlan = c.weight.params.dyPlan;
-        if (dyPlan) out.wdyChunks = chunkConstants(dyPlan);
+      // The weight gradient's views: of x alone, or of x and dy chunked alike (whichever variant
+      // runs: with a pooling's backward folded in, the pick differs).
+      const xOnly = conv2dWeightGradPlan(c.shape, UNIFORM_BINDING_FLOATS);
+      if (xOnly) out.wxChunks = chunkConstants(xOnly);
+      const paired = conv2dWeightGradViews(c.shape, UNIFORM_BINDING_FLOATS);
+      if (paired) {
+        out.wxPairChunks = chunkConstants(paired.plan);
+        out.wdyChunks = chunkConstants(paired.dyPlan);
       }
       const dyPlan = c.input.params.inputPlan;
       if (dyPlan) out.dyChunks = chunkConstants(dyPlan);
@@ -241,31 +250,48 @@ export class Conv2d extends ParametricLayer implements Layer {
 
   /** Weight and bias gradients, and dx when asked (gated by the fused activation, if any). */
   backward(io: BackwardIO): Op[] {
-    const c = this.#choices(io.batch, io.input, io.tuning);
+    const pooled = io.dyPooled;
+    if (pooled && io.dx) throw new Error(`${this}: a pooling's backward folded in, but dx asked`);
+    const c = this.#choices(io.batch, io.input, io.tuning, undefined, pooled?.kind);
     const row = this.#gradientRow();
     const xFloats = io.batch * sizeOf(io.input);
     const yFloats = io.batch * sizeOf(this.outputShape(io.input));
     const flops = this.#flops(io.batch, io.input);
-    const weightKernel = conv2dBackwardWeight(c.shape, c.weight.params);
+    const weightKernel = conv2dBackwardWeight(
+      c.shape,
+      c.weight.params,
+      pooled && { kind: pooled.kind, gate: pooled.gate },
+    );
     const partial = io.work.partial;
+    // dy, or what the folded pooling's backward computes it from.
+    const dy = pooled
+      ? [
+        pooled.dpool,
+        ...(pooled.kind === "max" ? [pooled.argmax!] : []),
+        ...(pooled.gate ? [io.y] : []),
+      ]
+      : [io.dy];
     const weightCalls = (): KernelCall[] => {
       const variant = c.weight.params;
-      if (!("plan" in variant)) return [{ kernel: weightKernel, buffers: [io.x, io.dy, partial] }];
-      const x = { plan: variant.plan, source: io.x, constants: io.work.wxChunks };
-      return variant.dyPlan
-        ? viewedCalls(weightKernel, [x, {
-          plan: variant.dyPlan,
-          source: io.dy,
-          constants: io.work.wdyChunks,
-        }], (views) => [...views, partial])
-        : viewedCalls(weightKernel, [x], (views) => [...views, io.dy, partial]);
+      if (!("plan" in variant)) return [{ kernel: weightKernel, buffers: [io.x, ...dy, partial] }];
+      if (!variant.dyPlan) {
+        const x = { plan: variant.plan, source: io.x, constants: io.work.wxChunks };
+        return viewedCalls(weightKernel, [x], (views) => [...views, ...dy, partial]);
+      }
+      return viewedCalls(weightKernel, [
+        { plan: variant.plan, source: io.x, constants: io.work.wxPairChunks },
+        { plan: variant.dyPlan, source: io.dy, constants: io.work.wdyChunks },
+      ], (views) => [...views, partial]);
     };
     const ops: Op[] = [{
       name: "conv2d.backward_weight",
-      variant: c.weight.variant,
+      variant: c.weight.variant +
+        (pooled
+          ? ` + ${pooled.kind}pool backward${pooled.gate ? ` gate ${pooled.gate}` : ""}`
+          : ""),
       tuning: c.weight,
       why: c.weight.why,
-      reads: ["x", "dy"],
+      reads: ["x", ...(pooled ? ["pooled.dy", ...(pooled.gate ? ["y"] : [])] : ["dy"])],
       writes: ["work.partial"],
       flops,
       bytes: 4 * (xFloats + yFloats + io.batch * row),

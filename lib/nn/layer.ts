@@ -75,6 +75,17 @@ export interface BackwardIO extends ForwardIO {
    * backward of the activation layer before this one, fused in.
    */
   gate?: ActivationKind;
+  /**
+   * dy is not stored: it is the backward of the 2×2 pooling after this layer (from its gradient
+   * `dpool` and, for max, its `argmax`), times the derivative of the activation between them
+   * (`gate`, at y), computed where the weight gradient reads it. Only for a layer with no dx.
+   */
+  dyPooled?: {
+    kind: PoolKind;
+    dpool: BufferSlice;
+    argmax?: BufferSlice;
+    gate?: ActivationKind;
+  };
 }
 
 /** Where a layer's parameters and their gradients live on the device. */
@@ -136,12 +147,14 @@ export interface Layer {
   readonly activation?: ActivationKind;
   /**
    * Which fusions the layer supports: `activation` in forward, `gate` in backward, `pool` (a
-   * following 2×2 pooling, see {@linkcode ForwardIO.pool}) in forward.
+   * following 2×2 pooling, see {@linkcode ForwardIO.pool}) in forward, `poolBackward` (that
+   * pooling's backward, see {@linkcode BackwardIO.dyPooled}) in its weight gradient.
    */
   readonly fuses?: {
     readonly activation?: boolean;
     readonly gate?: boolean;
     readonly pool?: boolean;
+    readonly poolBackward?: boolean;
   };
   /**
    * For pooling layers: its kind when it can run inside the forward of the layer before it

@@ -164,6 +164,11 @@ export async function buildStepPlan(
   const pooled = fusedPoolings(layers, fused, shapes);
   const poolAfter = new Map<number, number>();
   pooled.forEach((f, i) => f && poolAfter.set(i - (fused[i - 1] ? 2 : 1), i));
+  // When that layer computes no dx (the first), the pooling's backward runs inside its weight
+  // gradient too: the gradient of its output is never stored.
+  const folded = new Set(
+    [...poolAfter].filter(([p]) => p === 0 && layers[p].fuses?.poolBackward).map(([, j]) => j),
+  );
   const batched = (i: number): Shape => [batch, ...shapes[i]];
   const x = floats("x", batched(0));
   const outs: PlanTensor[] = [];
@@ -246,6 +251,8 @@ export async function buildStepPlan(
           return outs[poolAfter.get(i)!].name;
         case "pooled.argmax":
           return `${placed[poolAfter.get(i)!].path}.argmax`;
+        case "pooled.dy":
+          return grads[poolAfter.get(i)!]?.name ?? "?";
         default:
           return slot.startsWith("work.") ? `${path}.${slot.slice(5)}` : slot;
       }
@@ -313,14 +320,23 @@ export async function buildStepPlan(
   const backward: PlanOp[] = [];
   if (training) {
     for (let i = n - 1; i >= 0; i--) {
-      if (fused[i]) continue;
+      if (fused[i] || folded.has(i)) continue;
       const dy = grads[i]!;
       const dx = i ? grads[i - 1] : null;
+      const j = poolAfter.get(i);
       const ops = layers[i].backward({
         ...forwardIO(i),
         dy: dy.slice,
         dx: dx?.slice ?? null,
         gate: i > 0 && fused[i - 1] ? layers[i - 1].activation : undefined,
+        dyPooled: j !== undefined && folded.has(j)
+          ? {
+            kind: layers[j].fusiblePooling!(shapes[j])!,
+            dpool: grads[j]!.slice,
+            argmax: work[j].argmax,
+            gate: fused[i + 1] ? layers[i + 1].activation : undefined,
+          }
+          : undefined,
       });
       backward.push(...place(i, ops, dy, dx));
     }
