@@ -101,13 +101,12 @@ export function matmul(s: MatmulShape): KernelSpec {
       ? `b[${u32(bOff)} + (${col(c)}) * ${u32(K)} + k]`
       : `b[${u32(bOff)} + k * ${u32(N)} + ${col(c)}]`;
   const store = (r: number, c: number) => {
-    const bias = s.biasOffset === undefined ? "" : ` + b[${u32(s.biasOffset)} + n0 + ${u32(c)}]`;
     const at = `(m0 + ${u32(r)}) * ${u32(N)} + n0 + ${u32(c)}`;
     const guard = [
       M % TM ? `m0 + ${u32(r)} < ${u32(M)}` : "",
       N % TN ? `n0 + ${u32(c)} < ${u32(N)}` : "",
     ].filter(Boolean).join(" && ");
-    const write = `c[${u32(cOff)} + ${at}] = ${epilogue(s, `(acc${r}_${c}${bias})`, at)};`;
+    const write = `c[${u32(cOff)} + ${at}] = ${epilogue(s, `acc${r}_${c}`, at)};`;
     return guard ? `  if (${guard}) { ${write} }` : `  ${write}`;
   };
   const tiles = Array.from({ length: TM * TN }, (_, t) => [Math.floor(t / TN), t % TN]);
@@ -126,7 +125,15 @@ export function matmul(s: MatmulShape): KernelSpec {
   let mt = (wg % ${u32(rowGroups)}) * WORKGROUP_SIZE + lidx;
   if (mt >= ${u32(MT)}) { return; }
   let m0 = mt * ${u32(TM)};
-${tiles.map(([r, c]) => `  var acc${r}_${c} = 0.0;`).join("\n")}
+  // The bias first, then the products in order: the same sums as matmulUniformB's, so that the
+  // tuner's choice never changes a result.
+${
+      tiles.map(([r, c]) =>
+        `  var acc${r}_${c} = ${
+          s.biasOffset === undefined ? "0.0" : `b[${u32(s.biasOffset)} + ${col(c)}]`
+        };`
+      ).join("\n")
+    }
   for (var k = 0u; k < ${u32(K)}; k++) {
 ${unroll(TM, (r) => `    let a${r} = ${aAt(r)};`)}
 ${unroll(TN, (c) => `    let b${c} = ${bAt(c)};`)}
