@@ -300,10 +300,16 @@ function backwardWeightStorage(s: Conv2dShape, OB: number): KernelSpec {
   let lane = j % ${u32(lanes)};
   let dybase = (b * ${u32(d.O)} + ob) * ${u32(OHW)};
   let prow = b * ${u32(row)};
+  // Sums in the views variants' order (each row's sum, then added), so results never depend
+  // on the variant.
   if (lane == ${u32(lanes - 1)}) {
 ${unroll(OB, (k) => `    var s${k} = 0.0;`)}
-    for (var p = 0u; p < ${u32(OHW)}; p++) {
-${unroll(OB, (k) => `      s${k} += G(dybase + ${u32(k * OHW)} + p);`)}
+    for (var oy = 0u; oy < ${u32(d.OH)}; oy++) {
+      let dyrow = dybase + oy * ${u32(d.OW)};
+${
+      unroll(OB, (k) =>
+        `      s${k} += ${unroll(d.OW, (ox) => `G(dyrow + ${u32(k * OHW + ox)})`, " + ")};`)
+    }
     }
 ${unroll(OB, (k) => `    partial[prow + ${u32(d.O * d.CKK)} + ob + ${u32(k)}] = s${k};`)}
     return;
@@ -317,12 +323,14 @@ ${unroll(OB, (k) => unroll(d.KW, (kx) => `  var acc${k}_${kx} = 0.0;`))}
     let xrow = ((b * ${u32(d.C)} + c) * ${u32(d.H)} + u32(iy)) * ${u32(d.W)};
     let dyrow = dybase + oy * ${u32(d.OW)};
 ${loads}
+${unroll(OB, (k) => unroll(d.OW, (ox) => `    let g${k}_${ox} = G(dyrow + ${u32(k * OHW + ox)});`))}
 ${
-      unroll(d.OW, (ox) =>
-        `    {
-${unroll(OB, (k) => `      let g${k} = G(dyrow + ${u32(k * OHW + ox)});`)}
-${unroll(d.KW, (kx) => unroll(OB, (k) => `      acc${k}_${kx} += g${k} * v${ox * d.SW + kx};`))}
-    }`)
+      unroll(OB, (k) =>
+        unroll(d.KW, (kx) =>
+          `    acc${k}_${kx} += ${
+            unroll(d.OW, (ox) =>
+              `g${k}_${ox} * v${ox * d.SW + kx}`, " + ")
+          };`))
     }
   }
 ${

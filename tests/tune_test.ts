@@ -30,7 +30,9 @@ async function gradients(activation: "sigmoid" | "relu", pool: "avg" | "max", tu
 }
 
 for (const [activation, pool] of [["sigmoid", "avg"], ["relu", "max"]] as const) {
-  Deno.test(`every candidate variant of every op gives the rules' gradients (${activation} + ${pool})`, async () => {
+  // Every variant adds the same products in the same order, so the tuner never changes a result:
+  // the accuracy tables hold whatever it picks.
+  Deno.test(`every candidate variant of every op gives the rules' gradients bit for bit (${activation} + ${pool})`, async () => {
     const rules = await gradients(activation, pool, CPU_RULES);
     const rounds = Math.max(...Object.values(rules.alternatives).map((a) => a.length));
     assert(rounds > 5, `expected several candidates per op, got ${rounds}`);
@@ -45,11 +47,8 @@ for (const [activation, pool] of [["sigmoid", "avg"], ["relu", "max"]] as const)
         tried.add(`${key} ${picks[key]}`);
       }
       const err = maxAbsDiff(run.grads, rules.grads) / maxAbs(rules.grads);
-      assert(err < 1e-5, `round ${r}: gradients differ by ${err} (relative)`);
-      assert(
-        Math.abs(run.loss - rules.loss) < 1e-6,
-        `round ${r}: loss ${run.loss} vs ${rules.loss}`,
-      );
+      assert(err === 0, `round ${r}: gradients differ by ${err} (relative)`);
+      assertEquals(run.loss, rules.loss, `round ${r}: the loss differs`);
     }
     const total = Object.values(rules.alternatives).reduce((s, a) => s + a.length, 0);
     assertEquals(tried.size, total);
