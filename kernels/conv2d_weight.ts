@@ -21,7 +21,8 @@ export function conv2dWeightGradPlan(s: Conv2dShape, maxUniformFloats: number): 
 
 /**
  * The chunk plans of {@linkcode conv2dBackwardWeight} with dy through views too: x and dy in the
- * same chunks of images (null when an image of either does not fit a view).
+ * same chunks of images (null when an image of either does not fit a view). With `pooled`, the
+ * second plan is of a following 2×2 pooling's gradient instead (see {@linkcode PooledDy}).
  *
  * @example
  * ```ts
@@ -39,10 +40,12 @@ export function conv2dWeightGradPlan(s: Conv2dShape, maxUniformFloats: number): 
 export function conv2dWeightGradViews(
   s: Conv2dShape,
   maxUniformFloats: number,
+  pooled = false,
 ): { plan: ChunkPlan; dyPlan: ChunkPlan } | null {
   const xFloats = s.inChannels * s.height * s.width;
   const [OH, OW] = windowOutputSize([s.height, s.width], s.kernel, s.stride, s.padding);
-  const dyFloats = s.outChannels * OH * OW;
+  if (pooled && (OH % 2 || OW % 2)) return null;
+  const dyFloats = s.outChannels * OH * OW / (pooled ? 4 : 1);
   const x = uniformChunks(s.batch, xFloats, maxUniformFloats);
   const dy = uniformChunks(s.batch, dyFloats, maxUniformFloats);
   if (!x || !dy) return null;
@@ -84,12 +87,19 @@ export function conv2dBackwardWeight(
   pooledDy?: PooledDy,
 ): KernelSpec {
   if (pooledDy && "plan" in variant && variant.dyPlan) {
-    throw new RangeError("a pooled dy is not stored: it cannot be read through views");
+    throw new RangeError("a pooled dy is not stored: view dpool (PooledDy.view) instead");
   }
-  const spec = "plan" in variant
-    ? backwardWeightUniform(s, variant.plan, variant.dyPlan, variant.window ?? false)
-    : backwardWeightStorage(s, variant.outBlock);
-  if ("plan" in variant && variant.dyPlan) return spec; // G(k) reads the view of dy
+  if ("plan" in variant) {
+    return backwardWeightUniform(
+      s,
+      variant.plan,
+      variant.dyPlan,
+      variant.window ?? false,
+      pooledDy,
+    );
+  }
+  const spec = backwardWeightStorage(s, variant.outBlock);
+  if (pooledDy?.view) throw new RangeError("the storage variant reads dpool from storage");
   const dy = dyReader(s, pooledDy);
   return {
     ...spec,
@@ -113,6 +123,11 @@ export interface PooledDy {
   kind: PoolKind;
   /** The activation between the convolution and the pooling, if any. */
   gate?: ActivationKind;
+  /**
+   * Read dpool through uniform views chunked like x's (`plan` of the views variant; see
+   * {@linkcode conv2dWeightGradViews}), not from storage.
+   */
+  view?: ChunkPlan;
 }
 
 /** `fn G(k)`, dy at flat index k, and the bindings it reads (in place of `dy`). */
@@ -150,9 +165,12 @@ function backwardWeightUniform(
   plan: ChunkPlan,
   dyPlan: ChunkPlan | undefined,
   window: boolean,
+  pooled?: PooledDy,
 ): KernelSpec {
-  if (dyPlan && (dyPlan.images !== plan.images || dyPlan.chunks.length !== plan.chunks.length)) {
-    throw new RangeError("the views of x and dy must chunk the batch alike");
+  for (const other of [dyPlan, pooled?.view]) {
+    if (other && (other.images !== plan.images || other.chunks.length !== plan.chunks.length)) {
+      throw new RangeError("the views of x and dy (or dpool) must chunk the batch alike");
+    }
   }
   const d = dims(s);
   if (window && d.SH !== 1) {
@@ -189,10 +207,42 @@ ${
       const ix = u - d.PW;
       return ix < 0 || ix >= d.W ? `    let v${u} = 0.0;` : `    let v${u} = ${at(ix)};`;
     });
+  // One row of dy: stored, or (a pooling's backward folded in) from the pooled row, loaded once
+  // for its two rows and pairs of columns, and the activation's output, as the pooling's backward
+  // kernel computes it.
+  const PW = d.OW / 2, PHW = d.OH * d.OW / 4;
+  const dyRow = (oy: string) => {
+    if (!pooled) {
+      return {
+        pre: `    let dyrow = dyplane + ${oy} * ${u32(d.OW)};`,
+        at: (ox: number) => `G(dyrow + ${u32(ox)})`,
+      };
+    }
+    const max = pooled.kind === "max";
+    const pre = `    let yrow = yplane + ${oy} * ${u32(d.OW)};
+    let qrow = (${oy} / 2u) * ${u32(PW)};
+${
+      unroll(PW, (j) =>
+        `    let q${j} = ${
+          pooled.view ? `P(pplane + qrow + ${u32(j)})` : `dpool[pplane + qrow + ${u32(j)}]`
+        };`)
+    }${max ? "\n" + unroll(PW, (j) => `    let m${j} = argmax[gplane + qrow + ${u32(j)}];`) : ""}`;
+    const at = (ox: number) => {
+      const j = ox >> 1;
+      const g = max
+        ? `select(0.0, q${j}, m${j} == ${oy} * ${u32(d.OW)} + ${u32(ox)})`
+        : `q${j} * 0.25`;
+      return pooled.gate
+        ? `${g} * ${derivativeFromOutput(pooled.gate, `ygate[yrow + ${u32(ox)}]`)}`
+        : g;
+    };
+    return { pre, at };
+  };
   // Per output row (oy): its dy row in registers, then per kernel row one input row.
+  const outRow = dyRow("oy");
   const byOutputRow = `  for (var oy = 0u; oy < ${u32(d.OH)}; oy++) {
-    let dyrow = dyplane + oy * ${u32(d.OW)};
-${unroll(d.OW, (ox) => `    let g${ox} = G(dyrow + ${u32(ox)});`)}
+${outRow.pre}
+${unroll(d.OW, (ox) => `    let g${ox} = ${outRow.at(ox)};`)}
     gsum += ${unroll(d.OW, (ox) => `g${ox}`, " + ")};
 ${unroll(d.KH, kernelRow)}
   }`;
@@ -201,6 +251,7 @@ ${unroll(d.KH, kernelRow)}
   // is the by-output-row order's, so the results are bit-identical; it loads 24 values per 250
   // multiply-adds on conv2 instead of 80.
   const w = (k: number, ox: number) => `w${k}_${ox}`;
+  const inRow = dyRow("oy");
   const byInputRow = `${unroll(d.KH, (k) => unroll(d.OW, (ox) => `  var ${w(k, ox)} = 0.0;`))}
   for (var r = 0u; r < ${u32(d.OH + d.KH - 1)}; r++) {
 ${
@@ -210,8 +261,9 @@ ${
     })
   }
     let live = r < ${u32(d.OH)};
-    let dyrow = dyplane + min(r, ${u32(d.OH - 1)}) * ${u32(d.OW)};
-${unroll(d.OW, (ox) => `    ${w(0, ox)} = select(0.0, G(dyrow + ${u32(ox)}), live);`)}
+    let oy = min(r, ${u32(d.OH - 1)});
+${inRow.pre}
+${unroll(d.OW, (ox) => `    ${w(0, ox)} = select(0.0, ${inRow.at(ox)}, live);`)}
     gsum += ${unroll(d.OW, (ox) => w(0, ox), " + ")};
     let iy = i32(r) - ${d.PH};
     let rowOk = iy >= 0 && iy < ${d.H};
@@ -229,21 +281,32 @@ ${
   return {
     name: `${label("conv2d_backward_weight", s)} views of ${plan.images}${dyPlan ? " x, dy" : ""}${
       window ? " by input row" : ""
+    }${
+      pooled
+        ? ` dy from ${pooled.view ? "viewed " : ""}${pooled.kind}pool2${
+          pooled.gate ? ` gate ${pooled.gate}` : ""
+        }`
+        : ""
     }`,
     helpers: viewHelpers("xu", "X") + "\n" +
-      (dyPlan ? viewAccessor("gu", "G") : ""),
+      (dyPlan
+        ? viewAccessor("gu", "G")
+        : pooled?.view
+        ? viewAccessor("pu", "P")
+        : pooled
+        ? ""
+        : "fn G(k: u32) -> f32 { return dy[k]; }"),
     bindings: [
       ...viewBindings("xu", plan),
       ...(dyPlan
-        ? [
-          {
-            name: "gu",
-            type: `array<vec4f, ${dyPlan.viewFloats / 4}>`,
-            access: "uniform" as const,
-          },
-          { name: "gchunk", type: "Chunk", access: "uniform" as const },
-        ]
-        : [{ name: "dy", type: "array<f32>", access: "read" as const }]),
+        ? viewBindings("gu", dyPlan, "gchunk")
+        : pooled?.view
+        ? viewBindings("pu", pooled.view, "pchunk")
+        : [{ name: pooled ? "dpool" : "dy", type: "array<f32>", access: "read" as const }]),
+      ...(pooled?.kind === "max"
+        ? [{ name: "argmax", type: "array<u32>", access: "read" as const }]
+        : []),
+      ...(pooled?.gate ? [{ name: "ygate", type: "array<f32>", access: "read" as const }] : []),
       { name: "partial", type: "array<f32>", access: "read_write" },
     ],
     workgroupSize: 32,
@@ -254,7 +317,15 @@ ${
   let b = chunk.first + local;
   let o = (i % ${u32(perImage)}) / ${u32(d.C)};
   let c = i % ${u32(d.C)};
-  let dyplane = ${dyPlan ? "gchunk.base + (local" : "(b"} * ${u32(d.O)} + o) * ${u32(OHW)};
+${
+      pooled
+        ? `  let yplane = (b * ${u32(d.O)} + o) * ${u32(OHW)};
+  let gplane = (b * ${u32(d.O)} + o) * ${u32(PHW)};
+  let pplane = ${pooled.view ? "pchunk.base + (local" : "(b"} * ${u32(d.O)} + o) * ${u32(PHW)};`
+        : `  let dyplane = ${dyPlan ? "gchunk.base + (local" : "(b"} * ${u32(d.O)} + o) * ${
+          u32(OHW)
+        };`
+    }
   let xplane = chunk.base + (local * ${u32(d.C)} + c) * ${u32(d.H * d.W)};
   var gsum = 0.0;
 ${unroll(d.KH, (ky) => unroll(d.KW, (kx) => `  var acc${ky}_${kx} = 0.0;`))}

@@ -10,9 +10,9 @@ import {
   conv2dWeightGradViews,
 } from "../kernels/conv2d_weight.ts";
 import { sumRows } from "../kernels/reduce.ts";
-import { blockSize } from "../kernels/spec.ts";
+import { blockSize, type KernelSpec } from "../kernels/spec.ts";
 import { convTile, convTileCandidates, MAX_ACCUMULATORS } from "../lib/nn/choose.ts";
-import { chunkConstants, uniformChunks } from "../kernels/views.ts";
+import { chunkConstants, type ChunkPlan, uniformChunks } from "../kernels/views.ts";
 import { chunkedCalls, viewedCalls } from "../lib/nn/_chunked.ts";
 
 const cases: ref.ConvDims[] = [
@@ -339,11 +339,15 @@ Deno.test("conv2d weight gradient with a pooling's backward folded in matches po
     const plan = uniformChunks(d.B, d.C * d.H * d.W, 16384)!;
     const xView = new Float32Array(plan.viewFloats);
     xView.set(x);
+    // dpool through views chunked like x's (two images a view here).
+    const paired = conv2dWeightGradViews(s, Math.ceil(2.2 * d.C * d.H * d.W) + 64, true)!;
     const variants = [
       { outBlock: 1 },
       { outBlock: d.O },
       { plan },
       { plan, window: true },
+      { plan: paired.plan, view: paired.dyPlan },
+      { plan: paired.plan, view: paired.dyPlan, window: true },
     ];
     for (const kind of ["avg", "max"] as const) {
       for (const gate of ["sigmoid", undefined] as const) {
@@ -351,8 +355,21 @@ Deno.test("conv2d weight gradient with a pooling's backward folded in matches po
         const dy = ref.poolBackward(kind, poolDims, y, dpool)
           .map((g, i) => (gate ? g * y[i] * (1 - y[i]) : g));
         const want = ref.conv2dBackward(d, x, randomFloats(wCount, 0), dy);
-        for (const variant of variants) {
-          const kernel = conv2dBackwardWeight(s, variant, { kind, gate });
+        for (const { view, ...variant } of variants) {
+          const kernel = conv2dBackwardWeight(s, variant, { kind, gate, view });
+          if (view) {
+            const got = await viewedWeightGradient(kernel, variant.plan!, view, x, dpool, [
+              ...(kind === "max" ? [argmax] : []),
+              ...(gate ? [y] : []),
+            ], d.B * row);
+            const [grad] = await runKernel(sumRows(d.B, row), [got, row]);
+            const err = Math.max(
+              maxAbsDiff(grad.subarray(0, wCount), want.dw) / maxAbs(want.dw),
+              maxAbsDiff(grad.subarray(wCount), want.db) / maxAbs(want.db),
+            );
+            assert(err < 1e-5, `shape ${n} ${kind} ${gate} viewed dpool: ${err}`);
+            continue;
+          }
           const args = [
             ...("plan" in variant ? [xView, chunkConstants(plan)] : [x]),
             dpool,
@@ -375,3 +392,38 @@ Deno.test("conv2d weight gradient with a pooling's backward folded in matches po
     }
   }
 });
+
+/** Runs a weight-gradient kernel that reads x and dpool through views, chunk by chunk. */
+async function viewedWeightGradient(
+  kernel: KernelSpec,
+  plan: ChunkPlan,
+  view: ChunkPlan,
+  x: Float32Array,
+  dpool: Float32Array,
+  rest: ArrayBufferView[],
+  partialFloats: number,
+): Promise<Float32Array> {
+  const { device } = await testGpu();
+  const padded = (a: Float32Array) => {
+    const out = new Float32Array(Math.ceil(a.length / 64) * 64 + 64);
+    out.set(a);
+    return out;
+  };
+  const xBuf = storageBuffer(device, padded(x)), pBuf = storageBuffer(device, padded(dpool));
+  const partial = storageBuffer(device, partialFloats * 4);
+  const calls = viewedCalls(kernel, [
+    {
+      plan,
+      source: { buffer: xBuf },
+      constants: { buffer: constantBuffer(device, chunkConstants(plan)) },
+    },
+    {
+      plan: view,
+      source: { buffer: pBuf },
+      constants: { buffer: constantBuffer(device, chunkConstants(view)) },
+    },
+  ], (views) => [...views, ...rest.map((r) => storageBuffer(device, r)), partial]);
+  const runner = KernelRunner.for(device);
+  runner.submit(await runner.prepareAll(calls));
+  return await readFloats(device, partial, 0, partialFloats);
+}

@@ -345,7 +345,7 @@ export function chooseConvBackwardInput(
 
 /** A weight-gradient variant: views of x (and of dy), or storage with a block of channels. */
 export type WeightGradVariant =
-  | { plan: ChunkPlan; dyPlan?: ChunkPlan; window?: boolean }
+  | { plan: ChunkPlan; dyPlan?: ChunkPlan; dpoolPlan?: ChunkPlan; window?: boolean }
   | { outBlock: number };
 
 /**
@@ -386,24 +386,26 @@ export function chooseConvBackwardWeight(
 ): Choice<WeightGradVariant> {
   const candidates: Candidate<WeightGradVariant>[] = [];
   const plan = conv2dWeightGradPlan(s, UNIFORM_BINDING_FLOATS);
-  const views = conv2dWeightGradViews(s, UNIFORM_BINDING_FLOATS);
+  // With a pooling's backward folded in, dy is not stored: the second view is of its gradient.
+  const views = conv2dWeightGradViews(s, UNIFORM_BINDING_FLOATS, pooledDy !== undefined);
+  const dy = pooledDy ? `dy from the ${pooledDy} pooling's gradient` : "dy";
   const xOnly = plan && {
     variant: `views×${plan.chunks.length}`,
-    why: `x through ${plan.chunks.length} uniform view(s), dy from storage`,
+    why: `x through ${plan.chunks.length} uniform view(s), ${dy} from storage`,
     params: { plan },
   };
   const both = views && {
-    variant: `views×${views.plan.chunks.length} x, dy`,
-    why: `x and dy through ${views.plan.chunks.length} uniform view(s) each`,
-    params: views,
+    variant: `views×${views.plan.chunks.length} x, ${pooledDy ? "dpool" : "dy"}`,
+    why: `x and ${
+      pooledDy ? "the pooling's gradient" : "dy"
+    } through ${views.plan.chunks.length} uniform view(s) each`,
+    params: pooledDy ? { plan: views.plan, dpoolPlan: views.dyPlan } : views,
   };
   // Viewing dy too saves its storage reads but can shrink the chunks (dy's images are larger):
   // worth it while the dispatches stay within MAX_VIEW_CHUNK_GROWTH of x's alone.
   const bothFirst = both &&
     (!plan || views.plan.chunks.length <= MAX_VIEW_CHUNK_GROWTH * plan.chunks.length);
-  // A pooling's backward folded in computes dy where it is read: there is no dy to view.
-  const viewed = (bothFirst ? [both, xOnly] : [xOnly, both])
-    .flatMap((c) => (c && !(pooledDy && "dyPlan" in c.params) ? [c] : []));
+  const viewed = (bothFirst ? [both, xOnly] : [xOnly, both]).flatMap((c) => (c ? [c] : []));
   for (const c of viewed) {
     // With a vertical stride of 1, the input rows can stream past a window of dy rows: each is
     // loaded once instead of once per kernel row (same products, same order).

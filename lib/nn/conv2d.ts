@@ -172,6 +172,11 @@ export class Conv2d extends ParametricLayer implements Layer {
         out.wxPairChunks = chunkConstants(paired.plan);
         out.wdyChunks = chunkConstants(paired.dyPlan);
       }
+      const pooledPair = conv2dWeightGradViews(c.shape, UNIFORM_BINDING_FLOATS, true);
+      if (pooledPair) {
+        out.wxPoolChunks = chunkConstants(pooledPair.plan);
+        out.wdpoolChunks = chunkConstants(pooledPair.dyPlan);
+      }
       const dyPlan = c.input.params.inputPlan;
       if (dyPlan) out.dyChunks = chunkConstants(dyPlan);
     }
@@ -257,16 +262,19 @@ export class Conv2d extends ParametricLayer implements Layer {
     const xFloats = io.batch * sizeOf(io.input);
     const yFloats = io.batch * sizeOf(this.outputShape(io.input));
     const flops = this.#flops(io.batch, io.input);
+    const { dpoolPlan, ...weightVariant } = "plan" in c.weight.params
+      ? c.weight.params
+      : { ...c.weight.params, dpoolPlan: undefined };
     const weightKernel = conv2dBackwardWeight(
       c.shape,
-      c.weight.params,
-      pooled && { kind: pooled.kind, gate: pooled.gate },
+      weightVariant,
+      pooled && { kind: pooled.kind, gate: pooled.gate, view: dpoolPlan },
     );
     const partial = io.work.partial;
     // dy, or what the folded pooling's backward computes it from.
     const dy = pooled
       ? [
-        pooled.dpool,
+        ...(dpoolPlan ? [] : [pooled.dpool]),
         ...(pooled.kind === "max" ? [pooled.argmax!] : []),
         ...(pooled.gate ? [io.y] : []),
       ]
@@ -274,6 +282,12 @@ export class Conv2d extends ParametricLayer implements Layer {
     const weightCalls = (): KernelCall[] => {
       const variant = c.weight.params;
       if (!("plan" in variant)) return [{ kernel: weightKernel, buffers: [io.x, ...dy, partial] }];
+      if (pooled && dpoolPlan) {
+        return viewedCalls(weightKernel, [
+          { plan: variant.plan, source: io.x, constants: io.work.wxPoolChunks },
+          { plan: dpoolPlan, source: pooled.dpool, constants: io.work.wdpoolChunks },
+        ], (views) => [...views, ...dy, partial]);
+      }
       if (!variant.dyPlan) {
         const x = { plan: variant.plan, source: io.x, constants: io.work.wxChunks };
         return viewedCalls(weightKernel, [x], (views) => [...views, ...dy, partial]);
