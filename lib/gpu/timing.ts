@@ -84,21 +84,41 @@ async function timeWithWallClock(
   return Math.max((twice - once) / reps, 0);
 }
 
+/**
+ * One query set and its buffers per device, made once and kept with it: never destroyed by hand,
+ * since a query set destroyed and then dropped at exit has crashed Deno's wgpu on lavapipe.
+ */
+const timestampKits = new WeakMap<
+  GPUDevice,
+  { querySet: GPUQuerySet; resolved: GPUBuffer; staging: GPUBuffer }
+>();
+
+function timestampKit(device: GPUDevice) {
+  let kit = timestampKits.get(device);
+  if (!kit) {
+    kit = {
+      querySet: device.createQuerySet({ type: "timestamp", count: 2 }),
+      resolved: device.createBuffer({
+        size: 16,
+        usage: GPUBufferUsage.QUERY_RESOLVE | GPUBufferUsage.COPY_SRC,
+      }),
+      staging: device.createBuffer({
+        size: 16,
+        usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST,
+      }),
+    };
+    timestampKits.set(device, kit);
+  }
+  return kit;
+}
+
 async function timeWithTimestamps(
   device: GPUDevice,
   dispatches: readonly Dispatch[],
   reps: number,
   trials: number,
 ): Promise<number> {
-  const querySet = device.createQuerySet({ type: "timestamp", count: 2 });
-  const resolved = device.createBuffer({
-    size: 16,
-    usage: GPUBufferUsage.QUERY_RESOLVE | GPUBufferUsage.COPY_SRC,
-  });
-  const staging = device.createBuffer({
-    size: 16,
-    usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST,
-  });
+  const { querySet, resolved, staging } = timestampKit(device);
   const run = async (n: number) => {
     const encoder = device.createCommandEncoder();
     const pass = encoder.beginComputePass({
@@ -121,14 +141,8 @@ async function timeWithTimestamps(
     // Nanoseconds (the spec's unit); a device may clamp or quantize them, never below zero here.
     return end > begin ? Number(end - begin) / 1e6 / n : 0;
   };
-  try {
-    await run(1);
-    let best = Infinity;
-    for (let trial = 0; trial < trials; trial++) best = Math.min(best, await run(reps));
-    return best;
-  } finally {
-    querySet.destroy();
-    resolved.destroy();
-    staging.destroy();
-  }
+  await run(1);
+  let best = Infinity;
+  for (let trial = 0; trial < trials; trial++) best = Math.min(best, await run(reps));
+  return best;
 }
