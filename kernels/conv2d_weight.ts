@@ -143,13 +143,13 @@ function dyReader(s: Conv2dShape, pooled?: PooledDy): { helper: string; bindings
   const max = pooled.kind === "max";
   // The pooling kernel's expressions: (dpool · 0.25) for avg, dpool at the window's first
   // maximum for max; then times the activation's derivative at its output.
-  const g = max ? "select(0.0, dpool[w], argmax[w] == oy * ${OW} + ox)" : "dpool[w] * 0.25";
+  const g = max ? `select(0.0, dpool[w], argmax[w] == oy * ${u32(d.OW)} + ox)` : "dpool[w] * 0.25";
   return {
     helper: `fn G(k: u32) -> f32 {
   let ox = k % ${u32(d.OW)};
   let oy = (k / ${u32(d.OW)}) % ${u32(d.OH)};
   let w = ((k / ${u32(d.OH * d.OW)}) * ${u32(d.OH / 2)} + oy / 2u) * ${u32(d.OW / 2)} + ox / 2u;
-  let g = ${g.replace("${OW}", u32(d.OW))};
+  let g = ${g};
   return ${pooled.gate ? `g * ${derivativeFromOutput(pooled.gate, "ygate[k]")}` : "g"};
 }`,
     bindings: [
