@@ -10,7 +10,7 @@
  *
  * @module
  */
-import { ceilDiv, f32, type KernelSpec, u32 } from "./spec.ts";
+import { type Binding, ceilDiv, f32, type KernelSpec, u32 } from "./spec.ts";
 
 /** Shape of a batch gather. */
 export interface GatherShape {
@@ -71,23 +71,12 @@ export function gatherBatch(s: GatherShape): KernelSpec {
 fn byteAt(at: u32) -> f32 {
   return f32((images[at / 4u] >> ((at % 4u) * 8u)) & 255u);
 }`,
-    bindings: [
-      { name: "images", type: "array<u32>", access: "read" },
-      { name: "labels", type: "array<u32>", access: "read" },
-      { name: "order", type: "array<u32>", access: "read" },
-      { name: "window", type: "u32", access: "uniform" },
-      { name: "x", type: "array<f32>", access: "read_write" },
-      { name: "y", type: "array<u32>", access: "read_write" },
-    ],
+    bindings: gatherBindings("array<f32>"),
     workgroupSize: WG,
     workgroupCount: ceilDiv(n, WG),
     body: `
-  if (i >= ${u32(n)}) { return; }
-  let b = i / ${u32(DP)};
-  let p = i % ${u32(DP)};
-  let item = order[window + b];
-  let base = item * ${u32(SP)};
-  if (p == 0u) { y[b] = (labels[item / 4u] >> ((item % 4u) * 8u)) & 255u; }${pixel}`,
+${itemOf(n, DP)}
+  let base = item * ${u32(SP)};${pixel}`,
   };
 }
 
@@ -99,23 +88,34 @@ function copyWords(batch: number, SP: number): KernelSpec {
   const words = SP / 4, n = batch * words;
   return {
     name: `gather_batch copy of ${SP} bytes by words`,
-    bindings: [
-      { name: "images", type: "array<u32>", access: "read" },
-      { name: "labels", type: "array<u32>", access: "read" },
-      { name: "order", type: "array<u32>", access: "read" },
-      { name: "window", type: "u32", access: "uniform" },
-      { name: "x", type: "array<vec4f>", access: "read_write" },
-      { name: "y", type: "array<u32>", access: "read_write" },
-    ],
+    bindings: gatherBindings("array<vec4f>"),
     workgroupSize: WG,
     workgroupCount: ceilDiv(n, WG),
     body: `
-  if (i >= ${u32(n)}) { return; }
-  let b = i / ${u32(words)};
-  let p = i % ${u32(words)};
-  let item = order[window + b];
-  if (p == 0u) { y[b] = (labels[item / 4u] >> ((item % 4u) * 8u)) & 255u; }
+${itemOf(n, words)}
   let w = images[item * ${u32(words)} + p];
   x[i] = vec4f(f32(w & 255u), f32((w >> 8u) & 255u), f32((w >> 16u) & 255u), f32(w >> 24u)) / 255.0;`,
   };
+}
+
+/** The gather's bindings, x typed as `x` (one pixel or four a slot). */
+function gatherBindings(x: string): Binding[] {
+  return [
+    { name: "images", type: "array<u32>", access: "read" },
+    { name: "labels", type: "array<u32>", access: "read" },
+    { name: "order", type: "array<u32>", access: "read" },
+    { name: "window", type: "u32", access: "uniform" },
+    { name: "x", type: x, access: "read_write" },
+    { name: "y", type: "array<u32>", access: "read_write" },
+  ];
+}
+
+/** WGSL: invocation i of n covers slot p of image b (`perImage` slots), the dataset's `item`;
+ * the first slot of each image also writes its label. */
+function itemOf(n: number, perImage: number): string {
+  return `  if (i >= ${u32(n)}) { return; }
+  let b = i / ${u32(perImage)};
+  let p = i % ${u32(perImage)};
+  let item = order[window + b];
+  if (p == 0u) { y[b] = (labels[item / 4u] >> ((item % 4u) * 8u)) & 255u; }`;
 }

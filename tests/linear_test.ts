@@ -1,7 +1,7 @@
 import { assert, assertEquals } from "./_assert.ts";
 import { maxAbs, maxAbsDiff, randomFloats, runKernel, testGpu } from "./_gpu.ts";
 import { constantBuffer, readFloats, storageBuffer } from "../lib/gpu/buffers.ts";
-import { type BufferSlice, KernelRunner } from "../lib/gpu/kernel_runner.ts";
+import { type BufferSlice, type KernelCall, KernelRunner } from "../lib/gpu/kernel_runner.ts";
 import { chunkConstants } from "../kernels/views.ts";
 import * as ref from "./_reference.ts";
 import { matmul, matmulUniformB, matmulUniformPlan, matmulViewPlans } from "../kernels/linear.ts";
@@ -78,6 +78,18 @@ for (const [M, N, K] of [[37, 23, 50], [8, 10, 84], [256, 120, 400]]) {
       const aBuf = storageBuffer(device, a), bBuf = storageBuffer(device, b);
       const cBuf = storageBuffer(device, (64 + M * N) * 4);
       const constants = constantBuffer(device, chunkConstants(plan));
+      const want = ref.matmul(a, b, M, N, K, transA, transB).map((v, i) =>
+        v + (withBias ? b[N * K + (i % N)] : 0)
+      );
+      const check = async (what: string, calls: KernelCall[]) => {
+        const runner = KernelRunner.for(device);
+        runner.submit(await runner.prepareAll(calls));
+        const c = await readFloats(device, cBuf, 0, 64 + M * N);
+        const err = maxAbsDiff(c.subarray(64), want) / maxAbs(want);
+        console.log(`${what} ${M}×${N}×${K}: max relative difference ${err}`);
+        assert(err < 1e-6, String(err));
+        assert(c.subarray(0, 64).every((v) => v === 0), "wrote before cOffset");
+      };
       // The chooser's tiles (one row and the widest, 2×16, 4×8, 8×8, 4×16), a narrow one with a
       // guarded edge, and one whose rows do not divide M.
       const tiles = [[1, MAX_MATMUL_TILE], [2, 16], [4, 8], [8, 8], [4, 16], [1, 7], [3, 5]];
@@ -93,18 +105,7 @@ for (const [M, N, K] of [[37, 23, 50], [8, 10, 84], [256, 120, 400]]) {
             cBuf,
           ],
         }));
-        const runner = KernelRunner.for(device);
-        runner.submit(await runner.prepareAll(calls));
-        const c = await readFloats(device, cBuf, 0, 64 + M * N);
-        const want = ref.matmul(a, b, M, N, K, transA, transB).map((v, i) =>
-          v + (withBias ? b[N * K + (i % N)] : 0)
-        );
-        const err = maxAbsDiff(c.subarray(64), want) / maxAbs(want);
-        console.log(
-          `uniform-B matmul ${M}×${N}×${K} (${plan.chunks.length} chunks, tile ${tileM}x${tileN}): max relative difference ${err}`,
-        );
-        assert(err < 1e-6, String(err));
-        assert(c.subarray(0, 64).every((v) => v === 0), "wrote before cOffset");
+        await check(`uniform-B matmul (${calls.length} chunks, tile ${tileM}x${tileN})`, calls);
       }
       // A through views too: by rows of C (crossed with B's chunks), or along K beside B.
       const both = matmulViewPlans(shape, M * N * K > 1e6 ? 16384 : 320);
@@ -131,17 +132,7 @@ for (const [M, N, K] of [[37, 23, 50], [8, 10, 84], [256, 120, 400]]) {
         const calls = transA
           ? viewedCalls(kernel, [aViews, bViews], bind)
           : crossedCalls(kernel, aViews, bViews, bind);
-        const runner = KernelRunner.for(device);
-        runner.submit(await runner.prepareAll(calls));
-        const c = await readFloats(device, cBuf, 0, 64 + M * N);
-        const want = ref.matmul(a, b, M, N, K, transA, transB).map((v, i) =>
-          v + (withBias ? b[N * K + (i % N)] : 0)
-        );
-        const err = maxAbsDiff(c.subarray(64), want) / maxAbs(want);
-        console.log(
-          `uniform-A, B matmul ${M}×${N}×${K} (${calls.length} calls, tile ${tileM}x${tileN}): max relative difference ${err}`,
-        );
-        assert(err < 1e-6, String(err));
+        await check(`uniform-A, B matmul (${calls.length} calls, tile ${tileM}x${tileN})`, calls);
       }
     });
   }

@@ -228,9 +228,13 @@ export class KernelRunner {
     return Promise.all(calls.map((c) => this.prepare(c)));
   }
 
-  /** Records dispatches into one compute pass of `encoder`. */
-  static record(encoder: GPUCommandEncoder, dispatches: readonly Dispatch[]): void {
-    const pass = encoder.beginComputePass();
+  /** Records dispatches into one compute pass of `encoder` (`descriptor`: e.g. its timestamps). */
+  static record(
+    encoder: GPUCommandEncoder,
+    dispatches: readonly Dispatch[],
+    descriptor: GPUComputePassDescriptor = {},
+  ): void {
+    const pass = encoder.beginComputePass(descriptor);
     for (const d of dispatches) {
       pass.setPipeline(d.pipeline);
       pass.setBindGroup(0, d.bindGroup);

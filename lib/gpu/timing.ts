@@ -121,17 +121,9 @@ async function timeWithTimestamps(
   const { querySet, resolved, staging } = timestampKit(device);
   const run = async (n: number) => {
     const encoder = device.createCommandEncoder();
-    const pass = encoder.beginComputePass({
+    KernelRunner.record(encoder, Array.from({ length: n }, () => dispatches).flat(), {
       timestampWrites: { querySet, beginningOfPassWriteIndex: 0, endOfPassWriteIndex: 1 },
     });
-    for (let r = 0; r < n; r++) {
-      for (const d of dispatches) {
-        pass.setPipeline(d.pipeline);
-        pass.setBindGroup(0, d.bindGroup);
-        pass.dispatchWorkgroups(d.workgroups[0], d.workgroups[1]);
-      }
-    }
-    pass.end();
     encoder.resolveQuerySet(querySet, 0, 2, resolved, 0);
     encoder.copyBufferToBuffer(resolved, 0, staging, 0, 16);
     device.queue.submit([encoder.finish()]);
