@@ -6,7 +6,7 @@
  * loaded and unloaded in each, the process then aborts at exit with a corrupted heap (glibc:
  * "corrupted size vs. prev_size", "malloc_consolidate(): invalid chunk size") after every test has
  * passed: 6 of 40 runs of ten small GPU modules, and OpenGL alone aborts too; Vulkan alone, none
- * of 40.
+ * of 52.
  *
  * @module
  */
