@@ -59,9 +59,10 @@ export function chooseWebGpuBackend(probe: BackendProbe = denoProbe()): string |
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { useWebGpuBackend } from "./webgpu_backend.ts";
  * const backend = useWebGpuBackend();
- * console.log(`WebGPU backend: ${backend ?? "wgpu's choice"}`);
+ * assert.equal(Deno.env.get("DENO_WEBGPU_BACKEND"), backend);
  * ```
  */
 export function useWebGpuBackend(): string | undefined {
