@@ -98,8 +98,8 @@ export function conv2dBackwardWeight(
       pooledDy,
     );
   }
-  const spec = backwardWeightStorage(s, variant.outBlock);
   if (pooledDy?.view) throw new RangeError("the storage variant reads dpool from storage");
+  const spec = backwardWeightStorage(s, variant.outBlock);
   const dy = dyReader(s, pooledDy);
   return {
     ...spec,
@@ -181,6 +181,12 @@ function backwardWeightUniform(
   const row = d.O * d.CKK + d.O;
   const OHW = d.OH * d.OW;
   const span = (d.OW - 1) * d.SW + d.KW; // input columns one output row reads
+  // One input row's values (v0, v1, ...), zeros on the padding.
+  const inputRow = (at: (ix: number) => string, indent = "    ") =>
+    unroll(span, (u) => {
+      const ix = u - d.PW;
+      return `${indent}let v${u} = ${ix < 0 || ix >= d.W ? "0.0" : at(ix)};`;
+    });
   // Per output row: its dy row in registers, then per kernel row one input row, each value
   // reused across the taps and output columns it meets.
   const kernelRow = (ky: number) =>
@@ -188,25 +194,13 @@ function backwardWeightUniform(
       let iy = i32(oy * ${u32(d.SH)}) + ${ky - d.PH};
       if (iy >= 0 && iy < ${d.H}) {
         let rowBase = xplane + u32(iy) * ${u32(d.W)};
-${
-      unroll(span, (u) => {
-        const ix = u - d.PW;
-        return ix < 0 || ix >= d.W
-          ? `        let v${u} = 0.0;`
-          : `        let v${u} = X(rowBase + ${u32(ix)});`;
-      })
-    }
+${inputRow((ix) => `X(rowBase + ${u32(ix)})`, "        ")}
 ${
       unroll(d.KW, (kx) =>
         `        acc${ky}_${kx} += ${unroll(d.OW, (ox) => `g${ox} * v${ox * d.SW + kx}`, " + ")};`)
     }
       }
     }`;
-  const inputRow = (at: (ix: number) => string) =>
-    unroll(span, (u) => {
-      const ix = u - d.PW;
-      return ix < 0 || ix >= d.W ? `    let v${u} = 0.0;` : `    let v${u} = ${at(ix)};`;
-    });
   // One row of dy: stored, or (a pooling's backward folded in) from the pooled row, loaded once
   // for its two rows and pairs of columns, and the activation's output, as the pooling's backward
   // kernel computes it.
@@ -238,11 +232,12 @@ ${
     };
     return { pre, at };
   };
+  const dyAt = dyRow("oy");
   // Per output row (oy): its dy row in registers, then per kernel row one input row.
-  const outRow = dyRow("oy");
-  const byOutputRow = `  for (var oy = 0u; oy < ${u32(d.OH)}; oy++) {
-${outRow.pre}
-${unroll(d.OW, (ox) => `    let g${ox} = ${outRow.at(ox)};`)}
+  const byOutputRow = () =>
+    `  for (var oy = 0u; oy < ${u32(d.OH)}; oy++) {
+${dyAt.pre}
+${unroll(d.OW, (ox) => `    let g${ox} = ${dyAt.at(ox)};`)}
     gsum += ${unroll(d.OW, (ox) => `g${ox}`, " + ")};
 ${unroll(d.KH, kernelRow)}
   }`;
@@ -251,32 +246,31 @@ ${unroll(d.KH, kernelRow)}
   // is the by-output-row order's, so the results are bit-identical; it loads 24 values per 250
   // multiply-adds on conv2 instead of 80.
   const w = (k: number, ox: number) => `w${k}_${ox}`;
-  const inRow = dyRow("oy");
-  const byInputRow = `${unroll(d.KH, (k) => unroll(d.OW, (ox) => `  var ${w(k, ox)} = 0.0;`))}
+  const byInputRow = () =>
+    `${unroll(d.KH, (k) => unroll(d.OW, (ox) => `  var ${w(k, ox)} = 0.0;`))}
   for (var r = 0u; r < ${u32(d.OH + d.KH - 1)}; r++) {
 ${
-    unroll(d.KH - 1, (j) => {
-      const k = d.KH - 1 - j;
-      return unroll(d.OW, (ox) => `    ${w(k, ox)} = ${w(k - 1, ox)};`);
-    })
-  }
+      unroll(d.KH - 1, (j) => {
+        const k = d.KH - 1 - j;
+        return unroll(d.OW, (ox) => `    ${w(k, ox)} = ${w(k - 1, ox)};`);
+      })
+    }
     let live = r < ${u32(d.OH)};
     let oy = min(r, ${u32(d.OH - 1)});
-${inRow.pre}
-${unroll(d.OW, (ox) => `    ${w(0, ox)} = select(0.0, ${inRow.at(ox)}, live);`)}
+${dyAt.pre}
+${unroll(d.OW, (ox) => `    ${w(0, ox)} = select(0.0, ${dyAt.at(ox)}, live);`)}
     gsum += ${unroll(d.OW, (ox) => w(0, ox), " + ")};
     let iy = i32(r) - ${d.PH};
     let rowOk = iy >= 0 && iy < ${d.H};
     let rowBase = xplane + u32(clamp(iy, 0, ${d.H - 1})) * ${u32(d.W)};
 ${inputRow((ix) => `select(0.0, X(rowBase + ${u32(ix)}), rowOk)`)}
 ${
-    unroll(d.KH, (ky) =>
-      unroll(d.KW, (kx) =>
-        `    acc${ky}_${kx} += ${
-          unroll(d.OW, (ox) =>
-            `${w(ky, ox)} * v${ox * d.SW + kx}`, " + ")
-        };`))
-  }
+      unroll(d.KH, (ky) =>
+        unroll(d.KW, (kx) =>
+          `    acc${ky}_${kx} += ${
+            unroll(d.OW, (ox) => `${w(ky, ox)} * v${ox * d.SW + kx}`, " + ")
+          };`))
+    }
   }`;
   return {
     name: `${label("conv2d_backward_weight", s)} views of ${plan.images}${dyPlan ? " x, dy" : ""}${
@@ -295,7 +289,7 @@ ${
         ? viewAccessor("pu", "P")
         : pooled
         ? ""
-        : "fn G(k: u32) -> f32 { return dy[k]; }"),
+        : dyReader(s).helper),
     bindings: [
       ...viewBindings("xu", plan),
       ...(dyPlan
@@ -329,7 +323,7 @@ ${
   let xplane = chunk.base + (local * ${u32(d.C)} + c) * ${u32(d.H * d.W)};
   var gsum = 0.0;
 ${unroll(d.KH, (ky) => unroll(d.KW, (kx) => `  var acc${ky}_${kx} = 0.0;`))}
-${window ? byInputRow : byOutputRow}
+${window ? byInputRow() : byOutputRow()}
   let prow = b * ${u32(row)};
   if (c == 0u) { partial[prow + ${u32(d.O * d.CKK)} + o] = gsum; }
   let wrow = prow + (o * ${u32(d.C)} + c) * ${u32(d.KK)};
