@@ -1,7 +1,8 @@
 /**
- * The engine under `lenet-webgpu`, for people who build their own layers or kernels: the layer
- * contract, the kernel choosers, the step plan, the kernel descriptors and their runner, buffers,
- * uniform views, the seeded generator, and the file formats' raw codecs.
+ * The engine under `lenet-webgpu`, for people who build their own layers or kernels, or look
+ * under the hood: the layer contract, each op's kernel candidates and the tuner that picks among
+ * them, the step plan, the kernel descriptors and their runner, buffers, uniform views, the
+ * training state, the HTML and SVG views, the seeded generator, and the file formats' raw codecs.
  *
  * ```ts
  * import assert from "node:assert/strict";
@@ -27,7 +28,10 @@
  * @module
  */
 
-// Layers: the contract, the base classes, the choosers.
+export type { Shape, Tensor } from "./lib/tensor.ts";
+export { type AdapterSummary, checkGpu } from "./lib/gpu/device.ts";
+
+// Layers: the contract, the base classes, their options.
 export {
   type BackwardIO,
   type ForwardIO,
@@ -38,9 +42,39 @@ export {
   ParametricLayer,
   type Workspace,
 } from "./lib/nn/layer.ts";
-export { type NamedParameter, type PlacedLayer } from "./lib/nn/sequential.ts";
+export {
+  type NamedParameter,
+  type PlacedLayer,
+  type SequentialOptions,
+} from "./lib/nn/sequential.ts";
+export type { SummaryRow } from "./lib/nn/summary.ts";
+export type { Conv2dOptions } from "./lib/nn/conv2d.ts";
 export { Activation } from "./lib/nn/activation.ts";
-export { Pool2d } from "./lib/nn/pool.ts";
+export { Pool2d, type Pool2dOptions } from "./lib/nn/pool.ts";
+
+// The model's internals, training's state and events, the optimisers' flat form.
+export type { ParameterInfo } from "./lib/train/model.ts";
+export { FlatOptimizer, type OptimizerState } from "./lib/train/optimizer.ts";
+export type { LossPoint, StepEvent } from "./lib/train/trainer.ts";
+export {
+  decodeTrainingState,
+  encodeTrainingState,
+  type TrainingState,
+} from "./lib/io/training_state.ts";
+export { checkpointArchitecture, checkpointMetadata } from "./lib/io/checkpoint.ts";
+export { confusionMatrix, perClassAccuracy, type Predictions } from "./lib/train/evaluator.ts";
+
+// Tuning: measuring candidates, storing picks.
+export {
+  adapterKey,
+  localStorageTuningStore,
+  measureVariants,
+  memoryTuningStore,
+  type OpTiming,
+  TUNE_LEVELS,
+  type TuneResult,
+} from "./lib/train/tune.ts";
+export { rulesFor, type Tuning } from "./lib/nn/choose.ts";
 export {
   type Candidate,
   type Choice,
@@ -59,7 +93,16 @@ export {
 export { timeDispatches, type TimingClock, timingClock } from "./lib/gpu/timing.ts";
 
 // The step plan.
-export { buildStepPlan, type PlanModel, stepCalls } from "./lib/train/plan.ts";
+export {
+  buildStepPlan,
+  formatPlan,
+  type Mode,
+  type PlanModel,
+  type PlanOp,
+  type PlanTensor,
+  stepCalls,
+  type StepPlan,
+} from "./lib/train/plan.ts";
 export { fusedActivations } from "./lib/train/fusion.ts";
 
 // Kernels and the runner.
@@ -73,9 +116,14 @@ export {
 export { readFloats, readUints, storageBuffer, writeBytes } from "./lib/gpu/buffers.ts";
 export { type Binding, type BindingAccess, kernelSource, type KernelSpec } from "./kernels/spec.ts";
 export { type ChunkPlan, type ImageChunk, uniformChunks } from "./kernels/views.ts";
-export type { ActivationKind } from "./kernels/activation.ts";
+export { ACTIVATION_KINDS, type ActivationKind } from "./kernels/activation.ts";
 export type { Conv2dShape, ConvTile } from "./kernels/conv2d.ts";
-export type { Pool2dShape, PoolBackwardVariant, PoolKind } from "./kernels/pool.ts";
+export {
+  type Pool2dShape,
+  POOL_KINDS,
+  type PoolBackwardVariant,
+  type PoolKind,
+} from "./kernels/pool.ts";
 export type { MatmulShape } from "./kernels/linear.ts";
 
 // Seeded randomness and raw file formats.
@@ -88,3 +136,17 @@ export {
   type SafetensorsFile,
 } from "./lib/io/safetensors.ts";
 export { decodeIdxImages, decodeIdxLabels, type IdxImages } from "./data/idx.ts";
+export type { IdxDatasetSpec, IdxFileSpec } from "./data/spec.ts";
+export { classCounts } from "./data/dataset.ts";
+export { type DownloadProgress, fetchBytes } from "./data/download.ts";
+
+// Views: charts and the HTML that notebooks and the page show.
+export type { ChartData } from "./lib/view/chart.ts";
+export {
+  greyImageUrl,
+  historyHtml,
+  JUPYTER_DISPLAY,
+  type MediaBundle,
+  predictionGridHtml,
+  summaryHtml,
+} from "./lib/view/html.ts";

@@ -3,8 +3,9 @@
  * through WebGPU (`navigator.gpu`) — in Deno, the Deno Jupyter kernel or a browser.
  *
  * This module is what a user needs: the device, the network and its layers, the model, the
- * optimisers, training and evaluation, the data, checkpoints and the loss chart. The kernels and
- * the step plan, for people who build their own layers, are in `./engine`.
+ * optimisers, training, tuning and evaluation, the data, checkpoints, the charts and the errors.
+ * Everything under them (the layer contract, the kernel candidates and their tuning, the step
+ * plan, kernels and their runner, the HTML views, raw file codecs) is in `./engine`.
  *
  * ```ts
  * import assert from "node:assert/strict";
@@ -27,44 +28,31 @@
  */
 
 export { DEFAULTS, type Defaults } from "./lib/defaults.ts";
-export type { Shape, Tensor } from "./lib/tensor.ts";
 
 // The device.
-export {
-  type AdapterSummary,
-  checkGpu,
-  describeGpu,
-  type Gpu,
-  type GpuOptions,
-  requestGpu,
-  WebGpuUnavailableError,
-} from "./lib/gpu/device.ts";
+export { describeGpu, type Gpu, type GpuOptions, requestGpu } from "./lib/gpu/device.ts";
 
 // The network and its layers (PyTorch's semantics, layouts and initialisation).
 export { lenet5, type LeNetOptions, shapeSummary } from "./lib/nn/lenet.ts";
-export { type Summary, summary, type SummaryRow } from "./lib/nn/summary.ts";
-export { Sequential, type SequentialOptions } from "./lib/nn/sequential.ts";
-export { Conv2d, type Conv2dOptions } from "./lib/nn/conv2d.ts";
-export { AvgPool2d, MaxPool2d, type Pool2dOptions } from "./lib/nn/pool.ts";
+export { type Summary, summary } from "./lib/nn/summary.ts";
+export { Sequential } from "./lib/nn/sequential.ts";
+export { Conv2d } from "./lib/nn/conv2d.ts";
+export { AvgPool2d, MaxPool2d } from "./lib/nn/pool.ts";
 export { ReLU, Sigmoid } from "./lib/nn/activation.ts";
 export { Linear } from "./lib/nn/linear.ts";
 export { Flatten } from "./lib/nn/flatten.ts";
 
-// The model, training and evaluation.
-export { Model, type ModelOptions, type ParameterInfo } from "./lib/train/model.ts";
+// The model, training, tuning and evaluation.
+export { Model, type ModelOptions } from "./lib/train/model.ts";
 export {
   Adam,
   type AdamOptions,
-  FlatOptimizer,
   type Optimizer,
-  type OptimizerState,
   SGD,
   type SgdOptions,
 } from "./lib/train/optimizer.ts";
 export {
   type EpochMetrics,
-  type LossPoint,
-  type StepEvent,
   train,
   type TrainData,
   type TrainHistory,
@@ -72,74 +60,31 @@ export {
   type TrainOptions,
   type TrainProgress,
 } from "./lib/train/trainer.ts";
-export {
-  decodeTrainingState,
-  encodeTrainingState,
-  type TrainingState,
-} from "./lib/io/training_state.ts";
-export {
-  confusionMatrix,
-  type EvalOptions,
-  type EvalResult,
-  evaluate,
-  perClassAccuracy,
-  type Predictions,
-} from "./lib/train/evaluator.ts";
-export {
-  adapterKey,
-  localStorageTuningStore,
-  measureVariants,
-  memoryTuningStore,
-  type OpTiming,
-  tune,
-  TUNE_LEVELS,
-  type TuneLevel,
-  type TuneResult,
-  type TuningStore,
-} from "./lib/train/tune.ts";
-export { rulesFor, type Tuning } from "./lib/nn/choose.ts";
-export {
-  formatPlan,
-  type Mode,
-  type PlanOp,
-  type PlanTensor,
-  type StepPlan,
-} from "./lib/train/plan.ts";
+export { type EvalOptions, type EvalResult, evaluate } from "./lib/train/evaluator.ts";
+export { tune, type TuneLevel, type TuningStore } from "./lib/train/tune.ts";
 
 // Checkpoints and charts.
 export {
   type Architecture,
-  checkpointArchitecture,
-  checkpointMetadata,
   loadCheckpoint,
   type LoadCheckpointOptions,
   saveCheckpoint,
 } from "./lib/io/checkpoint.ts";
-export { type ChartData, lossChartSvg } from "./lib/view/chart.ts";
+export { lossChartSvg } from "./lib/view/chart.ts";
 export { confusionMatrixSvg } from "./lib/view/confusion_svg.ts";
-export {
-  greyImageUrl,
-  historyHtml,
-  JUPYTER_DISPLAY,
-  type MediaBundle,
-  predictionGridHtml,
-  summaryHtml,
-} from "./lib/view/html.ts";
 
-// Data.
-export { DataError } from "./data/idx.ts";
-export { DeviceLimitError, GpuFaultError, ModelBusyError, NonFiniteError } from "./lib/errors.ts";
-export { FASHION_MNIST, type IdxDatasetSpec, type IdxFileSpec } from "./data/spec.ts";
+// Data: the Fashion-MNIST files found (or downloaded) in Deno, fetched from a URL in a browser.
+export { FASHION_MNIST } from "./data/spec.ts";
+export { head, type ImageDataset, type Split, splitFromArrays } from "./data/dataset.ts";
+export { fetchIdxDataset } from "./data/download.ts";
+export { loadFashionMnist, loadIdxDataset, type LoadOptions } from "./deno/locate.ts";
+
+// Errors a caller may want to tell apart.
 export {
-  classCounts,
-  head,
-  type ImageDataset,
-  type Split,
-  splitFromArrays,
-} from "./data/dataset.ts";
-export {
-  type DownloadProgress,
-  loadFashionMnist,
-  loadIdxDataset,
-  type LoadOptions,
-} from "./data/locate.ts";
+  DataError,
+  DeviceLimitError,
+  GpuFaultError,
+  ModelBusyError,
+  NonFiniteError,
+} from "./errors.ts";
+export { WebGpuUnavailableError } from "./lib/gpu/device.ts";

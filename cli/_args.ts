@@ -1,4 +1,6 @@
 // The one place the CLI parses arguments (node:util's parseArgs; JSR's @std/cli is not reachable).
+import { ACTIVATION_KINDS, type ActivationKind } from "../kernels/activation.ts";
+import { POOL_KINDS, type PoolKind } from "../kernels/pool.ts";
 import { parseArgs } from "node:util";
 import { DEFAULTS } from "../lib/defaults.ts";
 
@@ -168,18 +170,18 @@ export const ARCHITECTURE_FLAGS = {
 
 /** The architecture the {@linkcode ARCHITECTURE_FLAGS} ask for (defaults: the reference's). */
 export function architectureFlags(flags: Record<string, string | boolean | undefined>): {
-  activation: "sigmoid" | "relu";
-  pool: "avg" | "max";
+  activation: ActivationKind;
+  pool: PoolKind;
   resize: number;
 } {
   return {
     activation: choiceFlag(
       "activation",
       flags.activation,
-      ["sigmoid", "relu"] as const,
+      ACTIVATION_KINDS,
       DEFAULTS.activation,
     ),
-    pool: choiceFlag("pool", flags.pool, ["avg", "max"] as const, DEFAULTS.pool),
+    pool: choiceFlag("pool", flags.pool, POOL_KINDS, DEFAULTS.pool),
     resize: numberFlag("resize", flags.resize, DEFAULTS.inputSize, {
       integer: true,
       min: 12,

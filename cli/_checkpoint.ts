@@ -1,16 +1,11 @@
 // A LeNet-5 from a checkpoint file, for the commands that read one (eval, predict).
+import { ACTIVATION_KINDS, type ActivationKind } from "../kernels/activation.ts";
+import { POOL_KINDS, type PoolKind } from "../kernels/pool.ts";
 import { choiceFlag, UsageError } from "./_args.ts";
 import { commandGpu } from "./_gpu.ts";
 import { readRegularFile } from "../deno/files.ts";
-import {
-  checkpointArchitecture,
-  checkpointMetadata,
-  DEFAULTS,
-  type Gpu,
-  lenet5,
-  loadCheckpoint,
-  Model,
-} from "../mod.ts";
+import { DEFAULTS, type Gpu, lenet5, loadCheckpoint, Model } from "../mod.ts";
+import { checkpointArchitecture, checkpointMetadata } from "../engine.ts";
 
 /** The flags every checkpoint-reading command has. */
 export const CHECKPOINT_FLAGS = {
@@ -39,9 +34,9 @@ export interface LoadedModel {
   /** The model with the file's weights. */
   model: Model;
   /** Its activation. */
-  activation: "sigmoid" | "relu";
+  activation: ActivationKind;
   /** Its pooling. */
-  pool: "avg" | "max";
+  pool: PoolKind;
 }
 
 /**
@@ -67,8 +62,8 @@ export async function modelFromCheckpoint(
     return flag ?? value;
   };
   const given = {
-    activation: architecture("activation", ["sigmoid", "relu"]) as "sigmoid" | "relu" | undefined,
-    pool: architecture("pool", ["avg", "max"]) as "avg" | "max" | undefined,
+    activation: architecture("activation", ACTIVATION_KINDS) as ActivationKind | undefined,
+    pool: architecture("pool", POOL_KINDS) as PoolKind | undefined,
   };
   // A file that does not say (a PyTorch state_dict) is taken as the reference's architecture, and
   // the command says so, on stderr so that --json output stays clean.

@@ -1,5 +1,5 @@
 // Progress display: a redrawn bar on a terminal, plain periodic lines otherwise.
-import type { StepEvent } from "../mod.ts";
+import type { StepEvent } from "../engine.ts";
 
 const encoder = new TextEncoder();
 

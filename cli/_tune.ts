@@ -1,14 +1,7 @@
 // `--tune off|cached|full` for train and bench: the rules, the picks stored for this adapter, or
 // every candidate timed now and the fastest stored (deno/tuning_store.ts).
-import {
-  DEFAULTS,
-  type Mode,
-  type Model,
-  type OpTiming,
-  tune,
-  TUNE_LEVELS,
-  type TuneLevel,
-} from "../mod.ts";
+import { DEFAULTS, type Model, tune, type TuneLevel } from "../mod.ts";
+import { type Mode, type OpTiming, TUNE_LEVELS } from "../engine.ts";
 import { fileTuningStore } from "../deno/tuning_store.ts";
 import { timingClock } from "../engine.ts";
 import { choiceFlag } from "./_args.ts";

@@ -15,15 +15,13 @@ import {
   DEFAULTS,
   describeGpu,
   evaluate,
-  formatPlan,
   head,
   lenet5,
   loadFashionMnist,
   Model,
-  type OpTiming,
-  type PlanOp,
   train,
 } from "../mod.ts";
+import { formatPlan, type OpTiming, type PlanOp } from "../engine.ts";
 import { KernelRunner, stepCalls, timeDispatches } from "../engine.ts";
 
 const FLAGS = {

@@ -20,17 +20,14 @@ import { claimRunDir } from "./_run_dir.ts";
 import { Progress } from "./_progress.ts";
 import {
   Adam,
-  decodeTrainingState,
   DEFAULTS,
   describeGpu,
-  encodeTrainingState,
   type EpochMetrics,
   GpuFaultError,
   head,
   lenet5,
   loadFashionMnist,
   lossChartSvg,
-  type LossPoint,
   Model,
   NonFiniteError,
   type Optimizer,
@@ -39,9 +36,14 @@ import {
   shapeSummary,
   summary,
   train,
-  type TrainingState,
   type TrainProgress,
 } from "../mod.ts";
+import {
+  decodeTrainingState,
+  encodeTrainingState,
+  type LossPoint,
+  type TrainingState,
+} from "../engine.ts";
 import { readRegularFile, sameFile, writeAtomic } from "../deno/files.ts";
 import { TUNE_FLAG, tuneForCommand, tuneLevel } from "./_tune.ts";
 

@@ -5,7 +5,8 @@
  *
  * @module
  */
-import { DataError, decodeIdxImages, decodeIdxLabels, gunzip, sha256Hex } from "./idx.ts";
+import { DataError } from "../errors.ts";
+import { decodeIdxImages, decodeIdxLabels, gunzip, sha256Hex } from "./idx.ts";
 import type { IdxDatasetSpec, IdxFileSpec } from "./spec.ts";
 
 /** One split: `count` images of `rows`×`cols` bytes and their labels. */

@@ -7,33 +7,7 @@
  *
  * @module
  */
-
-/**
- * An error about a data file; its message names the file and what was wrong, on one line.
- *
- * @example
- * ```ts
- * import assert from "node:assert/strict";
- * import { DataError } from "./idx.ts";
- * const e = new DataError("train-images-idx3-ubyte.gz", "gzip data is truncated");
- * assert.equal(e.message, "train-images-idx3-ubyte.gz: gzip data is truncated");
- * ```
- */
-export class DataError extends Error {
-  /** The file (or URL) the error is about. */
-  readonly file: string;
-  /**
-   * An error about `file`.
-   *
-   * @param file the file or URL
-   * @param problem what was wrong with it
-   */
-  constructor(file: string, problem: string) {
-    super(`${file}: ${problem}`);
-    this.name = "DataError";
-    this.file = file;
-  }
-}
+import { DataError } from "../errors.ts";
 
 /** IDX magic number of an image file (unsigned bytes, 3 dimensions). */
 export const IDX_IMAGES_MAGIC = 0x803;

@@ -1,5 +1,5 @@
 /**
- * File access for the Deno edges (`data/locate.ts` and `cli/`): reading only regular files (a
+ * File access for the Deno edges (`deno/locate.ts` and `cli/`): reading only regular files (a
  * FIFO or a device would block forever), writing through a temp file and a rename (a reader never
  * sees half a file), and error messages that say what happened to which path.
  *

@@ -5,7 +5,8 @@
  *
  * @module
  */
-import type { EpochMetrics, StepEvent, TrainOptions } from "../mod.ts";
+import type { EpochMetrics, TrainOptions } from "../mod.ts";
+import type { StepEvent } from "../engine.ts";
 
 interface JupyterApi {
   broadcast(type: string, content: Record<string, unknown>): Promise<void>;

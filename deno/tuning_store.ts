@@ -7,7 +7,7 @@
  * @module
  */
 import type { TuningStore } from "../lib/train/tune.ts";
-import { defaultCacheDir } from "../data/locate.ts";
+import { defaultCacheDir } from "./locate.ts";
 import { errorText, writeAtomic } from "./files.ts";
 
 /** The file's layout. */

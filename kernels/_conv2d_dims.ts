@@ -1,6 +1,26 @@
-// Shape arithmetic shared by the convolution kernels (conv2d.ts, conv2d_weight.ts).
-import type { Conv2dShape } from "./conv2d.ts";
+// The convolution's shape and its arithmetic, shared by the convolution kernels (conv2d.ts,
+// conv2d_weight.ts).
 import { windowOutputSize } from "./spec.ts";
+
+/** Shape of a convolution. */
+export interface Conv2dShape {
+  /** Batch size B. */
+  batch: number;
+  /** Input channels C. */
+  inChannels: number;
+  /** Input height H. */
+  height: number;
+  /** Input width W. */
+  width: number;
+  /** Output channels O. */
+  outChannels: number;
+  /** Kernel size [KH, KW]. */
+  kernel: readonly [number, number];
+  /** Stride [SH, SW]. */
+  stride: readonly [number, number];
+  /** Zero padding [PH, PW]. */
+  padding: readonly [number, number];
+}
 
 /** The shape's sizes under their usual one-letter names, with the output size. */
 export function dims(s: Conv2dShape) {

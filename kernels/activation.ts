@@ -8,8 +8,10 @@
  */
 import { ceilDiv, type KernelSpec, u32 } from "./spec.ts";
 
+/** The activations there are kernels for: the one home of their names (flags, files, options). */
+export const ACTIVATION_KINDS = ["sigmoid", "relu"] as const;
 /** Activation kind. */
-export type ActivationKind = "sigmoid" | "relu";
+export type ActivationKind = (typeof ACTIVATION_KINDS)[number];
 
 const WG = 256;
 

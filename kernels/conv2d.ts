@@ -22,27 +22,9 @@ import { activate, type ActivationKind, derivativeFromOutput } from "./activatio
 import type { PoolKind } from "./pool.ts";
 import { ceilDiv, type KernelSpec, u32, unroll } from "./spec.ts";
 import { type ChunkPlan, viewBindings, viewHelpers } from "./views.ts";
-import { dims, label } from "./_conv2d_dims.ts";
+import { type Conv2dShape, dims, label } from "./_conv2d_dims.ts";
 
-/** Shape of a convolution. */
-export interface Conv2dShape {
-  /** Batch size B. */
-  batch: number;
-  /** Input channels C. */
-  inChannels: number;
-  /** Input height H. */
-  height: number;
-  /** Input width W. */
-  width: number;
-  /** Output channels O. */
-  outChannels: number;
-  /** Kernel size [KH, KW]. */
-  kernel: readonly [number, number];
-  /** Stride [SH, SW]. */
-  stride: readonly [number, number];
-  /** Zero padding [PH, PW]. */
-  padding: readonly [number, number];
-}
+export type { Conv2dShape } from "./_conv2d_dims.ts";
 
 const WG = 64;
 

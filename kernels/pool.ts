@@ -42,8 +42,10 @@ export interface Pool2dShape {
   padding: readonly [number, number];
 }
 
+/** The poolings there are kernels for: the one home of their names (flags, files, options). */
+export const POOL_KINDS = ["avg", "max"] as const;
 /** Pooling kind. */
-export type PoolKind = "avg" | "max";
+export type PoolKind = (typeof POOL_KINDS)[number];
 
 const WG = 64;
 

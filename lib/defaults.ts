@@ -6,6 +6,8 @@
  *
  * @module
  */
+import type { ActivationKind } from "../kernels/activation.ts";
+import type { PoolKind } from "../kernels/pool.ts";
 
 /** The defaults; see {@linkcode DEFAULTS}. */
 export interface Defaults {
@@ -14,9 +16,9 @@ export interface Defaults {
   /** Output classes. */
   readonly numClasses: number;
   /** Activation of LeNet-5: the reference's sigmoid. */
-  readonly activation: "sigmoid" | "relu";
+  readonly activation: ActivationKind;
   /** Pooling of LeNet-5: the reference's average pooling. */
-  readonly pool: "avg" | "max";
+  readonly pool: PoolKind;
   /** Seed of the initial weights and the shuffling. */
   readonly seed: number;
   /** Epochs of `train` and `deno task train` (the reference runs 120). */

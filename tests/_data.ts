@@ -1,5 +1,5 @@
 // The committed Fashion-MNIST, loaded once per test module, and real subsets of it.
-import { loadFashionMnist } from "../data/locate.ts";
+import { loadFashionMnist } from "../deno/locate.ts";
 import type { ImageDataset } from "../data/dataset.ts";
 export { head } from "../data/dataset.ts";
 

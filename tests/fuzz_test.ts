@@ -3,7 +3,8 @@
 // exception, a hang or an allocation larger than the input. FUZZ_CASES=N runs N cases per parser
 // (default 4000); FUZZ_SEED picks another sequence.
 import { assert } from "./_assert.ts";
-import { DataError, decodeIdxImages, decodeIdxLabels, gunzip } from "../data/idx.ts";
+import { DataError } from "../errors.ts";
+import { decodeIdxImages, decodeIdxLabels, gunzip } from "../data/idx.ts";
 import { decodeSafetensors, encodeSafetensors, float32Tensors } from "../lib/io/safetensors.ts";
 import { checkpointArchitecture } from "../lib/io/checkpoint.ts";
 import { Random } from "../lib/random.ts";

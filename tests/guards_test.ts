@@ -7,7 +7,7 @@ import { Model } from "../lib/train/model.ts";
 import { Adam } from "../lib/train/optimizer.ts";
 import { train, trainOnBatch } from "../lib/train/trainer.ts";
 import { evaluate } from "../lib/train/evaluator.ts";
-import { DeviceLimitError, GpuFaultError, ModelBusyError, NonFiniteError } from "../lib/errors.ts";
+import { DeviceLimitError, GpuFaultError, ModelBusyError, NonFiniteError } from "../errors.ts";
 import { splitFromArrays } from "../data/dataset.ts";
 
 const gpu = requestGpu();

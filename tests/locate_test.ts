@@ -1,5 +1,5 @@
 import { assert, assertEquals, assertRejects } from "./_assert.ts";
-import { loadFashionMnist, loadIdxDataset } from "../data/locate.ts";
+import { loadFashionMnist, loadIdxDataset } from "../deno/locate.ts";
 import { classCounts } from "../data/dataset.ts";
 import { gzip, tinySpec } from "./_idx.ts";
 

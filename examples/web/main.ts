@@ -4,38 +4,39 @@
 // {"test_accuracy": ..., "images_per_second": ...} into #result; `?epochs=N&subset=N` change
 // that run. `?tune=off|cached|full` picks kernel variants as `--tune` does (default `cached`:
 // the picks a `full` run stored in this browser's localStorage).
-import { datasetFromBytes, head, type IdxFileBytes } from "../../data/dataset.ts";
-import { FASHION_MNIST } from "../../data/spec.ts";
-import { describeGpu, requestGpu } from "../../lib/gpu/device.ts";
-import { lenet5 } from "../../lib/nn/lenet.ts";
-import { DEFAULTS } from "../../lib/defaults.ts";
-import { Model } from "../../lib/train/model.ts";
-import { Adam } from "../../lib/train/optimizer.ts";
-import { evaluate } from "../../lib/train/evaluator.ts";
-import { type LossPoint, train } from "../../lib/train/trainer.ts";
 import {
-  localStorageTuningStore,
+  Adam,
+  DEFAULTS,
+  describeGpu,
+  evaluate,
+  FASHION_MNIST,
+  fetchIdxDataset,
+  head,
+  lenet5,
+  Model,
+  requestGpu,
+  train,
   tune,
-  TUNE_LEVELS,
   type TuneLevel,
-} from "../../lib/train/tune.ts";
-import { historyHtml, predictionGridHtml } from "../../lib/view/html.ts";
+} from "../../mod.ts";
+import {
+  type ActivationKind,
+  historyHtml,
+  localStorageTuningStore,
+  type LossPoint,
+  predictionGridHtml,
+  TUNE_LEVELS,
+} from "../../engine.ts";
 
 const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
 const status = (text: string) => ($("status").textContent = text);
 const params = new URLSearchParams(location.search);
 
-async function loadData() {
-  const files: Record<string, [string, Uint8Array]> = {};
-  for (const [key, spec] of Object.entries(FASHION_MNIST.files)) {
-    const response = await fetch(`./data/${spec.file}`);
-    if (!response.ok) throw new Error(`./data/${spec.file}: HTTP ${response.status}`);
-    files[key] = [spec.file, new Uint8Array(await response.arrayBuffer())];
-  }
-  return await datasetFromBytes(FASHION_MNIST, files as unknown as IdxFileBytes, location.origin);
+function loadData() {
+  return fetchIdxDataset(FASHION_MNIST, new URL("./data/", location.href).href);
 }
 
-async function run(options: { epochs: number; subset: number; activation: "relu" | "sigmoid" }) {
+async function run(options: { epochs: number; subset: number; activation: ActivationKind }) {
   $<HTMLButtonElement>("train").disabled = true;
   status("Loading Fashion-MNIST…");
   const data = await loadData();
@@ -101,7 +102,7 @@ function options() {
   return {
     epochs: Number($<HTMLInputElement>("epochs").value) || 1,
     subset: Number($<HTMLInputElement>("subset").value) || 8192,
-    activation: $<HTMLSelectElement>("activation").value as "relu" | "sigmoid",
+    activation: $<HTMLSelectElement>("activation").value as ActivationKind,
   };
 }
 

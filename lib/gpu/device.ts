@@ -5,7 +5,7 @@
  * @module
  */
 
-import { GpuFaultError } from "../errors.ts";
+import { GpuFaultError } from "../../errors.ts";
 
 /** What the adapter says about itself, for logs. */
 export interface AdapterSummary {

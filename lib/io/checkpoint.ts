@@ -5,7 +5,9 @@
  *
  * @module
  */
-import { DataError } from "../../data/idx.ts";
+import { ACTIVATION_KINDS, type ActivationKind } from "../../kernels/activation.ts";
+import { POOL_KINDS, type PoolKind } from "../../kernels/pool.ts";
+import { DataError } from "../../errors.ts";
 import { Activation } from "../nn/activation.ts";
 import { Pool2d } from "../nn/pool.ts";
 import type { Model } from "../train/model.ts";
@@ -14,9 +16,9 @@ import { decodeSafetensors, encodeSafetensors, float32Tensors } from "./safetens
 /** The architecture a LeNet-5 checkpoint records in its metadata (`activation`, `pool`, `input_size`). */
 export interface Architecture {
   /** Activation after each conv and hidden linear layer. */
-  activation: "sigmoid" | "relu";
+  activation: ActivationKind;
   /** Pooling. */
-  pool: "avg" | "max";
+  pool: PoolKind;
   /** Side of the square input images. */
   inputSize: number;
 }
@@ -59,8 +61,8 @@ export function checkpointArchitecture(
     );
   }
   return {
-    activation: choice("activation", ["sigmoid", "relu"] as const),
-    pool: choice("pool", ["avg", "max"] as const),
+    activation: choice("activation", ACTIVATION_KINDS),
+    pool: choice("pool", POOL_KINDS),
     inputSize: size === undefined ? undefined : Number(size),
   };
 }
@@ -87,7 +89,8 @@ export interface LoadCheckpointOptions {
  * @example
  * ```ts
  * import assert from "node:assert/strict";
- * import { checkpointMetadata, lenet5, Model, requestGpu, saveCheckpoint } from "../../mod.ts";
+ * import { lenet5, Model, requestGpu, saveCheckpoint } from "../../mod.ts";
+ * import { checkpointMetadata } from "../../engine.ts";
  * const model = new Model(await requestGpu(), lenet5());
  * const bytes = await saveCheckpoint(model, { activation: "sigmoid", pool: "avg" });
  * assert.equal(checkpointMetadata(bytes).activation, "sigmoid");

@@ -6,7 +6,7 @@
  * @module
  */
 import type { Tensor } from "../tensor.ts";
-import { DataError } from "../../data/idx.ts";
+import { DataError } from "../../errors.ts";
 
 /** A tensor as stored: its dtype name, shape and raw bytes. */
 export interface RawTensor {

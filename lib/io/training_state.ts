@@ -8,7 +8,7 @@
  *
  * @module
  */
-import { DataError } from "../../data/idx.ts";
+import { DataError } from "../../errors.ts";
 import type { Tensor } from "../tensor.ts";
 import type { OptimizerState } from "../train/optimizer.ts";
 import type { EpochMetrics, LossPoint, TrainProgress } from "../train/trainer.ts";

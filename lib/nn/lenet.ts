@@ -9,6 +9,8 @@
  *
  * @module
  */
+import { ACTIVATION_KINDS, type ActivationKind } from "../../kernels/activation.ts";
+import { POOL_KINDS, type PoolKind } from "../../kernels/pool.ts";
 import { ReLU, Sigmoid } from "./activation.ts";
 import { Conv2d } from "./conv2d.ts";
 import { Flatten } from "./flatten.ts";
@@ -22,9 +24,9 @@ import { DEFAULTS } from "../defaults.ts";
 /** Options of {@linkcode lenet5}. */
 export interface LeNetOptions {
   /** Activation after each conv and hidden linear layer; default `sigmoid` (the reference). */
-  activation?: "sigmoid" | "relu";
+  activation?: ActivationKind;
   /** Pooling; default `avg` (the reference). */
-  pool?: "avg" | "max";
+  pool?: PoolKind;
   /** Seed of the initial weights; default 0. */
   seed?: number;
   /** Side of the square input images; default 28. */
@@ -48,11 +50,13 @@ export interface LeNetOptions {
 export function lenet5(options: LeNetOptions = {}): Sequential {
   const activation = options.activation ?? DEFAULTS.activation;
   const poolKind = options.pool ?? DEFAULTS.pool;
-  if (activation !== "sigmoid" && activation !== "relu") {
-    throw new RangeError(`lenet5: activation must be "sigmoid" or "relu", got "${activation}"`);
+  if (!ACTIVATION_KINDS.includes(activation)) {
+    throw new RangeError(
+      `lenet5: activation must be one of ${ACTIVATION_KINDS.join(", ")}, got "${activation}"`,
+    );
   }
-  if (poolKind !== "avg" && poolKind !== "max") {
-    throw new RangeError(`lenet5: pool must be "avg" or "max", got "${poolKind}"`);
+  if (!POOL_KINDS.includes(poolKind)) {
+    throw new RangeError(`lenet5: pool must be one of ${POOL_KINDS.join(", ")}, got "${poolKind}"`);
   }
   const rng = new Random(options.seed ?? DEFAULTS.seed);
   const act = (): Layer => activation === "relu" ? new ReLU() : new Sigmoid();

@@ -1,12 +1,12 @@
 // Invariants the training entry points check before touching the device.
 import type { Split } from "../../data/dataset.ts";
-import { ModelBusyError } from "../errors.ts";
-import type { Model } from "./model.ts";
+import { ModelBusyError } from "../../errors.ts";
 
-const running = new WeakMap<Model, string>();
+// Keyed by the model object (any object): this module needs nothing else of a model.
+const running = new WeakMap<object, string>();
 
 /** Runs `fn` as the model's only run: a second concurrent one throws {@linkcode ModelBusyError}. */
-export async function exclusive<T>(model: Model, what: string, fn: () => Promise<T>): Promise<T> {
+export async function exclusive<T>(model: object, what: string, fn: () => Promise<T>): Promise<T> {
   const current = running.get(model);
   if (current) throw new ModelBusyError(what, current);
   running.set(model, what);
@@ -18,7 +18,7 @@ export async function exclusive<T>(model: Model, what: string, fn: () => Promise
 }
 
 /** What the model is running now (`train`, `evaluate`, ...), if anything. */
-export function runningNow(model: Model): string | undefined {
+export function runningNow(model: object): string | undefined {
   return running.get(model);
 }
 

@@ -7,7 +7,7 @@
  */
 import type { Split } from "../../data/dataset.ts";
 import { storageBuffer, writeBytes } from "../gpu/buffers.ts";
-import { DeviceLimitError } from "../errors.ts";
+import { DeviceLimitError } from "../../errors.ts";
 
 /** The buffers of a split on a device. */
 export interface DeviceSplit {

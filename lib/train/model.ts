@@ -8,7 +8,7 @@
  */
 import { checkGpu, type Gpu } from "../gpu/device.ts";
 import { exclusive, runningNow } from "./_guards.ts";
-import { ModelBusyError } from "../errors.ts";
+import { ModelBusyError } from "../../errors.ts";
 import { rulesFor, type Tuning } from "../nn/choose.ts";
 import { summary } from "../nn/summary.ts";
 import { JUPYTER_DISPLAY, type MediaBundle, summaryHtml } from "../view/html.ts";
@@ -396,7 +396,8 @@ export class Model {
    * @example
    * ```ts
    * import assert from "node:assert/strict";
-   * import { JUPYTER_DISPLAY, lenet5, Model, requestGpu } from "../../mod.ts";
+   * import { lenet5, Model, requestGpu } from "../../mod.ts";
+   * import { JUPYTER_DISPLAY } from "../../engine.ts";
    * using model = new Model(await requestGpu(), lenet5());
    * const bundle = model[JUPYTER_DISPLAY]();
    * assert.match(bundle["text/html"], /<table>/);

@@ -383,7 +383,8 @@ const mega = (v: number) => (v / 1e6).toFixed(v >= 1e7 ? 0 : 2);
  * @example
  * ```ts
  * import assert from "node:assert/strict";
- * import { formatPlan, lenet5, Model, requestGpu } from "../../mod.ts";
+ * import { lenet5, Model, requestGpu } from "../../mod.ts";
+ * import { formatPlan } from "../../engine.ts";
  * const model = new Model(await requestGpu(), lenet5());
  * const plan = await model.plan(4, "train");
  * const text = formatPlan([...plan.forward, ...plan.loss, ...plan.backward], plan.tensors);

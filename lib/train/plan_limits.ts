@@ -5,7 +5,7 @@
  * @module
  */
 import { sizeOf } from "../tensor.ts";
-import { DeviceLimitError } from "../errors.ts";
+import { DeviceLimitError } from "../../errors.ts";
 import { fusedActivations } from "./fusion.ts";
 import type { Mode, PlanModel } from "./plan.ts";
 

@@ -21,7 +21,7 @@ import { readTotals, resetTotals, TOTALS, totalsBuffer } from "./totals.ts";
 import { checkLabels, checkSplit, exclusive } from "./_guards.ts";
 import { checkGpu } from "../gpu/device.ts";
 import { historyHtml, JUPYTER_DISPLAY, type MediaBundle } from "../view/html.ts";
-import { NonFiniteError } from "../errors.ts";
+import { NonFiniteError } from "../../errors.ts";
 
 /** Reported after each step. */
 export interface StepEvent {

@@ -1,31 +1,20 @@
 /**
  * Finding the dataset files on this machine (Deno only): an explicit folder, the
  * `FASHION_MNIST_DIR` variable, the copy in this checkout, the user cache, system folders, and
- * last a verified download into the cache.
+ * last a verified download into the cache (fetched by `data/download.ts`).
  *
  * @module
  */
-import { DataError } from "./idx.ts";
-import { errorText, writeAtomic } from "../deno/files.ts";
+import { DataError } from "../errors.ts";
+import { errorText, writeAtomic } from "./files.ts";
 import {
   datasetFromBytes,
   decodeVerified,
   type IdxFileBytes,
   type ImageDataset,
-} from "./dataset.ts";
-import { FASHION_MNIST, type IdxDatasetSpec } from "./spec.ts";
-
-/** Download progress of one file. */
-export interface DownloadProgress {
-  /** File name. */
-  file: string;
-  /** URL being fetched. */
-  url: string;
-  /** Bytes received so far. */
-  received: number;
-  /** Total bytes when the server said (Content-Length), else undefined. */
-  total?: number;
-}
+} from "../data/dataset.ts";
+import { DOWNLOAD_TIMEOUT_MS, type DownloadProgress, fetchBytes } from "../data/download.ts";
+import { FASHION_MNIST, type IdxDatasetSpec } from "../data/spec.ts";
 
 /** Where to look for the files, and how to download them. */
 export interface LoadOptions {
@@ -62,9 +51,6 @@ export interface LoadOptions {
   timeoutMs?: number;
 }
 
-/** Milliseconds without progress after which a download from one mirror is abandoned. */
-export const DOWNLOAD_TIMEOUT_MS = 30_000;
-
 const ALL_FILES = ["trainImages", "trainLabels", "testImages", "testLabels"] as const;
 type FileKey = (typeof ALL_FILES)[number];
 
@@ -91,7 +77,7 @@ export function defaultCacheDir(name: string): string | undefined {
 }
 
 function checkoutDir(name: string): string | undefined {
-  const url = new URL(`./${name}/`, import.meta.url);
+  const url = new URL(`../data/${name}/`, import.meta.url);
   return url.protocol === "file:" ? decodeURIComponent(url.pathname) : undefined;
 }
 
@@ -233,7 +219,7 @@ export function loadFashionMnist(options: LoadOptions = {}): Promise<ImageDatase
  * ```ts
  * import assert from "node:assert/strict";
  * import { downloadAll } from "./locate.ts";
- * import { FASHION_MNIST } from "./spec.ts";
+ * import { FASHION_MNIST } from "../data/spec.ts";
  * const dir = await Deno.makeTempDir();
  * // A mirror that refuses the connection: the error names it, and no file is left behind.
  * const mirror = "http://127.0.0.1:59999/";
@@ -260,7 +246,7 @@ export async function downloadAll(
     for (const base of mirrors) {
       const url = new URL(fileSpec.file, base).href;
       try {
-        const bytes = await fetchWithProgress(url, fileSpec.file, onProgress, timeoutMs);
+        const bytes = await fetchBytes(url, fileSpec.file, onProgress, timeoutMs);
         await decodeVerified(url, bytes, fileSpec);
         await writeAtomic(target, bytes);
         done = true;
@@ -277,72 +263,6 @@ export async function downloadAll(
       );
     }
   }
-}
-
-async function fetchWithProgress(
-  url: string,
-  file: string,
-  onProgress: (p: DownloadProgress) => void,
-  timeoutMs: number,
-): Promise<Uint8Array> {
-  // One watchdog for the whole transfer, re-armed by every sign of progress.
-  const controller = new AbortController();
-  let stalled = "no response";
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const arm = () => {
-    clearTimeout(timer);
-    timer = setTimeout(() => controller.abort(), timeoutMs);
-  };
-  const timedOut = () =>
-    new DataError(
-      url,
-      `${stalled} for ${timeoutMs / 1000} s: gave up (a network that does not answer?)`,
-    );
-  arm();
-  try {
-    let response: Response;
-    try {
-      response = await fetch(url, { signal: controller.signal });
-    } catch (e) {
-      throw controller.signal.aborted ? timedOut() : e;
-    }
-    if (!response.ok || !response.body) {
-      await response.body?.cancel();
-      throw new DataError(url, `HTTP ${response.status} ${response.statusText}`.trim());
-    }
-    const length = Number(response.headers.get("content-length"));
-    const total = Number.isFinite(length) && length > 0 ? length : undefined;
-    const chunks: Uint8Array[] = [];
-    let received = 0;
-    stalled = "no data";
-    arm();
-    try {
-      for await (const chunk of response.body) {
-        arm();
-        chunks.push(chunk);
-        received += chunk.length;
-        onProgress({ file, url, received, total });
-      }
-    } catch (e) {
-      throw controller.signal.aborted ? timedOut() : e;
-    }
-    return join(chunks, received, total, url);
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
-function join(chunks: Uint8Array[], received: number, total: number | undefined, url: string) {
-  if (total !== undefined && received !== total) {
-    throw new DataError(url, `download ended after ${received} of ${total} bytes`);
-  }
-  const bytes = new Uint8Array(received);
-  let offset = 0;
-  for (const c of chunks) {
-    bytes.set(c, offset);
-    offset += c.length;
-  }
-  return bytes;
 }
 
 let lastPrint = 0;

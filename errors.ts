@@ -1,9 +1,37 @@
 /**
- * The errors the library throws for conditions a caller may want to tell apart. Bad arguments
- * are `RangeError`s; bad files are `DataError`s (`data/idx.ts`).
+ * The errors the module throws for conditions a caller may want to tell apart, in one home that
+ * every layer (data/, lib/, deno/, cli/) imports: bad arguments are `RangeError`s, bad files
+ * `DataError`s, and the rest below.
  *
  * @module
  */
+
+/**
+ * An error about a data file; its message names the file and what was wrong, on one line.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { DataError } from "./errors.ts";
+ * const e = new DataError("train-images-idx3-ubyte.gz", "gzip data is truncated");
+ * assert.equal(e.message, "train-images-idx3-ubyte.gz: gzip data is truncated");
+ * ```
+ */
+export class DataError extends Error {
+  /** The file (or URL) the error is about. */
+  readonly file: string;
+  /**
+   * An error about `file`.
+   *
+   * @param file the file or URL
+   * @param problem what was wrong with it
+   */
+  constructor(file: string, problem: string) {
+    super(`${file}: ${problem}`);
+    this.name = "DataError";
+    this.file = file;
+  }
+}
 
 /**
  * A buffer the run needs is larger than the adapter allows; `maxBatch` says what would fit.
