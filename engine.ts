@@ -74,22 +74,39 @@ export {
   TUNE_LEVELS,
   type TuneResult,
 } from "./lib/train/tune.ts";
-export { rulesFor, type Tuning } from "./lib/nn/choose.ts";
 export {
   type Candidate,
+  type CandidateLine,
   type Choice,
+  choose,
+  CPU_RULES,
+  RULES,
+  rulesFor,
+  type Tuning,
+  type ViewUse,
+} from "./lib/nn/choose.ts";
+export {
   chooseConvBackwardInput,
   chooseConvBackwardWeight,
   chooseConvForward,
-  chooseMatmul,
-  choosePoolBackward,
-  type ConvChoice,
   convTile,
-  convTileCandidates,
-  CPU_RULES,
-  type MatmulChoice,
-  type WeightGradVariant,
-} from "./lib/nn/choose.ts";
+  CORRELATION_CANDIDATES,
+  type CorrelationKernel,
+  type CorrelationLine,
+  correlationTiles,
+  resolveTile,
+  type TileRule,
+  WEIGHT_GRAD_CANDIDATES,
+  type WeightGradKernel,
+  type WeightGradLine,
+} from "./lib/nn/conv_candidates.ts";
+export {
+  chooseMatmul,
+  MATMUL_CANDIDATES,
+  type MatmulKernel,
+  type MatmulLine,
+} from "./lib/nn/matmul_candidates.ts";
+export { choosePoolBackward, POOL_BACKWARD_CANDIDATES } from "./lib/nn/pool_candidates.ts";
 export { timeDispatches, type TimingClock, timingClock } from "./lib/gpu/timing.ts";
 
 // The step plan.
@@ -118,6 +135,7 @@ export { type Binding, type BindingAccess, kernelSource, type KernelSpec } from 
 export { type ChunkPlan, type ImageChunk, uniformChunks } from "./kernels/views.ts";
 export { ACTIVATION_KINDS, type ActivationKind } from "./kernels/activation.ts";
 export type { Conv2dShape, ConvTile } from "./kernels/conv2d.ts";
+export type { WeightGradVariant } from "./kernels/conv2d_weight.ts";
 export {
   type Pool2dShape,
   POOL_KINDS,

@@ -57,6 +57,16 @@ export function conv2dWeightGradViews(
 }
 
 /**
+ * How {@linkcode conv2dBackwardWeight} reads its operands: x through uniform views (`plan`; dy too
+ * with `dyPlan`, chunked alike), by input row with `window` (each input row loaded once, streamed
+ * past a window of the last KH dy rows; vertical stride 1); or both from storage with `outBlock`
+ * output channels × one kernel row per invocation.
+ */
+export type WeightGradVariant =
+  | { plan: ChunkPlan; dyPlan?: ChunkPlan; window?: boolean }
+  | { outBlock: number };
+
+/**
  * Backward to weight and bias, first stage: one row of partial sums per image,
  * `partial[b, o*C*KH*KW + (c,ky,kx)] = Σ_{oy,ox} dy[b,o,oy,ox] · x[b, c, oy*SH+ky-PH, ox*SW+kx-PW]`
  * and `partial[b, O*C*KH*KW + o] = Σ_{oy,ox} dy[b,o,oy,ox]`; `sumRows(B, O*C*KH*KW + O)` follows.
@@ -83,7 +93,7 @@ export function conv2dWeightGradViews(
  */
 export function conv2dBackwardWeight(
   s: Conv2dShape,
-  variant: { plan: ChunkPlan; dyPlan?: ChunkPlan; window?: boolean } | { outBlock: number },
+  variant: WeightGradVariant,
   pooledDy?: PooledDy,
 ): KernelSpec {
   if (pooledDy && "plan" in variant && variant.dyPlan) {

@@ -11,9 +11,27 @@ import {
 } from "../kernels/conv2d_weight.ts";
 import { sumRows } from "../kernels/reduce.ts";
 import { blockSize, type KernelSpec } from "../kernels/spec.ts";
-import { convTile, convTileCandidates, MAX_ACCUMULATORS } from "../lib/nn/choose.ts";
+import { convTile, correlationTiles, MAX_ACCUMULATORS } from "../lib/nn/conv_candidates.ts";
 import { chunkConstants, type ChunkPlan, uniformChunks } from "../kernels/views.ts";
-import { chunkedCalls, viewedCalls } from "../lib/nn/_chunked.ts";
+import { candidateCalls } from "../lib/nn/_chunked.ts";
+import type { BufferSlice, KernelCall } from "../lib/gpu/kernel_runner.ts";
+
+/** The calls of `kernel` with operands read through views (name → plan, tensor, constants). */
+function viewedCalls(
+  kernel: KernelSpec,
+  operands: Record<string, { plan: ChunkPlan; source: BufferSlice; constants: BufferSlice }>,
+  rest: BufferSlice[],
+): KernelCall[] {
+  const entries = Object.entries(operands);
+  return candidateCalls(
+    kernel,
+    { variant: kernel.name, views: entries.map(([operand, o]) => ({ operand, plan: o.plan })) },
+    "test",
+    Object.fromEntries(entries.map(([name, o]) => [name, o.source])),
+    Object.fromEntries(entries.map(([name, o]) => [`test.${name}`, o.constants])),
+    rest,
+  );
+}
 
 const cases: ref.ConvDims[] = [
   { B: 3, C: 1, H: 28, W: 28, O: 6, KH: 5, KW: 5, SH: 1, SW: 1, PH: 2, PW: 2 }, // LeNet conv1
@@ -51,8 +69,8 @@ for (const [n, d] of cases.entries()) {
     const back = ref.conv2dBackward(d, x, w, dy);
     // Every tile the tuner may try, and a 1-channel tile of 3 columns (a guarded edge on most
     // rows).
-    const forwardTiles = [...convTileCandidates(d.O, OW), { channels: 1, columns: 3 }];
-    const inputTiles = [...convTileCandidates(d.C, d.W), { channels: 1, columns: 3 }];
+    const forwardTiles = [...correlationTiles(d.O, OW), { channels: 1, columns: 3 }];
+    const inputTiles = [...correlationTiles(d.C, d.W), { channels: 1, columns: 3 }];
     const errs: Record<string, number> = {};
     for (const tile of forwardTiles) {
       const [y] = await runKernel(conv2dForward(s, { uniformWeights, tile }), [
@@ -153,14 +171,14 @@ Deno.test("conv2d weight gradient read through chunked uniform views of x matche
   const xConstants = constantBuffer(device, chunkConstants(views.plan));
   const errs: Record<string, number> = { "x viewed": err };
   for (const window of [false, true]) {
-    const viewed = viewedCalls(conv2dBackwardWeight(s, { ...views, window }), [
-      { plan: views.plan, source: { buffer: xBuf }, constants: { buffer: xConstants } },
-      { plan: views.dyPlan, source: { buffer: dyBuf }, constants: { buffer: dyConstants } },
-    ], (slices) => [...slices, partial]);
+    const viewed = viewedCalls(conv2dBackwardWeight(s, { ...views, window }), {
+      x: { plan: views.plan, source: { buffer: xBuf }, constants: { buffer: xConstants } },
+      dy: { plan: views.dyPlan, source: { buffer: dyBuf }, constants: { buffer: dyConstants } },
+    }, [{ buffer: partial }]);
     // By input row, x alone viewed (the plan of 4 chunks above).
-    const xViewed = viewedCalls(conv2dBackwardWeight(s, { plan, window }), [
-      { plan, source: { buffer: xBuf }, constants: { buffer: constants } },
-    ], (slices) => [...slices, dyBuf, partial]);
+    const xViewed = viewedCalls(conv2dBackwardWeight(s, { plan, window }), {
+      x: { plan, source: { buffer: xBuf }, constants: { buffer: constants } },
+    }, [{ buffer: dyBuf }, { buffer: partial }]);
     for (const [name, calls] of [["x, dy viewed", viewed], ["x viewed", xViewed]] as const) {
       runner.submit(
         await runner.prepareAll([...calls, {
@@ -236,19 +254,15 @@ Deno.test("conv2d forward and input gradient read through chunked uniform views 
     const xConst = constantBuffer(device, chunkConstants(xPlan)),
       dyConst = constantBuffer(device, chunkConstants(dyPlan));
     const calls = [
-      ...chunkedCalls(conv2dForward(s, { inputPlan: xPlan, tile: convTile(d.O, OW) }), xPlan, {
-        buffer: xBuf,
-      }, {
-        buffer: xConst,
-      }, (v, c) => [v, c, { buffer: wBuf }, { buffer: yBuf }]),
-      ...chunkedCalls(
+      ...viewedCalls(
+        conv2dForward(s, { inputPlan: xPlan, tile: convTile(d.O, OW) }),
+        { x: { plan: xPlan, source: { buffer: xBuf }, constants: { buffer: xConst } } },
+        [{ buffer: wBuf }, { buffer: yBuf }],
+      ),
+      ...viewedCalls(
         conv2dBackwardInput(s, { inputPlan: dyPlan, tile: convTile(d.C, d.W) }),
-        dyPlan,
-        { buffer: dyBuf },
-        {
-          buffer: dyConst,
-        },
-        (v, c) => [v, c, { buffer: wBuf }, { buffer: dxBuf }],
+        { dy: { plan: dyPlan, source: { buffer: dyBuf }, constants: { buffer: dyConst } } },
+        [{ buffer: wBuf }, { buffer: dxBuf }],
       ),
     ];
     runner.submit(await runner.prepareAll(calls));
@@ -411,18 +425,18 @@ async function viewedWeightGradient(
   };
   const xBuf = storageBuffer(device, padded(x)), pBuf = storageBuffer(device, padded(dpool));
   const partial = storageBuffer(device, partialFloats * 4);
-  const calls = viewedCalls(kernel, [
-    {
+  const calls = viewedCalls(kernel, {
+    x: {
       plan,
       source: { buffer: xBuf },
       constants: { buffer: constantBuffer(device, chunkConstants(plan)) },
     },
-    {
+    dpool: {
       plan: view,
       source: { buffer: pBuf },
       constants: { buffer: constantBuffer(device, chunkConstants(view)) },
     },
-  ], (views) => [...views, ...rest.map((r) => storageBuffer(device, r)), partial]);
+  }, [...rest.map((r) => ({ buffer: storageBuffer(device, r) })), { buffer: partial }]);
   const runner = KernelRunner.for(device);
   runner.submit(await runner.prepareAll(calls));
   return await readFloats(device, partial, 0, partialFloats);

@@ -1,12 +1,12 @@
 import { assert, assertEquals } from "./_assert.ts";
 import { maxAbs, maxAbsDiff, randomFloats, runKernel, testGpu } from "./_gpu.ts";
 import { constantBuffer, readFloats, storageBuffer } from "../lib/gpu/buffers.ts";
-import { type BufferSlice, type KernelCall, KernelRunner } from "../lib/gpu/kernel_runner.ts";
+import { type KernelCall, KernelRunner } from "../lib/gpu/kernel_runner.ts";
 import { chunkConstants } from "../kernels/views.ts";
 import * as ref from "./_reference.ts";
 import { matmul, matmulUniformB, matmulUniformPlan, matmulViewPlans } from "../kernels/linear.ts";
-import { crossedCalls, viewedCalls } from "../lib/nn/_chunked.ts";
-import { MAX_MATMUL_TILE } from "../lib/nn/choose.ts";
+import { candidateCalls } from "../lib/nn/_chunked.ts";
+import { MAX_MATMUL_TILE } from "../lib/nn/matmul_candidates.ts";
 import { sumRows } from "../kernels/reduce.ts";
 
 const shapes = [
@@ -116,22 +116,17 @@ for (const [M, N, K] of [[37, 23, 50], [8, 10, 84], [256, 120, 400]]) {
       assert(both && (M * N * K > 1e6 || both.aPlan.chunks.length > 1), "A must split too");
       const aConstants = constantBuffer(device, chunkConstants(both.aPlan));
       const bConstants = constantBuffer(device, chunkConstants(both.plan));
-      const aViews = {
-        plan: both.aPlan,
-        source: { buffer: aBuf },
-        constants: { buffer: aConstants },
+      // Bound as the layer binds a candidate that views A and B.
+      const candidate = {
+        variant: "uniform A, B",
+        views: [{ operand: "a", plan: both.aPlan }, { operand: "b", plan: both.plan }],
       };
-      const bViews = {
-        plan: both.plan,
-        source: { buffer: bBuf },
-        constants: { buffer: bConstants },
-      };
+      const work = { "t.a": { buffer: aConstants }, "t.b": { buffer: bConstants } };
       for (const [tileM, tileN] of tiles) {
         const kernel = matmulUniformB({ ...shape, tileM, tileN }, both.plan, both.aPlan);
-        const bind = (views: BufferSlice[]) => [...views, ...(withBias ? [bBuf] : []), cBuf];
-        const calls = transA
-          ? viewedCalls(kernel, [aViews, bViews], bind)
-          : crossedCalls(kernel, aViews, bViews, bind);
+        const rest = [...(withBias ? [{ buffer: bBuf }] : []), { buffer: cBuf }];
+        const operands = { a: { buffer: aBuf }, b: { buffer: bBuf } };
+        const calls = candidateCalls(kernel, candidate, "t", operands, work, rest, !transA);
         await check(`uniform-A, B matmul (${calls.length} calls, tile ${tileM}x${tileN})`, calls);
       }
     });

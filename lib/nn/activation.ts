@@ -9,7 +9,16 @@ import {
   type ActivationKind,
 } from "../../kernels/activation.ts";
 import { sizeOf } from "../tensor.ts";
-import type { BackwardIO, ForwardIO, Layer, Op, Parameter, Shape, Workspace } from "./layer.ts";
+import {
+  type BackwardIO,
+  type ForwardIO,
+  type Layer,
+  type Op,
+  type Parameter,
+  type Shape,
+  storedDy,
+  type Workspace,
+} from "./layer.ts";
 
 /**
  * Base of the element-wise activation layers: any shape, no parameters; backward reads the
@@ -55,6 +64,7 @@ export abstract class Activation implements Layer {
   }
   /** dx = dy · f'(x), written with y, when not fused into the layer after. */
   backward(io: BackwardIO): Op[] {
+    const dy = storedDy(this, io);
     if (!io.dx) return [];
     const n = io.batch * sizeOf(io.input);
     return [{
@@ -65,7 +75,7 @@ export abstract class Activation implements Layer {
       writes: ["dx"],
       flops: 3 * n,
       bytes: 12 * n,
-      calls: [{ kernel: activationBackward(this.kind, n), buffers: [io.y, io.dy, io.dx] }],
+      calls: [{ kernel: activationBackward(this.kind, n), buffers: [io.y, dy, io.dx] }],
     }];
   }
   /** PyTorch's repr. */

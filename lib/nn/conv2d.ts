@@ -7,30 +7,25 @@
  *   sum_partials     dW, db = Σ_b partial[b]            sumRows
  *   backward_input   dx = conv_transpose(dy, W)         conv2dBackwardInput (+ a fused gate)
  *
- * Variants come from `choose.ts`.
+ * Variants come from the candidate tables of `conv_candidates.ts`.
  *
  * @module
  */
 import { conv2dBackwardInput, conv2dForward, type Conv2dShape } from "../../kernels/conv2d.ts";
-import {
-  conv2dBackwardWeight,
-  conv2dWeightGradPlan,
-  conv2dWeightGradViews,
-} from "../../kernels/conv2d_weight.ts";
+import { conv2dBackwardWeight } from "../../kernels/conv2d_weight.ts";
 import { sumRows } from "../../kernels/reduce.ts";
 import { windowOutputSize } from "../../kernels/spec.ts";
-import { chunkConstants, UNIFORM_BINDING_FLOATS, uniformChunks } from "../../kernels/views.ts";
-import type { KernelCall } from "../gpu/kernel_runner.ts";
 import type { PoolKind } from "../../kernels/pool.ts";
+import type { BufferSlice } from "../gpu/kernel_runner.ts";
 import type { Random } from "../random.ts";
 import { sizeOf } from "../tensor.ts";
-import { chunkedCalls, viewedCalls } from "./_chunked.ts";
+import { candidateCalls, viewConstants } from "./_chunked.ts";
+import type { Tuning } from "./choose.ts";
 import {
   chooseConvBackwardInput,
   chooseConvBackwardWeight,
   chooseConvForward,
-  type Tuning,
-} from "./choose.ts";
+} from "./conv_candidates.ts";
 import {
   type BackwardIO,
   defaultInit,
@@ -43,6 +38,7 @@ import {
   type Parameter,
   ParametricLayer,
   type Shape,
+  storedDy,
   type Workspace,
 } from "./layer.ts";
 
@@ -142,7 +138,7 @@ export class Conv2d extends ParametricLayer implements Layer {
     return [this.outChannels, oh, ow];
   }
 
-  /** What each kernel reads through (views or storage), from the choosers. */
+  /** The candidate each kernel runs, from the choosers. */
   #choices(batch: number, input: Shape, tuning: Tuning, pool?: PoolKind, pooledDy?: PoolKind) {
     const shape = this.#shape(batch, input);
     const weightsFit = this.segment.uniformParams !== undefined;
@@ -154,33 +150,25 @@ export class Conv2d extends ParametricLayer implements Layer {
     };
   }
 
-  /** Chunk constants of the views, and (training) one row of partial gradients per image. */
-  workspace(batch: number, input: Shape, training: boolean, tuning: Tuning): Workspace {
-    const c = this.#choices(batch, input, tuning);
-    const out: Workspace = {};
-    // Views of x, whichever forward variant runs (with a pooling fused in, its pick differs).
-    const xPlan = uniformChunks(batch, sizeOf(input), UNIFORM_BINDING_FLOATS);
-    if (xPlan) out.xChunks = chunkConstants(xPlan);
-    if (training) {
-      out.partial = batch * this.#gradientRow() * 4;
-      // The weight gradient's views: of x alone, or of x and dy chunked alike (whichever variant
-      // runs: with a pooling's backward folded in, the pick differs).
-      const xOnly = conv2dWeightGradPlan(c.shape, UNIFORM_BINDING_FLOATS);
-      if (xOnly) out.wxChunks = chunkConstants(xOnly);
-      const paired = conv2dWeightGradViews(c.shape, UNIFORM_BINDING_FLOATS);
-      if (paired) {
-        out.wxPairChunks = chunkConstants(paired.plan);
-        out.wdyChunks = chunkConstants(paired.dyPlan);
-      }
-      const pooledPair = conv2dWeightGradViews(c.shape, UNIFORM_BINDING_FLOATS, true);
-      if (pooledPair) {
-        out.wxPoolChunks = chunkConstants(pooledPair.plan);
-        out.wdpoolChunks = chunkConstants(pooledPair.dyPlan);
-      }
-      const dyPlan = c.input.params.inputPlan;
-      if (dyPlan) out.dyChunks = chunkConstants(dyPlan);
-    }
-    return out;
+  /**
+   * The view constants of the candidates that run (the forward's with a fused pooling, the weight
+   * gradient's with a folded one), and (training) one row of partial gradients per image.
+   */
+  workspace(
+    batch: number,
+    input: Shape,
+    training: boolean,
+    tuning: Tuning,
+    fusion: { pool?: PoolKind; pooledDy?: PoolKind } = {},
+  ): Workspace {
+    const c = this.#choices(batch, input, tuning, fusion.pool, fusion.pooledDy);
+    if (!training) return viewConstants("forward", c.forward);
+    return {
+      ...viewConstants("forward", c.forward),
+      ...viewConstants("backward_weight", c.weight),
+      ...viewConstants("backward_input", c.input),
+      partial: batch * this.#gradientRow() * 4,
+    };
   }
 
   /** Floats of one image's partial gradient: weights then bias. */
@@ -208,7 +196,7 @@ export class Conv2d extends ParametricLayer implements Layer {
   forward(io: ForwardIO): Op[] {
     const pool = io.pool;
     const { shape, forward: choice } = this.#choices(io.batch, io.input, io.tuning, pool?.kind);
-    const { inputPlan: plan, uniformWeights, tile } = choice.params;
+    const { inputPlan: plan, uniformWeights, tile } = choice.kernel;
     const w = this.#weights(uniformWeights);
     const kernel = conv2dForward(shape, {
       uniformWeights,
@@ -225,15 +213,7 @@ export class Conv2d extends ParametricLayer implements Layer {
       ...(pool ? [pool.out] : []),
       ...(argmax ? [pool.argmax!] : []),
     ];
-    const calls: KernelCall[] = plan
-      ? chunkedCalls(
-        kernel,
-        plan,
-        io.x,
-        io.work.xChunks,
-        (view, chunk) => [view, chunk, w, ...outputs],
-      )
-      : [{ kernel, buffers: [io.x, w, ...outputs] }];
+    const calls = candidateCalls(kernel, choice, "forward", { x: io.x }, io.work, [w, ...outputs]);
     const y = io.batch * sizeOf(this.outputShape(io.input));
     const written = (keepY ? y : 0) + (pool ? y / 4 * (argmax ? 2 : 1) : 0);
     return [{
@@ -262,41 +242,21 @@ export class Conv2d extends ParametricLayer implements Layer {
     const xFloats = io.batch * sizeOf(io.input);
     const yFloats = io.batch * sizeOf(this.outputShape(io.input));
     const flops = this.#flops(io.batch, io.input);
-    const { dpoolPlan, ...weightVariant } = "plan" in c.weight.params
-      ? c.weight.params
-      : { ...c.weight.params, dpoolPlan: undefined };
+    const { variant: weightVariant, dpoolView } = c.weight.kernel;
     const weightKernel = conv2dBackwardWeight(
       c.shape,
       weightVariant,
-      pooled && { kind: pooled.kind, gate: pooled.gate, view: dpoolPlan },
+      pooled && { kind: pooled.kind, gate: pooled.gate, view: dpoolView },
     );
     const partial = io.work.partial;
-    // dy, or what the folded pooling's backward computes it from.
-    const dy = pooled
-      ? [
-        ...(dpoolPlan ? [] : [pooled.dpool]),
-        ...(pooled.kind === "max" ? [pooled.argmax!] : []),
-        ...(pooled.gate ? [io.y] : []),
-      ]
-      : [io.dy];
-    const weightCalls = (): KernelCall[] => {
-      const variant = c.weight.params;
-      if (!("plan" in variant)) return [{ kernel: weightKernel, buffers: [io.x, ...dy, partial] }];
-      if (pooled && dpoolPlan) {
-        return viewedCalls(weightKernel, [
-          { plan: variant.plan, source: io.x, constants: io.work.wxPoolChunks },
-          { plan: dpoolPlan, source: pooled.dpool, constants: io.work.wdpoolChunks },
-        ], (views) => [...views, ...dy, partial]);
-      }
-      if (!variant.dyPlan) {
-        const x = { plan: variant.plan, source: io.x, constants: io.work.wxChunks };
-        return viewedCalls(weightKernel, [x], (views) => [...views, ...dy, partial]);
-      }
-      return viewedCalls(weightKernel, [
-        { plan: variant.plan, source: io.x, constants: io.work.wxPairChunks },
-        { plan: variant.dyPlan, source: io.dy, constants: io.work.wdyChunks },
-      ], (views) => [...views, partial]);
-    };
+    // The operands the candidate may view (x; dy, or the folded pooling's gradient), then what a
+    // folded pooling's backward computes dy from besides dpool.
+    const operands: Record<string, BufferSlice> = pooled
+      ? { x: io.x, dpool: pooled.dpool }
+      : { x: io.x, dy: storedDy(this, io) };
+    const pooledRest = pooled
+      ? [...(pooled.kind === "max" ? [pooled.argmax!] : []), ...(pooled.gate ? [io.y] : [])]
+      : [];
     const ops: Op[] = [{
       name: "conv2d.backward_weight",
       variant: c.weight.variant +
@@ -309,7 +269,10 @@ export class Conv2d extends ParametricLayer implements Layer {
       writes: ["work.partial"],
       flops,
       bytes: 4 * (xFloats + yFloats + io.batch * row),
-      calls: weightCalls(),
+      calls: candidateCalls(weightKernel, c.weight, "backward_weight", operands, io.work, [
+        ...pooledRest,
+        partial,
+      ]),
     }, {
       name: "conv2d.sum_partials",
       variant: "column sums",
@@ -321,7 +284,7 @@ export class Conv2d extends ParametricLayer implements Layer {
       calls: [{ kernel: sumRows(io.batch, row), buffers: [partial, this.segment.grads] }],
     }];
     if (io.dx) {
-      const { inputPlan: plan, uniformWeights, tile } = c.input.params;
+      const { inputPlan: plan, uniformWeights, tile } = c.input.kernel;
       const w = this.#weights(uniformWeights);
       const gate = io.gate ? [io.x] : [];
       const kernel = conv2dBackwardInput(c.shape, {
@@ -340,15 +303,18 @@ export class Conv2d extends ParametricLayer implements Layer {
         writes: ["dx"],
         flops,
         bytes: 4 * (yFloats + row + xFloats * (io.gate ? 2 : 1)),
-        calls: plan
-          ? chunkedCalls(
-            kernel,
-            plan,
-            io.dy,
-            io.work.dyChunks,
-            (view, chunk) => [view, chunk, w, ...gate, dx],
-          )
-          : [{ kernel, buffers: [io.dy, w, ...gate, dx] }],
+        calls: candidateCalls(
+          kernel,
+          c.input,
+          "backward_input",
+          { dy: storedDy(this, io) },
+          io.work,
+          [
+            w,
+            ...gate,
+            dx,
+          ],
+        ),
       });
     }
     return ops;

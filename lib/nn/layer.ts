@@ -11,12 +11,12 @@
  * @module
  */
 import type { ActivationKind } from "../../kernels/activation.ts";
-import type { PoolKind } from "../../kernels/pool.ts";
 import type { BufferSlice, KernelCall } from "../gpu/kernel_runner.ts";
 import type { Shape } from "../tensor.ts";
 import { Random } from "../random.ts";
 import { DEFAULTS } from "../defaults.ts";
 import type { Tuning } from "./choose.ts";
+import type { PoolKind } from "../../kernels/pool.ts";
 
 export type { Shape } from "../tensor.ts";
 
@@ -66,8 +66,11 @@ export interface ForwardIO {
 
 /** The buffers of one backward pass: the forward's, plus the gradients. */
 export interface BackwardIO extends ForwardIO {
-  /** Gradient of the loss with respect to y. */
-  dy: BufferSlice;
+  /**
+   * Gradient of the loss with respect to y; null when it is not stored (a following pooling's
+   * backward is folded in: see `dyPooled`).
+   */
+  dy: BufferSlice | null;
   /** Gradient with respect to x, or null when nobody needs it (the first layer). */
   dx: BufferSlice | null;
   /**
@@ -133,10 +136,18 @@ export interface Layer {
   /** Output shape for an input shape; throws when the input does not fit. */
   outputShape(input: Shape): Shape;
   /**
-   * Scratch buffers (name → bytes) for a batch size, kept from forward to backward; `training`
-   * says whether backward will run; `tuning` is the one the ops will be built with.
+   * Scratch buffers (name → bytes, or constants) for a batch size, kept from forward to backward;
+   * `training` says whether backward will run; `tuning` is the one the ops will be built with;
+   * `fusion` the pooling fused into its forward (`pool`) and folded into its weight gradient
+   * (`pooledDy`), so that it asks for what the candidates it will run need, and nothing else.
    */
-  workspace(batch: number, input: Shape, training: boolean, tuning: Tuning): Workspace;
+  workspace(
+    batch: number,
+    input: Shape,
+    training: boolean,
+    tuning: Tuning,
+    fusion?: { pool?: PoolKind; pooledDy?: PoolKind },
+  ): Workspace;
   /** Ops of the forward pass. */
   forward(io: ForwardIO): Op[];
   /** Ops of the backward pass: parameter gradients, and dx when asked. */
@@ -214,6 +225,12 @@ export function expectShape(layer: Layer, input: Shape, ok: boolean, expected: s
       `${layer}: input shape [${input.join(", ")}] does not fit, expected ${expected}`,
     );
   }
+}
+
+/** The stored gradient of a layer's output; throws when the plan folded it away. */
+export function storedDy(layer: Layer, io: BackwardIO): BufferSlice {
+  if (!io.dy) throw new Error(`${layer}: the gradient of its output is not stored`);
+  return io.dy;
 }
 
 /** A fresh default generator for layers built without one. */

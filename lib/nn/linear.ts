@@ -7,17 +7,18 @@
  *   backward_bias    db = Σ_b dy       sumRows
  *   backward_input   dx = dy·W         matmul (+ a fused gate)
  *
- * Each product's variant (uniform views of B or storage) comes from `choose.ts`.
+ * Each product's variant (uniform views of B, of A and B, or storage) comes from the candidate
+ * table of `matmul_candidates.ts`.
  *
  * @module
  */
 import { matmul, type MatmulShape, matmulUniformB } from "../../kernels/linear.ts";
 import { sumRows } from "../../kernels/reduce.ts";
-import { chunkConstants } from "../../kernels/views.ts";
 import type { BufferSlice, KernelCall } from "../gpu/kernel_runner.ts";
 import type { Random } from "../random.ts";
-import { chunkedCalls, crossedCalls, viewedCalls } from "./_chunked.ts";
-import { type Choice, chooseMatmul, type MatmulChoice, type Tuning } from "./choose.ts";
+import { candidateCalls, viewConstants } from "./_chunked.ts";
+import type { Choice, Tuning } from "./choose.ts";
+import { chooseMatmul, type MatmulKernel } from "./matmul_candidates.ts";
 import {
   type BackwardIO,
   defaultInit,
@@ -29,6 +30,7 @@ import {
   type Parameter,
   ParametricLayer,
   type Shape,
+  storedDy,
   type Workspace,
 } from "./layer.ts";
 
@@ -93,57 +95,36 @@ export class Linear extends ParametricLayer implements Layer {
     };
   }
 
-  /** The constants of the uniform views of B, per product that reads B through views. */
+  /** The constants of the uniform views of A and B, per product whose candidate views them. */
   workspace(batch: number, _input: Shape, training: boolean, tuning: Tuning): Workspace {
-    const out: Workspace = {};
     const shapes = this.#shapes(batch);
-    for (const name of training ? ["forward", "weight", "input"] as const : ["forward"] as const) {
-      const { plan, aPlan } = chooseMatmul(shapes[name], tuning).params;
-      if (plan) out[name] = chunkConstants(plan);
-      if (aPlan) out[`${name}A`] = chunkConstants(aPlan);
-    }
-    return out;
+    const products = training ? ["forward", "weight", "input"] as const : ["forward"] as const;
+    return Object.assign(
+      {},
+      ...products.map((name) => viewConstants(name, chooseMatmul(shapes[name], tuning))),
+    );
   }
 
   /**
-   * C = A'·B' as calls of the chosen variant: one per view of B (per pair of views when A is
+   * C = A'·B' as calls of the chosen candidate: one per view of B (per pair of views when A is
    * viewed by rows too), or one storage matmul.
    */
   #product(
-    choice: Choice<MatmulChoice>,
+    choice: Choice<MatmulKernel>,
+    product: Product,
     shape: MatmulShape,
-    a: BufferSlice,
-    b: BufferSlice,
-    c: BufferSlice,
-    work: { b?: BufferSlice; a?: BufferSlice },
+    [a, b, c]: [BufferSlice, BufferSlice, BufferSlice],
+    work: Readonly<Record<string, BufferSlice>>,
     gate?: BufferSlice,
   ): KernelCall[] {
-    const { plan, aPlan, tileN, tileM } = choice.params;
+    const { plan, aPlan, tileN, tileM } = choice.kernel;
     const gated = shape.gate && gate ? [gate] : [];
-    if (!plan) {
-      return [{ kernel: matmul({ ...shape, tileM, tileN }), buffers: [a, b, ...gated, c] }];
-    }
-    if (!work.b || (aPlan && !work.a)) {
-      throw new Error(`${this}: no view constants for ${choice.variant}`);
-    }
-    const kernel = matmulUniformB({ ...shape, tileM, tileN }, plan, aPlan);
-    const bias = shape.biasOffset === undefined ? [] : [b];
-    const bViews = { plan, source: b, constants: work.b };
-    if (!aPlan) {
-      return chunkedCalls(kernel, plan, b, work.b, (view, chunk) => [
-        a,
-        view,
-        chunk,
-        ...bias,
-        ...gated,
-        c,
-      ]);
-    }
-    const aViews = { plan: aPlan, source: a, constants: work.a! };
-    const bind = (views: BufferSlice[]) => [...views, ...bias, ...gated, c];
-    return shape.transA
-      ? viewedCalls(kernel, [aViews, bViews], bind)
-      : crossedCalls(kernel, aViews, bViews, bind);
+    const tiled = { ...shape, tileM, tileN };
+    const kernel = plan ? matmulUniformB(tiled, plan, aPlan) : matmul(tiled);
+    // A view of B holds no bias: the uniform-B kernel binds B again for it.
+    const bias = plan && shape.biasOffset !== undefined ? [b] : [];
+    const crossed = !shape.transA;
+    return candidateCalls(kernel, choice, product, { a, b }, work, [...bias, ...gated, c], crossed);
   }
 
   /** The op of one product. */
@@ -171,10 +152,7 @@ export class Linear extends ParametricLayer implements Layer {
       writes,
       flops: 2 * M * N * K,
       bytes: 4 * (M * K + K * N + M * N * (shape.gate ? 2 : 1)),
-      calls: this.#product(choice, shape, a, b, c, {
-        b: io.work[product],
-        a: io.work[`${product}A`],
-      }, gate),
+      calls: this.#product(choice, product, shape, [a, b, c], io.work, gate),
     };
   }
 
@@ -198,6 +176,7 @@ export class Linear extends ParametricLayer implements Layer {
 
   /** dW, db, and dx when asked (gated by the fused activation, if any). */
   backward(io: BackwardIO): Op[] {
+    const dy = storedDy(this, io);
     const { inFeatures: I, outFeatures: O } = this;
     const shapes = this.#shapes(io.batch);
     const grads = this.segment.grads;
@@ -209,7 +188,7 @@ export class Linear extends ParametricLayer implements Layer {
         io,
         ["dy", "x"],
         ["grads"],
-        io.dy,
+        dy,
         io.x,
         grads,
       ),
@@ -221,7 +200,7 @@ export class Linear extends ParametricLayer implements Layer {
         writes: ["grads"],
         flops: io.batch * O,
         bytes: 4 * (io.batch + 1) * O,
-        calls: [{ kernel: sumRows(io.batch, O, O * I), buffers: [io.dy, grads] }],
+        calls: [{ kernel: sumRows(io.batch, O, O * I), buffers: [dy, grads] }],
       },
     ];
     if (io.dx) {
@@ -235,7 +214,7 @@ export class Linear extends ParametricLayer implements Layer {
           io,
           reads,
           ["dx"],
-          io.dy,
+          dy,
           this.segment.params,
           io.dx,
           io.x,

@@ -16,7 +16,7 @@ import {
 } from "../../kernels/pool.ts";
 import { windowOutputSize } from "../../kernels/spec.ts";
 import { sizeOf } from "../tensor.ts";
-import { choosePoolBackward } from "./choose.ts";
+import { choosePoolBackward } from "./pool_candidates.ts";
 import {
   type BackwardIO,
   expectShape,
@@ -26,6 +26,7 @@ import {
   pair,
   type Parameter,
   type Shape,
+  storedDy,
   type Workspace,
 } from "./layer.ts";
 
@@ -128,11 +129,12 @@ export abstract class Pool2d implements Layer {
 
   /** dx = dy spread over each window, or sent to its winner (gated by a fused activation). */
   backward(io: BackwardIO): Op[] {
+    const dy = storedDy(this, io);
     if (!io.dx) return [];
     const max = this.kind === "max";
     const shape = this.shape(io.batch, io.input);
     const choice = choosePoolBackward(shape, this.kind, io.tuning);
-    const kernel = pool2dBackward(this.kind, shape, { ...choice.params, gate: io.gate });
+    const kernel = pool2dBackward(this.kind, shape, { variant: choice.kernel, gate: io.gate });
     const out = io.batch * sizeOf(this.outputShape(io.input));
     const inputs = io.batch * sizeOf(io.input);
     return [{
@@ -146,7 +148,7 @@ export abstract class Pool2d implements Layer {
       bytes: 4 * (out * (max ? 2 : 1) + inputs * (io.gate ? 2 : 1)),
       calls: [{
         kernel,
-        buffers: [io.dy, ...(max ? [io.work.argmax] : []), ...(io.gate ? [io.x] : []), io.dx],
+        buffers: [dy, ...(max ? [io.work.argmax] : []), ...(io.gate ? [io.x] : []), io.dx],
       }],
     }];
   }

@@ -57,3 +57,57 @@ export function fusedPoolings(
       (layer.fusiblePooling?.(inputs[i]) ?? null) !== null;
   });
 }
+
+/**
+ * A run of layers whose forward is one kernel: the producer (a layer that records ops), the
+ * activation applied in its epilogue, and the 2×2 pooling run inside it. `foldedBackward`: the
+ * pooling's backward also runs inside the producer's weight gradient (a producer with no dx, the
+ * first layer), so the gradient of the producer's output is never stored.
+ */
+export interface FusionGroup {
+  /** The layer whose kernels run. */
+  producer: number;
+  /** The activation layer fused into the producer's output, if any. */
+  activation?: number;
+  /** The pooling layer fused into the producer's forward, if any. */
+  pool?: number;
+  /** The pooling's backward runs inside the producer's weight gradient. */
+  foldedBackward: boolean;
+}
+
+/**
+ * The fusion groups of a network, in order: every layer is the producer of one group or a
+ * member of one (see {@linkcode FusionGroup}); `inputs[i]` is layer i's per-sample input shape.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { fusionGroups } from "./fusion.ts";
+ * import { lenet5 } from "../nn/lenet.ts";
+ * const layers = lenet5().flat().map((p) => p.layer);
+ * const shapes: (readonly number[])[] = [[1, 28, 28]];
+ * for (const layer of layers) shapes.push(layer.outputShape(shapes.at(-1)!));
+ * const groups = fusionGroups(layers, shapes);
+ * assert.deepEqual(groups[0], { producer: 0, activation: 1, pool: 2, foldedBackward: true });
+ * assert.deepEqual(groups[1], { producer: 3, activation: 4, pool: 5, foldedBackward: false });
+ * assert.deepEqual(groups.map((g) => g.producer), [0, 3, 6, 7, 9, 11]);
+ * ```
+ */
+export function fusionGroups(layers: readonly Layer[], inputs: readonly Shape[]): FusionGroup[] {
+  const activations = fusedActivations(layers);
+  const pools = fusedPoolings(layers, activations, inputs);
+  const groups: FusionGroup[] = [];
+  for (let i = 0; i < layers.length; i++) {
+    const group: FusionGroup = { producer: i, foldedBackward: false };
+    if (activations[i + 1]) group.activation = ++i;
+    if (pools[i + 1]) {
+      group.pool = ++i;
+      // A producer without dx (the first layer) takes the pooling's backward into its weight
+      // gradient when it can.
+      group.foldedBackward = group.producer === 0 &&
+        layers[group.producer].fuses?.poolBackward === true;
+    }
+    groups.push(group);
+  }
+  return groups;
+}

@@ -21,6 +21,7 @@ import { DEFAULTS } from "../defaults.ts";
 import { type Shape, sizeOf, type Tensor } from "../tensor.ts";
 import { buildStepPlan, type Mode, type PlanModel, stepCalls, type StepPlan } from "./plan.ts";
 import { maxBatchSize } from "./plan_limits.ts";
+import { type StepLayout, stepLayout } from "./layout.ts";
 import { argmaxOp } from "./step_ops.ts";
 import type { Dispatch } from "../gpu/kernel_runner.ts";
 
@@ -215,6 +216,23 @@ export class Model {
   uncachedPlan(batch: number, mode: Mode, tuning: Tuning): Promise<StepPlan> {
     this.#alive();
     return buildStepPlan(this.#planModel(tuning), batch, mode);
+  }
+
+  /**
+   * The layout of a step (every tensor with its bytes, the fusion groups), worked out without
+   * allocating anything.
+   *
+   * @example
+   * ```ts
+   * import assert from "node:assert/strict";
+   * import { lenet5, Model, requestGpu } from "../../mod.ts";
+   * using model = new Model(await requestGpu(), lenet5());
+   * const layout = model.layout(256, "eval");
+   * assert.equal(layout.tensors.find((t) => t.name === "logits")!.bytes, 256 * 10 * 4);
+   * ```
+   */
+  layout(batch: number, mode: Mode): StepLayout {
+    return stepLayout(this.#planModel(), batch, mode);
   }
 
   /**

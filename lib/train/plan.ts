@@ -10,29 +10,34 @@
  *   backward  the same layers last to first, each writing its parameters' gradients dw<i> and
  *             (but the first) its input's gradient d<input>, with the activation before it fused.
  *
- * Fusion (`fusion.ts`) is applied here: an activation between a layer that can apply it to its
- * output and a layer that can fold its derivative into its input gradient records no kernel of its
- * own, and a 2×2 pooling after a convolution (and its activation) runs inside the convolution's
- * forward, which writes h1 (h4) only when training, for the backward passes.
- * Which kernel variant each op runs comes from the layers' choosers (`lib/nn/choose.ts`). The
- * model caches one plan per batch size and mode; the trainer, the evaluator, `predict` and the
- * bench compose their steps from it, and {@linkcode formatPlan} prints it
- * (`deno task bench --plan`).
+ * The layout (`layout.ts`) comes first: the fusion groups (`fusion.ts`: an activation between a
+ * layer that can apply it to its output and one that can fold its derivative into its input
+ * gradient records no kernel of its own; a 2×2 pooling after a convolution and its activation runs
+ * inside the convolution's forward, which writes h1 (h4) only when training; the first
+ * convolution's weight gradient computes its dy from the pooling's gradient) and every tensor with
+ * its bytes. The plan allocates that list, then asks each group's producer for its ops. Which
+ * kernel variant each op runs comes from the candidate tables (`lib/nn/choose.ts`). The model
+ * caches one plan per batch size and mode; the trainer, the evaluator, `predict` and the bench
+ * compose their steps from it, and {@linkcode formatPlan} prints it (`deno task bench --plan`).
  *
  * @module
  */
 import { softmaxCrossEntropy } from "../../kernels/loss.ts";
 import { constantBuffer, storageBuffer } from "../gpu/buffers.ts";
 import { type BufferSlice, type KernelCall, KernelRunner } from "../gpu/kernel_runner.ts";
-import type { PlacedLayer } from "../nn/sequential.ts";
-import type { ForwardIO, Layer, Op } from "../nn/layer.ts";
-import type { Tuning } from "../nn/choose.ts";
-import { type Shape, sizeOf } from "../tensor.ts";
+import type { BackwardIO, ForwardIO, Op } from "../nn/layer.ts";
+import type { Shape } from "../tensor.ts";
+import type { FusionGroup } from "./fusion.ts";
+import {
+  type LayoutModel,
+  type LayoutTensor,
+  type Mode,
+  type StepLayout,
+  stepLayout,
+} from "./layout.ts";
 import { checkLimits } from "./plan_limits.ts";
-import { fusedActivations, fusedPoolings } from "./fusion.ts";
 
-/** Train: forward, loss with its gradient, backward. Eval: forward and loss. */
-export type Mode = "train" | "eval";
+export type { Mode } from "./layout.ts";
 
 /** A tensor of a plan: a buffer (or a part of one) with a name and a batch-first shape. */
 export interface PlanTensor {
@@ -98,22 +103,15 @@ export interface StepPlan {
   owned: readonly GPUBuffer[];
 }
 
-/** What the plan needs to know of a model. */
-export interface PlanModel {
+/** What the plan needs to know of a model: its layout's inputs, and the device. */
+export interface PlanModel extends LayoutModel {
   /** The device. */
   device: GPUDevice;
-  /** The leaf layers with their `state_dict` paths. */
-  layers: readonly PlacedLayer[];
-  /** Per-sample input shape. */
-  inputShape: Shape;
-  /** Number of classes. */
-  classes: number;
-  /** Measured variant picks and default rules for the choosers. */
-  tuning: Tuning;
 }
 
 /**
- * Builds (allocates and compiles) the plan of one step.
+ * Builds (allocates and compiles) the plan of one step: checks the layout against the device's
+ * buffer limit, allocates its tensors, records the ops and compiles their pipelines.
  *
  * @example
  * ```ts
@@ -131,237 +129,223 @@ export async function buildStepPlan(
   batch: number,
   mode: Mode,
 ): Promise<StepPlan> {
-  if (!(Number.isInteger(batch) && batch > 0)) {
-    throw new RangeError(`batch size must be a positive integer, got ${batch}`);
-  }
-  checkLimits(model, batch, mode);
-  const { device, layers: placed } = model;
-  const training = mode === "train";
-  const layers = placed.map((p) => p.layer);
-  const n = layers.length;
-  const fused = fusedActivations(layers);
-  const owned: GPUBuffer[] = [];
-  const tensors = new Map<string, PlanTensor>();
-  const floats = (name: string, shape: Shape, bytes = sizeOf(shape) * 4) => {
-    const buffer = storageBuffer(device, bytes, name);
-    owned.push(buffer);
-    const t: PlanTensor = { name, shape, slice: { buffer } };
-    tensors.set(name, t);
-    return t;
-  };
-  const view = (name: string, shape: Shape, of: PlanTensor) => {
-    const t: PlanTensor = { name, shape, slice: of.slice, viewOf: of.name };
-    tensors.set(name, t);
-    return t;
-  };
-
-  // Activations: layer i reads outs[i - 1] (x for the first) and writes outs[i]. A fused
-  // activation shares its producer's output, which is named after the activation.
-  const shapes = [model.inputShape];
-  for (const layer of layers) shapes.push(layer.outputShape(shapes.at(-1)!));
-  // A pooling fused into the forward of the layer before it (and its activation): poolAfter[p]
-  // is the pooling layer whose output layer p writes.
-  const pooled = fusedPoolings(layers, fused, shapes);
-  const poolAfter = new Map<number, number>();
-  pooled.forEach((f, i) => f && poolAfter.set(i - (fused[i - 1] ? 2 : 1), i));
-  // When that layer computes no dx (the first), the pooling's backward runs inside its weight
-  // gradient too: the gradient of its output is never stored.
-  const folded = new Set(
-    [...poolAfter].filter(([p]) => p === 0 && layers[p].fuses?.poolBackward).map(([, j]) => j),
+  const layout = stepLayout(model, batch, mode);
+  checkLimits(model, layout);
+  const { device } = model;
+  const plan = describeStep(
+    model,
+    layout,
+    (t) =>
+      t.constants
+        ? { buffer: constantBuffer(device, t.constants, t.name) }
+        : { buffer: storageBuffer(device, t.bytes, t.name) },
   );
-  const batched = (i: number): Shape => [batch, ...shapes[i]];
-  const x = floats("x", batched(0));
-  const outs: PlanTensor[] = [];
-  const grads: (PlanTensor | null)[] = [];
-  for (let i = 0; i < n; i++) {
-    const prev = i ? outs[i - 1] : x;
-    const prevGrad = i ? grads[i - 1] : null;
-    if (fused[i]) {
-      outs.push(prev);
-      grads.push(prevGrad);
-    } else if (layers[i].reshapeOnly) {
-      outs.push(view(`h${i}`, batched(i + 1), prev));
-      grads.push(prevGrad && view(`dh${i}`, batched(i + 1), prevGrad));
-    } else {
-      const name = i === n - 1 ? "logits" : `h${fused[i + 1] ? i + 1 : i}`;
-      outs.push(floats(name, batched(i + 1)));
-      grads.push(training ? floats(`d${name}`, batched(i + 1)) : null);
-    }
-  }
-  const logits = outs[n - 1];
-  if (logits.viewOf || shapes[n].length !== 1) {
-    throw new RangeError(
-      `the network must end in a layer with [classes] outputs, not ${layers[n - 1]}`,
-    );
-  }
-  const labels = floats("labels", [batch]);
-  const rowLoss = floats("rowLoss", [batch]);
-  const rowCorrect = floats("rowCorrect", [batch]);
-
-  // Each layer's scratch buffers, named `<path>.<name>`.
-  const work = placed.map(({ path, layer }, i) => {
-    const slots: Record<string, BufferSlice> = {};
-    for (
-      const [name, request] of Object.entries(
-        layer.workspace(batch, shapes[i], training, model.tuning),
-      )
-    ) {
-      const full = `${path}.${name}`;
-      if (typeof request === "number") {
-        slots[name] = floats(full, [request / 4], request).slice;
-      } else {
-        const buffer = constantBuffer(device, request, full);
-        owned.push(buffer);
-        tensors.set(full, { name: full, shape: [request.length], slice: { buffer } });
-        slots[name] = { buffer };
-      }
-    }
-    return slots;
-  });
-
-  const name = (layer: Layer) => String(layer).replace(/\(.*$/s, "");
-  const label = (i: number) => {
-    const { path, layer } = placed[i];
-    const act = fused[i + 1] ? ` + ${name(layers[i + 1])}` : "";
-    const pool = poolAfter.has(i) ? ` + ${name(layers[poolAfter.get(i)!])}` : "";
-    return `${path} ${name(layer)}${act}${pool}`;
-  };
-  const resolve = (
-    i: number,
-    slots: readonly string[],
-    dy?: PlanTensor | null,
-    dx?: PlanTensor | null,
-  ) =>
-    slots.map((slot) => {
-      const path = placed[i].path;
-      switch (slot) {
-        case "x":
-          return i ? outs[i - 1].name : "x";
-        case "y":
-          return outs[i].name;
-        case "dy":
-          return dy?.name ?? "?";
-        case "dx":
-          return dx?.name ?? "?";
-        case "params":
-          return `w${path}`;
-        case "grads":
-          return `dw${path}`;
-        case "pooled":
-          return outs[poolAfter.get(i)!].name;
-        case "pooled.argmax":
-          return `${placed[poolAfter.get(i)!].path}.argmax`;
-        case "pooled.dy":
-          return grads[poolAfter.get(i)!]?.name ?? "?";
-        default:
-          return slot.startsWith("work.") ? `${path}.${slot.slice(5)}` : slot;
-      }
-    });
-
-  /** Layer `i`'s ops with their slots named as the plan's tensors. */
-  const place = (i: number, ops: Op[], dy?: PlanTensor | null, dx?: PlanTensor | null) =>
-    ops.map((op): PlanOp => ({
-      ...op,
-      layer: label(i),
-      inputs: resolve(i, op.reads, dy, dx),
-      outputs: resolve(i, op.writes, dy, dx),
-    }));
-
-  /** Layer `i`'s forward buffers; its backward gets these plus the gradients. */
-  const forwardIO = (i: number): ForwardIO => ({
-    batch,
-    input: shapes[i],
-    x: (i ? outs[i - 1] : x).slice,
-    y: outs[i].slice,
-    work: work[i],
-    activation: fused[i + 1] ? layers[i + 1].activation : undefined,
-    tuning: model.tuning,
-  });
-  /** Forward also writes the fused pooling's output (its own input only when training). */
-  const poolingIO = (i: number): ForwardIO["pool"] => {
-    const j = poolAfter.get(i);
-    if (j === undefined) return undefined;
-    return {
-      kind: layers[j].fusiblePooling!(shapes[j])!,
-      out: outs[j].slice,
-      argmax: work[j].argmax,
-      keepInput: training,
-    };
-  };
-
-  const forward: PlanOp[] = [];
-  for (let i = 0; i < n; i++) {
-    if (fused[i] || pooled[i]) continue;
-    forward.push(...place(i, layers[i].forward({ ...forwardIO(i), pool: poolingIO(i) })));
-  }
-
-  const dlogits = grads[n - 1];
-  const loss: PlanOp[] = [{
-    name: "cross_entropy",
-    layer: "loss",
-    variant: training ? "loss + gradient" : "loss",
-    why: "log-softmax around the row maximum (no cancellation); the gradient in the same pass",
-    inputs: ["logits", "labels"],
-    outputs: ["rowLoss", "rowCorrect", ...(dlogits ? [dlogits.name] : [])],
-    flops: 6 * batch * model.classes,
-    bytes: 4 * batch * (model.classes * (training ? 2 : 1) + 3),
-    calls: [{
-      kernel: softmaxCrossEntropy({ batch, classes: model.classes, gradient: training }),
-      buffers: [
-        logits.slice,
-        labels.slice,
-        rowLoss.slice,
-        rowCorrect.slice,
-        ...(dlogits ? [dlogits.slice] : []),
-      ],
-    }],
-  }];
-
-  const backward: PlanOp[] = [];
-  if (training) {
-    for (let i = n - 1; i >= 0; i--) {
-      if (fused[i] || folded.has(i)) continue;
-      const dy = grads[i]!;
-      const dx = i ? grads[i - 1] : null;
-      const j = poolAfter.get(i);
-      const ops = layers[i].backward({
-        ...forwardIO(i),
-        dy: dy.slice,
-        dx: dx?.slice ?? null,
-        gate: i > 0 && fused[i - 1] ? layers[i - 1].activation : undefined,
-        dyPooled: j !== undefined && folded.has(j)
-          ? {
-            kind: layers[j].fusiblePooling!(shapes[j])!,
-            dpool: grads[j]!.slice,
-            argmax: work[j].argmax,
-            gate: fused[i + 1] ? layers[i + 1].activation : undefined,
-          }
-          : undefined,
-      });
-      backward.push(...place(i, ops, dy, dx));
-    }
-  }
-
-  const plan: StepPlan = {
-    batch,
-    mode,
-    tensors,
-    x: x.slice.buffer,
-    labels: labels.slice.buffer,
-    logits: logits.slice.buffer,
-    rowLoss: rowLoss.slice.buffer,
-    rowCorrect: rowCorrect.slice.buffer,
-    forward,
-    loss,
-    backward,
-    owned,
-  };
   // Compile everything now, so that the first step is not slower than the rest.
   const runner = KernelRunner.for(device);
   await Promise.all(
-    stepCalls([...forward, ...loss, ...backward]).map((c) => runner.pipeline(c.kernel)),
+    stepCalls([...plan.forward, ...plan.loss, ...plan.backward]).map((c) =>
+      runner.pipeline(c.kernel)
+    ),
   );
   return plan;
+}
+
+/**
+ * The plan of a layout with buffers from `allocate` (called once per tensor that is not a view),
+ * nothing compiled. With placeholder buffers it describes a plan without a device, which is how
+ * the golden plans are printed.
+ */
+export function describeStep(
+  model: LayoutModel,
+  layout: StepLayout,
+  allocate: (tensor: LayoutTensor) => BufferSlice,
+): StepPlan {
+  const tensors = new Map<string, PlanTensor>();
+  const owned: GPUBuffer[] = [];
+  for (const t of layout.tensors) {
+    const slice = t.viewOf ? tensors.get(t.viewOf)!.slice : allocate(t);
+    if (!t.viewOf) owned.push(slice.buffer);
+    tensors.set(t.name, { name: t.name, shape: t.shape, slice, viewOf: t.viewOf });
+  }
+  const ops = new StepOps(model, layout, tensors);
+  const slice = (name: string) => tensors.get(name)!.slice.buffer;
+  return {
+    batch: layout.batch,
+    mode: layout.mode,
+    tensors,
+    x: slice("x"),
+    labels: slice("labels"),
+    logits: slice("logits"),
+    rowLoss: slice("rowLoss"),
+    rowCorrect: slice("rowCorrect"),
+    forward: layout.groups.flatMap((g) => ops.forward(g)),
+    loss: [ops.loss()],
+    backward: layout.mode === "train"
+      ? layout.groups.toReversed().flatMap((g) => ops.backward(g))
+      : [],
+    owned,
+  };
+}
+
+/** The ops of a step's groups, over the layout's allocated tensors. */
+class StepOps {
+  #model: LayoutModel;
+  #layout: StepLayout;
+  #tensors: ReadonlyMap<string, PlanTensor>;
+
+  constructor(model: LayoutModel, layout: StepLayout, tensors: ReadonlyMap<string, PlanTensor>) {
+    this.#model = model;
+    this.#layout = layout;
+    this.#tensors = tensors;
+  }
+
+  #slice(name: string): BufferSlice {
+    return this.#tensors.get(name)!.slice;
+  }
+
+  /** Layer `i`'s forward buffers (with the activation of its group fused in); backward adds. */
+  #io(i: number, group: FusionGroup): ForwardIO {
+    const slots = this.#layout.slots[i];
+    const layers = this.#model.layers;
+    return {
+      batch: this.#layout.batch,
+      input: this.#layout.shapes[i],
+      x: this.#slice(slots.x),
+      y: this.#slice(slots.y),
+      work: Object.fromEntries(
+        Object.entries(slots.work).map(([slot, name]) => [slot, this.#slice(name)]),
+      ),
+      activation: i === group.producer && group.activation !== undefined
+        ? layers[group.activation].layer.activation
+        : undefined,
+      tuning: this.#model.tuning,
+    };
+  }
+
+  /** The group's pooling: its kind, output and argmax. */
+  #pooling(group: FusionGroup) {
+    const j = group.pool!;
+    const pooling = this.#model.layers[j].layer;
+    const argmax = this.#layout.slots[j].work.argmax;
+    return {
+      kind: pooling.fusiblePooling!(this.#layout.shapes[j])!,
+      out: this.#slice(this.#layout.slots[j].y),
+      argmax: argmax === undefined ? undefined : this.#slice(argmax),
+    };
+  }
+
+  /** The forward ops of a group: its producer's, with the activation and pooling fused in. */
+  forward(group: FusionGroup): PlanOp[] {
+    const i = group.producer;
+    const pool = group.pool === undefined
+      ? undefined
+      : { ...this.#pooling(group), keepInput: this.#layout.mode === "train" };
+    return this.#place(
+      i,
+      group,
+      this.#model.layers[i].layer.forward({ ...this.#io(i, group), pool }),
+    );
+  }
+
+  /** The backward ops of a group: a pooling's not folded in, then the producer's. */
+  backward(group: FusionGroup): PlanOp[] {
+    const ops: PlanOp[] = [];
+    if (group.pool !== undefined && !group.foldedBackward) {
+      ops.push(...this.#backwardOf(group.pool, group));
+    }
+    ops.push(...this.#backwardOf(group.producer, group));
+    return ops;
+  }
+
+  #backwardOf(i: number, group: FusionGroup): PlanOp[] {
+    const { slots, gates } = this.#layout;
+    const layers = this.#model.layers;
+    const io: BackwardIO = {
+      ...this.#io(i, group),
+      dy: slots[i].dy ? this.#slice(slots[i].dy!) : null,
+      dx: slots[i].dx ? this.#slice(slots[i].dx!) : null,
+      gate: gates[i],
+      dyPooled: i === group.producer && group.foldedBackward
+        ? {
+          ...this.#pooling(group),
+          dpool: this.#slice(slots[group.pool!].dy!),
+          gate: group.activation === undefined
+            ? undefined
+            : layers[group.activation].layer.activation,
+        }
+        : undefined,
+    };
+    return this.#place(i, group, layers[i].layer.backward(io));
+  }
+
+  /** The loss op (and, when training, the logit gradient). */
+  loss(): PlanOp {
+    const { batch, mode } = this.#layout;
+    const classes = this.#model.classes;
+    const training = mode === "train";
+    const dlogits = training ? ["dlogits"] : [];
+    return {
+      name: "cross_entropy",
+      layer: "loss",
+      variant: training ? "loss + gradient" : "loss",
+      why: "log-softmax around the row maximum (no cancellation); the gradient in the same pass",
+      inputs: ["logits", "labels"],
+      outputs: ["rowLoss", "rowCorrect", ...dlogits],
+      flops: 6 * batch * classes,
+      bytes: 4 * batch * (classes * (training ? 2 : 1) + 3),
+      calls: [{
+        kernel: softmaxCrossEntropy({ batch, classes, gradient: training }),
+        buffers: ["logits", "labels", "rowLoss", "rowCorrect", ...dlogits].map((n) =>
+          this.#slice(n)
+        ),
+      }],
+    };
+  }
+
+  /** Layer `i`'s ops with their slots named as the plan's tensors, labelled with its group. */
+  #place(i: number, group: FusionGroup, ops: Op[]): PlanOp[] {
+    const { path, layer } = this.#model.layers[i];
+    const name = (j: number | undefined) =>
+      j === undefined ? "" : ` + ${String(this.#model.layers[j].layer).replace(/\(.*$/s, "")}`;
+    const label = `${path} ${String(layer).replace(/\(.*$/s, "")}${
+      i === group.producer ? name(group.activation) + name(group.pool) : ""
+    }`;
+    const resolve = (slots: readonly string[]) =>
+      slots.map((slot) => this.#slotName(i, group, slot));
+    return ops.map((op) => ({
+      ...op,
+      layer: label,
+      inputs: resolve(op.reads),
+      outputs: resolve(op.writes),
+    }));
+  }
+
+  /** The tensor an op's slot names. */
+  #slotName(i: number, group: FusionGroup, slot: string): string {
+    const slots = this.#layout.slots;
+    const path = this.#model.layers[i].path;
+    const pool = group.pool;
+    switch (slot) {
+      case "x":
+      case "y":
+        return slots[i][slot];
+      case "dy":
+      case "dx":
+        return slots[i][slot] ?? "?";
+      case "params":
+        return `w${path}`;
+      case "grads":
+        return `dw${path}`;
+      case "pooled":
+        return slots[pool!].y;
+      case "pooled.argmax":
+        return `${this.#model.layers[pool!].path}.argmax`;
+      case "pooled.dy":
+        return slots[pool!].dy ?? "?";
+      default:
+        return slot.startsWith("work.") ? `${path}.${slot.slice(5)}` : slot;
+    }
+  }
 }
 
 /** Destroys every buffer a plan allocated. */

@@ -1,58 +1,34 @@
 /**
- * How large a step plan's buffers get, and the largest batch that fits the device: every buffer
- * of a plan grows linearly with the batch, and each must fit one storage binding.
+ * Whether a step's buffers fit the device, and the largest batch that does: every tensor of a
+ * step's layout (`layout.ts`, the same list the plan allocates) grows linearly with the batch, and
+ * each must fit one storage binding.
  *
  * @module
  */
-import { sizeOf } from "../tensor.ts";
 import { DeviceLimitError } from "../../errors.ts";
-import { fusedActivations } from "./fusion.ts";
-import type { Mode, PlanModel } from "./plan.ts";
+import { type LayoutModel, type Mode, type StepLayout, stepLayout } from "./layout.ts";
+
+/** A model's layout inputs and the device whose limits apply. */
+export interface LimitsModel extends LayoutModel {
+  /** The device. */
+  device: GPUDevice;
+}
 
 /** The largest buffer one binding may have on `device`, in bytes. */
 export function bufferLimit(device: GPUDevice): number {
   return Math.min(device.limits.maxStorageBufferBindingSize, device.limits.maxBufferSize);
 }
 
-/**
- * The storage buffers a plan would allocate, with their sizes in bytes (nothing is allocated):
- * the input, each activation and its gradient, and each layer's scratch buffers.
- */
-export function planBuffers(
-  model: PlanModel,
-  batch: number,
-  mode: Mode,
-): { name: string; bytes: number }[] {
-  const training = mode === "train";
-  const layers = model.layers.map((p) => p.layer);
-  const fused = fusedActivations(layers);
-  const out = [{
-    name: `the input x [${batch},${model.inputShape}]`,
-    bytes: 4 * batch * sizeOf(model.inputShape),
-  }];
-  let shape = model.inputShape;
-  layers.forEach((layer, i) => {
-    for (
-      const [name, request] of Object.entries(layer.workspace(batch, shape, training, model.tuning))
-    ) {
-      if (typeof request === "number") {
-        out.push({ name: `${model.layers[i].path}.${name} of ${layer}`, bytes: request });
-      }
-    }
-    shape = layer.outputShape(shape);
-    if (!fused[i] && !layer.reshapeOnly) {
-      const bytes = 4 * batch * sizeOf(shape);
-      const name = `the output of ${model.layers[i].path} ${layer} [${batch},${shape}]`;
-      out.push({ name, bytes });
-      if (training) out.push({ name: `the gradient of ${name.slice(4)}`, bytes });
-    }
-  });
-  return out;
+/** Bytes a buffer takes once rounded up as buffers are (256-byte granules). */
+const rounded = (bytes: number) => Math.ceil(bytes / 256) * 256;
+
+/** The layout's largest buffer. */
+function largest(layout: StepLayout) {
+  return layout.tensors.reduce((a, b) => (b.bytes > a.bytes ? b : a));
 }
 
 /**
- * The largest batch whose plan fits the device's buffer limit (every plan buffer grows linearly
- * with the batch).
+ * The largest batch whose plan fits the device's buffer limit.
  *
  * @example
  * ```ts
@@ -65,30 +41,25 @@ export function planBuffers(
  * model.dispose();
  * ```
  */
-export function maxBatchSize(model: PlanModel, mode: Mode): number {
-  const perImage = Math.max(...planBuffers(model, 1, mode).map((b) => b.bytes));
-  let batch = Math.floor(bufferLimit(model.device) / perImage);
+export function maxBatchSize(model: LimitsModel, mode: Mode): number {
+  const limit = bufferLimit(model.device);
+  let batch = Math.floor(limit / largest(stepLayout(model, 1, mode)).bytes);
   // Chunked layouts round up a little: step down until every buffer fits.
-  while (batch > 1 && !fits(model, batch, mode)) batch--;
+  while (batch > 1 && rounded(largest(stepLayout(model, batch, mode)).bytes) > limit) batch--;
   return batch;
 }
 
-function fits(model: PlanModel, batch: number, mode: Mode): boolean {
+/** Throws {@linkcode DeviceLimitError} when a buffer of the layout exceeds the device's limit. */
+export function checkLimits(model: LimitsModel, layout: StepLayout): void {
   const limit = bufferLimit(model.device);
-  return planBuffers(model, batch, mode).every((b) => Math.ceil(b.bytes / 256) * 256 <= limit);
-}
-
-/** Throws {@linkcode DeviceLimitError} when a buffer of the plan would exceed the device's limit. */
-export function checkLimits(model: PlanModel, batch: number, mode: Mode): void {
-  const limit = bufferLimit(model.device);
-  const largest = planBuffers(model, batch, mode).reduce((a, b) => (b.bytes > a.bytes ? b : a));
-  if (Math.ceil(largest.bytes / 256) * 256 <= limit) return;
-  const max = maxBatchSize(model, mode);
+  const big = largest(layout);
+  if (rounded(big.bytes) <= limit) return;
+  const max = maxBatchSize(model, layout.mode);
   const mb = (n: number) => `${(n / 2 ** 20).toFixed(0)} MiB`;
   throw new DeviceLimitError(
-    `a batch of ${batch} needs ${
-      mb(largest.bytes)
-    } for ${largest.name}, but this adapter binds at most ${
+    `a batch of ${layout.batch} needs ${
+      mb(big.bytes)
+    } for ${big.what}, but this adapter binds at most ${
       mb(limit)
     } per buffer: use a batch of at most ${max}`,
     max,
