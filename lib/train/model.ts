@@ -14,26 +14,17 @@ import { summary } from "../nn/summary.ts";
 import { JUPYTER_DISPLAY, type MediaBundle, summaryHtml } from "../view/html.ts";
 import { readFloats, readUints, storageBuffer, writeBytes } from "../gpu/buffers.ts";
 import { KernelRunner } from "../gpu/kernel_runner.ts";
-import type { Layer } from "../nn/layer.ts";
-import { ParametricLayer } from "../nn/layer.ts";
 import type { PlacedLayer, Sequential } from "../nn/sequential.ts";
 import { DEFAULTS } from "../defaults.ts";
 import { type Shape, sizeOf, type Tensor } from "../tensor.ts";
 import { buildStepPlan, type Mode, type PlanModel, stepCalls, type StepPlan } from "./plan.ts";
 import { maxBatchSize } from "./plan_limits.ts";
 import { type StepLayout, stepLayout } from "./layout.ts";
+import { bindSegments, type ParameterInfo, parameterLayout } from "./segments.ts";
 import { argmaxOp } from "./step_ops.ts";
 import type { Dispatch } from "../gpu/kernel_runner.ts";
 
-/** Where one named parameter sits in the flat buffer. */
-export interface ParameterInfo {
-  /** `state_dict` name, e.g. `0.weight`. */
-  name: string;
-  /** Shape. */
-  shape: Shape;
-  /** Offset in floats. */
-  offset: number;
-}
+export type { ParameterInfo } from "./segments.ts";
 
 /** Options of {@linkcode Model}. */
 export interface ModelOptions {
@@ -101,42 +92,18 @@ export class Model {
     this.classes = out[0];
     this.#layers = network.flat();
     this.#tuning = options.tuning ?? rulesFor(gpu.info.isFallbackAdapter);
-    const align = gpu.device.limits.minStorageBufferOffsetAlignment / 4;
-    const named = network.namedParameters();
-    const segments = new Map<Layer, { offset: number; size: number }>();
-    let cursor = 0;
-    for (const layer of new Set(named.map((p) => p.layer))) {
-      const size = layer.parameters.reduce((s, p) => s + p.data.length, 0);
-      segments.set(layer, { offset: cursor, size });
-      cursor += Math.ceil(size / align) * align;
-    }
-    this.flatSize = Math.max(cursor, 4);
-    const flat = new Float32Array(this.flatSize);
-    const infos: ParameterInfo[] = [];
-    const within = new Map<Layer, number>();
-    for (const p of named) {
-      const offset = segments.get(p.layer)!.offset + (within.get(p.layer) ?? 0);
-      within.set(p.layer, (within.get(p.layer) ?? 0) + p.data.length);
-      flat.set(p.data, offset);
-      infos.push({ name: p.qualifiedName, shape: p.shape, offset });
-    }
-    this.parameters = infos;
     const device = gpu.device;
-    this.parameterBuffer = storageBuffer(device, flat, "parameters");
+    const layout = parameterLayout(network, device.limits.minStorageBufferOffsetAlignment / 4);
+    this.flatSize = layout.flatSize;
+    this.parameters = layout.parameters;
+    this.parameterBuffer = storageBuffer(device, layout.flat, "parameters");
     this.gradientBuffer = storageBuffer(device, this.flatSize * 4, "gradients");
-    for (const [layer, { offset, size }] of segments) {
-      if (!(layer instanceof ParametricLayer)) {
-        throw new Error(`${layer} has parameters but cannot bind them`);
-      }
-      const uniformBytes = Math.ceil(size / 4) * 16; // within the segment's alignment padding
-      layer.bind({
-        params: { buffer: this.parameterBuffer, offset: offset * 4, size: size * 4 },
-        grads: { buffer: this.gradientBuffer, offset: offset * 4, size: size * 4 },
-        uniformParams: uniformBytes <= device.limits.maxUniformBufferBindingSize
-          ? { buffer: this.parameterBuffer, offset: offset * 4, size: uniformBytes }
-          : undefined,
-      });
-    }
+    bindSegments(
+      layout.segments,
+      this.parameterBuffer,
+      this.gradientBuffer,
+      device.limits.maxUniformBufferBindingSize,
+    );
   }
 
   #alive(): void {

@@ -1,0 +1,47 @@
+// The golden files match what the code generates: the step plans of both LeNet variants, every
+// op's candidates, and the WGSL of every kernel the tuner may pick. Runs without a WebGPU adapter
+// (the adapter is removed before anything runs). `deno task golden` regenerates them.
+import { assertEquals } from "./_assert.ts";
+import { fileURLToPath } from "node:url";
+import { GOLDEN_DIR, goldenFiles } from "./_golden.ts";
+
+Object.defineProperty(navigator, "gpu", { value: undefined, configurable: true });
+
+const dir = fileURLToPath(new URL(`../${GOLDEN_DIR}/`, import.meta.url));
+
+async function committed(): Promise<Map<string, string>> {
+  const out = new Map<string, string>();
+  const walk = async (sub: string) => {
+    for await (const e of Deno.readDir(`${dir}${sub}`)) {
+      const path = sub ? `${sub}/${e.name}` : e.name;
+      if (e.isDirectory) await walk(path);
+      else out.set(path, await Deno.readTextFile(`${dir}${path}`));
+    }
+  };
+  await walk("");
+  return out;
+}
+
+Deno.test("golden: the plans, candidates and kernels are the committed ones (no GPU needed)", async () => {
+  const expected = await committed();
+  const actual = goldenFiles();
+  const stale = [...expected.keys()].filter((p) => !actual.has(p));
+  const missing = [...actual.keys()].filter((p) => !expected.has(p));
+  const changed = [...actual.keys()].filter((p) =>
+    expected.has(p) && expected.get(p) !== actual.get(p)
+  );
+  assertEquals(
+    { stale, missing, changed },
+    { stale: [], missing: [], changed: [] },
+    "run `deno task golden` and review the diff",
+  );
+});
+
+Deno.test("golden: the plans name the rules' variants and every op's candidates", () => {
+  const files = goldenFiles();
+  const plan = files.get("plans/sigmoid_avg_train.txt")!;
+  assertEquals(/conv2d\.forward +views×13 uniform-weights tile 6x4 \+ avgpool /.test(plan), true);
+  const candidates = files.get("plans/relu_max_train.candidates.txt")!;
+  assertEquals(candidates.includes("  storage tile 4x8\n"), true);
+  assertEquals([...files.keys()].some((p) => p.startsWith("kernels/relu_max/")), true);
+});
