@@ -20,6 +20,7 @@ import { claimRunDir } from "./_run_dir.ts";
 import { Progress } from "./_progress.ts";
 import {
   Adam,
+  DataError,
   DEFAULTS,
   describeGpu,
   type EpochMetrics,
@@ -131,13 +132,15 @@ const RUN_SETTINGS = {
 /** Exit codes after a signal: 128 + its number, as shells report. */
 const SIGNAL_EXIT: Record<string, number> = { SIGINT: 130, SIGTERM: 143 };
 
-async function main() {
-  const flags = parseFlags(Deno.args, FLAGS);
-  if (flags.help) {
-    console.log(helpText(USAGE, FLAGS));
-    return;
-  }
-  const optimizerName = choiceFlag(
+/** A run's settings, as flags give them (and as a resumed run's state saved them). */
+type RunConfig = ReturnType<typeof runConfig>;
+
+/**
+ * The run's settings from flag values, each checked as its flag is: the one validator for the
+ * command line and for the settings a resumed run's state holds.
+ */
+function runConfig(flags: Record<string, string | boolean | undefined>) {
+  const optimizer = choiceFlag(
     "optimizer",
     flags.optimizer,
     ["adam", "sgd"] as const,
@@ -148,8 +151,8 @@ async function main() {
     ...architectureFlags(flags),
     epochs: numberFlag("epochs", flags.epochs, DEFAULTS.epochs, int),
     batchSize: numberFlag("batch-size", flags["batch-size"], DEFAULTS.batchSize, int),
-    lr: numberFlag("lr", flags.lr, DEFAULTS[optimizerName].lr, { exclusiveMin: 0 }),
-    optimizer: optimizerName,
+    lr: numberFlag("lr", flags.lr, DEFAULTS[optimizer].lr, { exclusiveMin: 0 }),
+    optimizer,
     momentum: numberFlag("momentum", flags.momentum, DEFAULTS.sgd.momentum, { min: 0 }),
     weightDecay: numberFlag("weight-decay", flags["weight-decay"], 0, { min: 0 }),
     seed: numberFlag("seed", flags.seed, DEFAULTS.seed, {
@@ -160,71 +163,108 @@ async function main() {
     logEvery: numberFlag("log-every", flags["log-every"], DEFAULTS.logEvery, int),
     subset: numberFlag("subset", flags.subset, Infinity, int),
   };
-  const tune = tuneLevel(flags.tune);
-  if (config.momentum > 0 && optimizerName !== "sgd") {
+  if (config.momentum > 0 && optimizer !== "sgd") {
     throw new UsageError("--momentum applies to --optimizer sgd only");
   }
-  // A resumed run takes its settings from its state; flags may only repeat them.
-  const resumeDir = typeof flags.resume === "string" && flags.resume ? flags.resume : undefined;
-  let saved: TrainingState | undefined;
-  if (resumeDir) {
-    if (typeof flags.out === "string" && !await sameFile(flags.out, resumeDir)) {
-      throw new UsageError(`--resume ${resumeDir} continues the run in that folder: drop --out`);
-    }
-    const path = `${resumeDir}/${STATE_FILE}`;
-    saved = decodeTrainingState(await readRegularFile(path), path);
-    const settings = saved.settings as Record<keyof typeof RUN_SETTINGS, unknown>;
-    settings.subset ??= Infinity; // saved as null: JSON has no Infinity
-    const changed = Object.entries(RUN_SETTINGS).filter(([key, flag]) =>
-      flags[flag] !== undefined &&
-      config[key as keyof typeof RUN_SETTINGS] !== settings[key as keyof typeof RUN_SETTINGS]
-    ).map(([key, flag]) =>
-      `--${flag} ${config[key as keyof typeof RUN_SETTINGS]} (the run has ${
-        settings[key as keyof typeof RUN_SETTINGS]
-      })`
-    );
-    if (changed.length) {
-      throw new UsageError(
-        `--resume ${resumeDir}: ${
-          changed.join(", ")
-        } would change the run; resume keeps its settings`,
-      );
-    }
-    Object.assign(config, settings);
-    const done = saved.progress.epoch;
-    if (config.epochs <= done) {
-      throw new UsageError(
-        `--resume ${resumeDir}: the run has ${done} epoch${
-          done === 1 ? "" : "s"
-        } done, and --epochs (${config.epochs}) is the total: ask for more`,
-      );
-    }
+  return config;
+}
+
+/**
+ * The state of the run in `--resume DIR`, its settings checked as flags are and applied to
+ * `config`; flags may only repeat them.
+ */
+async function resumedState(
+  flags: Record<string, string | boolean | undefined>,
+  config: RunConfig,
+): Promise<{ dir: string; state: TrainingState } | undefined> {
+  const dir = typeof flags.resume === "string" && flags.resume ? flags.resume : undefined;
+  if (!dir) return undefined;
+  if (typeof flags.out === "string" && !await sameFile(flags.out, dir)) {
+    throw new UsageError(`--resume ${dir} continues the run in that folder: drop --out`);
   }
-  const json = flags.json === true;
-  // Human-readable lines go to stdout, or to stderr when stdout carries JSON.
-  const say = (line: string) => (json ? console.error(line) : console.log(line));
-  const emit = (event: Record<string, unknown>) => json && console.log(JSON.stringify(event));
+  const path = `${dir}/${STATE_FILE}`;
+  const state = decodeTrainingState(await readRegularFile(path), path);
+  const settings = savedSettings(state, path);
+  const key = (k: string) => k as keyof typeof RUN_SETTINGS;
+  const changed = Object.entries(RUN_SETTINGS)
+    .filter(([k, flag]) => flags[flag] !== undefined && config[key(k)] !== settings[key(k)])
+    .map(([k, flag]) => `--${flag} ${config[key(k)]} (the run has ${settings[key(k)]})`);
+  if (changed.length) {
+    throw new UsageError(
+      `--resume ${dir}: ${changed.join(", ")} would change the run; resume keeps its settings`,
+    );
+  }
+  Object.assign(config, settings);
+  const done = state.progress.epoch;
+  if (config.epochs <= done) {
+    throw new UsageError(
+      `--resume ${dir}: the run has ${done} epoch${
+        done === 1 ? "" : "s"
+      } done, and --epochs (${config.epochs}) is the total: ask for more`,
+    );
+  }
+  return { dir, state };
+}
 
-  // Claimed (created, locked, checked writable) before anything slow happens.
-  const out = await claimRunDir(
-    resumeDir ?? (typeof flags.out === "string" && flags.out ? flags.out : undefined),
-    flags.overwrite === true,
-    resumeDir !== undefined,
-  );
+/** A state's run settings, validated by {@linkcode runConfig} as if they were flags. */
+function savedSettings(
+  state: TrainingState,
+  path: string,
+): Pick<RunConfig, keyof typeof RUN_SETTINGS> {
+  const asFlags: Record<string, string> = {};
+  for (const [key, flag] of Object.entries(RUN_SETTINGS)) {
+    const v = (state.settings as Record<string, unknown>)[key];
+    if (v === undefined || v === null) continue; // subset: saved as null (JSON has no Infinity)
+    if (typeof v !== "string" && typeof v !== "number") {
+      throw new DataError(path, `setting ${key} is ${JSON.stringify(v)}, not a value`);
+    }
+    asFlags[flag] = String(v);
+  }
+  try {
+    const checked = runConfig(asFlags);
+    return Object.fromEntries(
+      Object.keys(RUN_SETTINGS).map((k) => [k, checked[k as keyof typeof RUN_SETTINGS]]),
+    ) as Pick<RunConfig, keyof typeof RUN_SETTINGS>;
+  } catch (e) {
+    if (!(e instanceof UsageError)) throw e;
+    throw new DataError(path, `a saved setting is not valid: ${e.message.replace(/^--/, "")}`);
+  }
+}
 
-  // SIGINT and SIGTERM: before training, stop at once; during it, after the current step, with
-  // the weights saved; either way the exit code says which signal (130, 143).
-  const controller = new AbortController();
-  let stopSignal: Deno.Signal | undefined;
-  let training = false;
+/** Human-readable lines to stdout, or to stderr when stdout carries JSON events. */
+function reporter(json: boolean) {
+  return {
+    say: (line: string) => (json ? console.error(line) : console.log(line)),
+    emit: (event: Record<string, unknown>) => json && console.log(JSON.stringify(event)),
+  };
+}
+
+/**
+ * SIGINT and SIGTERM: before training, stop at once; during it, after the current step, with
+ * the weights saved; either way the exit code says which signal (130, 143).
+ */
+function stopOnSignals() {
+  const stop = {
+    controller: new AbortController(),
+    signal: undefined as Deno.Signal | undefined,
+    training: false,
+  };
   for (const signal of ["SIGINT", "SIGTERM"] as const) {
     Deno.addSignalListener(signal, () => {
-      stopSignal ??= signal;
-      if (!training) exit(SIGNAL_EXIT[signal]);
-      controller.abort();
+      stop.signal ??= signal;
+      if (!stop.training) exit(SIGNAL_EXIT[signal]);
+      stop.controller.abort();
     });
   }
+  return stop;
+}
 
+/** The data, the device and the model, its batch checked against the adapter, tuned. */
+async function setUp(
+  flags: Record<string, string | boolean | undefined>,
+  config: RunConfig,
+  say: (line: string) => void,
+) {
   const data = await loadFashionMnist({ dataDir: flags["data-dir"] as string | undefined });
   if (config.subset < data.train.count) data.train = head(data.train, config.subset);
   const gpu = await commandGpu({ storageBufferBytes: data.train.images.length });
@@ -232,12 +272,8 @@ async function main() {
   say(
     `data: ${data.name} from ${data.source} (${data.train.count} train, ${data.test.count} test)`,
   );
-  const net = lenet5({
-    activation: config.activation,
-    pool: config.pool,
-    seed: config.seed,
-    inputSize: config.resize,
-  });
+  const { activation, pool, seed, resize } = config;
+  const net = lenet5({ activation, pool, seed, inputSize: resize });
   const model = new Model(gpu, net);
   const fits = model.maxBatchSize("train");
   if (config.batchSize > fits) {
@@ -251,7 +287,7 @@ async function main() {
     Math.max(config.batchSize, DEFAULTS.evalBatchSize),
     model.maxBatchSize("eval"),
   );
-  await tuneForCommand(model, tune, [
+  await tuneForCommand(model, tuneLevel(flags.tune), [
     { batch: config.batchSize, mode: "train" as const },
     ...(evalBatch === config.batchSize ? [] : [{ batch: evalBatch, mode: "eval" as const }]),
   ], say);
@@ -262,59 +298,50 @@ async function main() {
       (size.paramBytes / 1024).toFixed(0)
     } KiB), forward: ${(size.multAdds / 1e6).toFixed(2)} M multiply-adds per image`,
   );
+  return { data, gpu, model };
+}
+
+/** The optimiser of the run, with a resumed run's state loaded. */
+function optimizerFor(config: RunConfig, model: Model, saved?: TrainingState): Optimizer {
+  const { lr, weightDecay, momentum } = config;
   const optimizer: Optimizer = config.optimizer === "adam"
-    ? new Adam({ lr: config.lr, weightDecay: config.weightDecay })
-    : new SGD({ lr: config.lr, momentum: config.momentum, weightDecay: config.weightDecay });
+    ? new Adam({ lr, weightDecay })
+    : new SGD({ lr, momentum, weightDecay });
   if (saved) {
     model.loadStateDict(saved.model);
     optimizer.attach(model);
     optimizer.loadStateDict(saved.optimizer);
   }
-  say(
-    `training ${config.epochs} epoch${config.epochs === 1 ? "" : "s"}${
-      saved ? ` (resuming after step ${saved.progress.step})` : ""
-    }, batch ${config.batchSize}, ${optimizer}, output in ${out}`,
-  );
-  emit({
-    event: "start",
-    adapter: gpu.info,
-    out,
-    resumed_step: saved?.progress.step ?? 0,
-    ...config,
-  });
+  return optimizer;
+}
 
-  const progress = new Progress(config.epochs);
-  const losses: LossPoint[] = [...saved?.losses ?? []];
-  const epochs: EpochMetrics[] = [...saved?.epochs ?? []];
-  const stepsPerEpoch = Math.ceil(data.train.count / config.batchSize);
-  // The run's files, all rewritten together: after each epoch, and once more at the end (with
-  // the last partial loss window, and the weights as they are after an interrupt). The training
-  // state comes first: resuming needs it, and it holds the weights too.
-  const saveRun = async (chartLosses: readonly LossPoint[], progress: TrainProgress) => {
-    await writeAtomic(
-      `${out}/${STATE_FILE}`,
-      encodeTrainingState({
-        model: await model.stateDict(),
-        optimizer: await optimizer.stateDict(),
-        progress,
-        settings: Object.fromEntries(
-          Object.keys(RUN_SETTINGS).map((key) => {
-            const v = config[key as keyof typeof RUN_SETTINGS];
-            return [key, v === Infinity ? null : v];
-          }),
-        ),
-        epochs,
-        losses: [...chartLosses],
+/**
+ * The run's files, all rewritten together: after each epoch, and once more at the end (with the
+ * last partial loss window, and the weights as they are after an interrupt). The training state
+ * comes first: resuming needs it, and it holds the weights too.
+ */
+function runFiles(
+  out: string,
+  run: { model: Model; optimizer: Optimizer; config: RunConfig; epochs: EpochMetrics[] },
+  stepsPerEpoch: number,
+) {
+  const { model, optimizer, config, epochs } = run;
+  return async (losses: readonly LossPoint[], progress: TrainProgress) => {
+    const settings = Object.fromEntries(
+      Object.keys(RUN_SETTINGS).map((key) => {
+        const v = config[key as keyof typeof RUN_SETTINGS];
+        return [key, v === Infinity ? null : v];
       }),
     );
+    const weights = await model.stateDict();
+    const state = { model: weights, optimizer: await optimizer.stateDict(), progress, settings };
     await writeAtomic(
-      `${out}/metrics.jsonl`,
-      epochs.map((e) => JSON.stringify(e)).join("\n") + (epochs.length ? "\n" : ""),
+      `${out}/${STATE_FILE}`,
+      encodeTrainingState({ ...state, epochs, losses: [...losses] }),
     );
-    await writeAtomic(
-      `${out}/loss.svg`,
-      lossChartSvg({ losses: chartLosses, epochs, stepsPerEpoch }),
-    );
+    const lines = epochs.map((e) => JSON.stringify(e)).join("\n") + (epochs.length ? "\n" : "");
+    await writeAtomic(`${out}/metrics.jsonl`, lines);
+    await writeAtomic(`${out}/loss.svg`, lossChartSvg({ losses, epochs, stepsPerEpoch }));
     await writeAtomic(
       `${out}/model.safetensors`,
       await saveCheckpoint(model, {
@@ -327,58 +354,52 @@ async function main() {
       }),
     );
   };
-  training = true;
-  let history;
-  try {
-    history = await train(model, data, {
-      epochs: config.epochs,
-      batchSize: config.batchSize,
-      optimizer,
-      seed: config.seed,
-      logEvery: config.logEvery,
-      signal: controller.signal,
-      onStep: (e) => {
-        if (e.loss !== undefined) {
-          losses.push({ step: e.step, loss: e.loss });
-          emit({
-            event: "step",
-            epoch: e.epoch,
-            step: e.step,
-            loss: e.loss,
-            images_per_second: e.images / e.seconds,
-          });
-        }
-        progress.step(e);
-      },
-      resume: saved?.progress,
-      onEpoch: async (m, where) => {
-        epochs.push(m);
-        progress.clear();
-        say(
-          `epoch ${m.epoch}/${config.epochs}: train loss ${m.train_loss.toFixed(4)}, test loss ${
-            m.test_loss.toFixed(4)
-          }, ` +
-            `test accuracy ${m.test_accuracy.toFixed(4)} | ${m.train_seconds.toFixed(1)} s, ` +
-            `${m.images_per_second.toFixed(0)} img/s, eval ${m.eval_seconds.toFixed(1)} s`,
-        );
-        emit({ event: "epoch", ...m });
-        await saveRun(losses, where);
-      },
-    });
-  } catch (e) {
-    progress.clear();
-    // The files of the last finished epoch stay as they are: they are the last good state.
-    if (e instanceof NonFiniteError || e instanceof GpuFaultError) {
-      const kept = epochs.length
-        ? `${out}/model.safetensors keeps the weights of epoch ${epochs.length}`
-        : "no weights were saved";
-      throw new Error(`training stopped: ${e.message}; ${kept}`);
-    }
-    throw e;
+}
+
+async function main() {
+  const flags = parseFlags(Deno.args, FLAGS);
+  if (flags.help) {
+    console.log(helpText(USAGE, FLAGS));
+    return;
   }
-  progress.clear();
+  const config = runConfig(flags);
+  tuneLevel(flags.tune); // a bad --tune is refused before any work
+  const resumed = await resumedState(flags, config);
+  const saved = resumed?.state;
+  const { say, emit } = reporter(flags.json === true);
+  // Claimed (created, locked, checked writable) before anything slow happens.
+  const out = await claimRunDir(
+    resumed?.dir ?? (typeof flags.out === "string" && flags.out ? flags.out : undefined),
+    flags.overwrite === true,
+    resumed !== undefined,
+  );
+  const stop = stopOnSignals();
+  const { data, gpu, model } = await setUp(flags, config, say);
+  const optimizer = optimizerFor(config, model, saved);
+  say(
+    `training ${config.epochs} epoch${config.epochs === 1 ? "" : "s"}${
+      saved ? ` (resuming after step ${saved.progress.step})` : ""
+    }, batch ${config.batchSize}, ${optimizer}, output in ${out}`,
+  );
+  emit({
+    event: "start",
+    adapter: gpu.info,
+    out,
+    resumed_step: saved?.progress.step ?? 0,
+    ...config,
+  });
+  const epochs: EpochMetrics[] = [...saved?.epochs ?? []];
+  const stepsPerEpoch = Math.ceil(data.train.count / config.batchSize);
+  const saveRun = runFiles(out, { model, optimizer, config, epochs }, stepsPerEpoch);
+  stop.training = true;
+  const history = await trainReporting({ model, data, optimizer, config, epochs, saved, out }, {
+    say,
+    emit,
+    saveRun,
+    signal: stop.controller.signal,
+  });
   if (history.stopped) {
-    say(`${stopSignal ?? "stop"}: interrupted after ${epochs.length} complete epochs`);
+    say(`${stop.signal ?? "stop"}: interrupted after ${epochs.length} complete epochs`);
   }
   await saveRun([...saved?.losses ?? [], ...history.losses], history.progress);
   const final = epochs.at(-1);
@@ -389,7 +410,78 @@ async function main() {
     stopped: history.stopped,
     test_accuracy: final?.test_accuracy ?? null,
   });
-  if (stopSignal) exit(SIGNAL_EXIT[stopSignal]);
+  if (stop.signal) exit(SIGNAL_EXIT[stop.signal]);
+}
+
+/** Trains, logging each step and epoch and saving the run's files after each epoch. */
+async function trainReporting(
+  run: {
+    model: Model;
+    data: Awaited<ReturnType<typeof loadFashionMnist>>;
+    optimizer: Optimizer;
+    config: RunConfig;
+    epochs: EpochMetrics[];
+    saved?: TrainingState;
+    out: string;
+  },
+  io: {
+    say: (line: string) => void;
+    emit: (event: Record<string, unknown>) => void;
+    saveRun: (losses: readonly LossPoint[], progress: TrainProgress) => Promise<void>;
+    signal: AbortSignal;
+  },
+) {
+  const { model, data, optimizer, config, epochs, saved, out } = run;
+  const progress = new Progress(config.epochs);
+  const losses: LossPoint[] = [...saved?.losses ?? []];
+  try {
+    return await train(model, data, {
+      epochs: config.epochs,
+      batchSize: config.batchSize,
+      optimizer,
+      seed: config.seed,
+      logEvery: config.logEvery,
+      signal: io.signal,
+      onStep: (e) => {
+        if (e.loss !== undefined) {
+          losses.push({ step: e.step, loss: e.loss });
+          const ips = e.images / e.seconds;
+          io.emit({
+            event: "step",
+            epoch: e.epoch,
+            step: e.step,
+            loss: e.loss,
+            images_per_second: ips,
+          });
+        }
+        progress.step(e);
+      },
+      resume: saved?.progress,
+      onEpoch: async (m, where) => {
+        epochs.push(m);
+        progress.clear();
+        io.say(
+          `epoch ${m.epoch}/${config.epochs}: train loss ${m.train_loss.toFixed(4)}, test loss ${
+            m.test_loss.toFixed(4)
+          }, test accuracy ${m.test_accuracy.toFixed(4)} | ${m.train_seconds.toFixed(1)} s, ` +
+            `${m.images_per_second.toFixed(0)} img/s, eval ${m.eval_seconds.toFixed(1)} s`,
+        );
+        io.emit({ event: "epoch", ...m });
+        await io.saveRun(losses, where);
+      },
+    });
+  } catch (e) {
+    // The files of the last finished epoch stay as they are: they are the last good state.
+    if (e instanceof NonFiniteError || e instanceof GpuFaultError) {
+      const kept = epochs.length
+        ? `${out}/model.safetensors keeps the weights of epoch ${epochs.length}`
+        : "no weights were saved";
+      throw new Error(`training stopped: ${e.message}; ${kept}`);
+    }
+    throw e;
+  } finally {
+    progress.clear();
+  }
 }
 
 await runCli(main, "Run `deno task train --help` for the options.");

@@ -20,7 +20,7 @@
  */
 import { activate, type ActivationKind, derivativeFromOutput } from "./activation.ts";
 import type { PoolKind } from "./pool.ts";
-import { ceilDiv, type KernelSpec, u32, unroll } from "./spec.ts";
+import { type Binding, ceilDiv, type KernelSpec, u32, unroll } from "./spec.ts";
 import { type ChunkPlan, viewBindings, viewHelpers } from "./views.ts";
 import { type Conv2dShape, dims, label } from "./_conv2d_dims.ts";
 
@@ -126,66 +126,129 @@ interface Correlation {
   pool?: FusedPool;
 }
 
-function correlate2d(c: Correlation): KernelSpec {
+/** What the parts of a correlation kernel share: the correlation and its derived sizes. */
+interface CorrelationParts {
+  c: Correlation;
+  IH: number;
+  IW: number;
+  OH: number;
+  OW: number;
+  KH: number;
+  KW: number;
+  SH: number;
+  SW: number;
+  DH: number;
+  DW: number;
+  /** Logical (dilated) input height and width. */
+  LH: number;
+  LW: number;
+  /** Output channels and columns per invocation. */
+  PB: number;
+  TX: number;
+  /** Tiles per output row. */
+  tiles: number;
+  /** Images per dispatch (a chunk of views, or the batch). */
+  images: number;
+  /**
+   * A tile that spans the whole row starts at column 0, so which of its taps fall on padding or
+   * between dilated columns is known at generation time: those loads and multiply-adds are not
+   * generated at all (on CPU adapters a branch costs both sides; only absent code saves time).
+   */
+  fullRow: boolean;
+}
+
+function correlationParts(c: Correlation): CorrelationParts {
   const [IH, IW] = c.inSize, [OH, OW] = c.outSize, [KH, KW] = c.taps, [SH, SW] = c.stride;
   const [DH, DW] = c.dilation;
-  const LH = (IH - 1) * DH + 1, LW = (IW - 1) * DW + 1; // logical (dilated) input size
   const PB = c.tile.channels, TX = c.tile.columns;
   if (c.outChannels % PB) {
     throw new RangeError(`tile of ${PB} channels does not divide ${c.outChannels}`);
   }
-  const tiles = ceilDiv(OW, TX);
-  const span = (TX - 1) * SW + KW; // logical input columns one tile reads
-  const plan = c.inputPlan;
-  const images = plan ? plan.images : c.batch;
-  const pool = c.pool;
-  if (pool && (OH % 2 || OW % 2 || TX % 2)) {
+  if (c.pool && (OH % 2 || OW % 2 || TX % 2)) {
     throw new RangeError(`a fused 2×2 pooling needs an even output (${OH}×${OW}) and tile (${TX})`);
   }
-  const rows = images * (pool ? OH / 2 : OH) * tiles; // lanes: (output or pooled row, image, tile)
-  const perBlock = ceilDiv(rows, WG);
-  const w = weightBinding(c.weightFloats, c.uniformWeights);
-  const inRange = (v: string, size: number, D: number) =>
-    `${v} >= 0 && ${v} < ${size}${D > 1 ? ` && ${v} % ${D} == 0` : ""}`;
-  const stored = (v: string, D: number) => (D > 1 ? `u32(${v}) / ${u32(D)}` : `u32(${v})`);
-  const input = (at: string) => (plan ? `X(${at})` : `x[${at}]`);
-  // A tile that spans the whole row starts at column 0, so which of its taps fall on padding or
-  // between dilated columns is known here: those loads and multiply-adds are not generated at all.
-  // (On CPU adapters a branch costs both sides; only code that is absent saves time.)
-  const fullRow = tiles === 1;
-  const column = (u: number) => u - c.pad[1];
-  const realColumn = (u: number) =>
-    !fullRow || (column(u) >= 0 && column(u) < LW && column(u) % DW === 0);
-  const loads = unroll(span, (u) => {
-    if (fullRow) {
-      return realColumn(u) ? `      let v${u} = ${input(`row + ${u32(column(u) / DW)}`)};` : "";
+  const tiles = ceilDiv(OW, TX);
+  return {
+    c,
+    IH,
+    IW,
+    OH,
+    OW,
+    KH,
+    KW,
+    SH,
+    SW,
+    DH,
+    DW,
+    LH: (IH - 1) * DH + 1,
+    LW: (IW - 1) * DW + 1,
+    PB,
+    TX,
+    tiles,
+    images: c.inputPlan ? c.inputPlan.images : c.batch,
+    fullRow: tiles === 1,
+  };
+}
+
+/** The input index of dilated position `v` (`u32(v) / D`). */
+const stored = (v: string, D: number) => (D > 1 ? `u32(${v}) / ${u32(D)}` : `u32(${v})`);
+
+/** Whether logical column `u` of a full-row tile's span holds an input value. */
+function realColumn(g: CorrelationParts, u: number): boolean {
+  const column = u - g.c.pad[1];
+  return !g.fullRow || (column >= 0 && column < g.LW && column % g.DW === 0);
+}
+
+/** The loads of one input row segment: `v<u>` for each logical column the tile reads. */
+function rowLoads(g: CorrelationParts): string {
+  const { c, SW, KW, TX, LW, DW } = g;
+  const input = (at: string) => (c.inputPlan ? `X(${at})` : `x[${at}]`);
+  return unroll((TX - 1) * SW + KW, (u) => {
+    if (g.fullRow) {
+      return realColumn(g, u)
+        ? `      let v${u} = ${input(`row + ${u32((u - c.pad[1]) / DW)}`)};`
+        : "";
     }
     const at = `row + ${stored(`clamp(lx${u}, 0, ${LW - 1})`, DW)}`;
+    const inRange = `lx${u} >= 0 && lx${u} < ${LW}${DW > 1 ? ` && lx${u} % ${DW} == 0` : ""}`;
     return `      let lx${u} = lx0 + ${u};
-      let v${u} = select(0.0, ${input(at)}, ${inRange(`lx${u}`, LW, DW)});`;
+      let v${u} = select(0.0, ${input(at)}, ${inRange});`;
   });
-  const fmas = unroll(KW, (tx) =>
+}
+
+/** The multiply-adds of one kernel row: each weight loaded once, used for the tile's columns. */
+function tapFmas(g: CorrelationParts): string {
+  const { c, KW, PB, TX, SW, OW } = g;
+  return unroll(KW, (tx) =>
     unroll(PB, (k) => {
       const terms = Array.from({ length: TX }, (_, t) => t)
-        .filter((t) => realColumn(t * SW + tx) && (!fullRow || t < OW));
+        .filter((t) => realColumn(g, t * SW + tx) && (!g.fullRow || t < OW));
       if (!terms.length) return "";
       return `      { let wk = W(${c.weightIndex(`(pb + ${u32(k)})`, "q", "ty", `${u32(tx)}`)});
 ${terms.map((t) => `        acc${k}_${t} += v${t * SW + tx} * wk;`).join("\n")} }`;
     }));
-  const init = unroll(
-    PB,
-    (k) =>
-      unroll(
-        TX,
-        (t) =>
-          `    var acc${k}_${t} = ${
-            c.biasOffset === undefined ? "0.0" : `W(${u32(c.biasOffset)} + pb + ${u32(k)})`
-          };`,
-      ),
-  );
-  const guarded = (t: number, write: string) =>
-    OW % TX === 0 ? `    ${write}` : `    if (ox0 + ${u32(t)} < ${u32(OW)}) { ${write} }`;
-  const outputs = unroll(PB, (k) =>
+}
+
+/** The accumulators, starting at the bias (or zero). */
+function accumulators(g: CorrelationParts): string {
+  const { c, PB, TX } = g;
+  const start = (k: number) =>
+    c.biasOffset === undefined ? "0.0" : `W(${u32(c.biasOffset)} + pb + ${u32(k)})`;
+  return unroll(PB, (k) => unroll(TX, (t) => `    var acc${k}_${t} = ${start(k)};`));
+}
+
+/** A store guarded at the row's end when the tiles do not divide it. */
+function guarded(g: CorrelationParts, t: number, write: string): string {
+  return g.OW % g.TX === 0
+    ? `    ${write}`
+    : `    if (ox0 + ${u32(t)} < ${u32(g.OW)}) { ${write} }`;
+}
+
+/** The outputs `o<k>_<t>` (activated or gated), stored to y unless only the pooling is kept. */
+function outputs(g: CorrelationParts): string {
+  const { c, PB, TX, OH, OW } = g;
+  const pool = c.pool;
+  return unroll(PB, (k) =>
     unroll(TX, (t) => {
       const at = `obase + ${u32(k * OH * OW)} + ox0 + ${u32(t)}`;
       const value = c.activation
@@ -194,92 +257,115 @@ ${terms.map((t) => `        acc${k}_${t} += v${t * SW + tx} * wk;`).join("\n")} 
         ? `acc${k}_${t} * ${derivativeFromOutput(c.gate, `gate[${at}]`)}`
         : `acc${k}_${t}`;
       return `    let o${k}_${t} = ${value};${
-        !pool || pool.keepInput ? `\n${guarded(t, `y[${at}] = o${k}_${t};`)}` : ""
+        !pool || pool.keepInput ? `\n${guarded(g, t, `y[${at}] = o${k}_${t};`)}` : ""
       }`;
     }));
-  // Pooling: the first row's pairs are kept in s (and the first maximum's position in a); the
-  // second row's complete each window, in the pooling kernel's order (row by row, left to right).
+}
+
+/**
+ * A fused pooling's three parts: the stash of each window's first row (`s`, and the first
+ * maximum's position `a`), what the first row leaves there, and how the second row completes each
+ * window, in the pooling kernel's order (row by row, left to right).
+ */
+function poolParts(g: CorrelationParts, pool: FusedPool) {
+  const { PB, TX, OH, OW } = g;
   const PH = OH / 2, PW = OW / 2;
+  const max = pool.kind === "max";
   const pairs = (line: (k: number, j: number) => string) =>
     unroll(PB, (k) => unroll(TX / 2, (j) => line(k, j)));
-  const poolFirstRow = !pool
-    ? ""
-    : pool.kind === "max"
-    ? pairs((k, j) =>
-      `    s${k}_${j} = o${k}_${2 * j}; a${k}_${j} = oy * ${u32(OW)} + ox0 + ${u32(2 * j)};
-    if (o${k}_${2 * j + 1} > s${k}_${j}) { s${k}_${j} = o${k}_${2 * j + 1}; a${k}_${j} += 1u; }`
-    )
-    : pairs((k, j) => `    s${k}_${j} = o${k}_${2 * j} + o${k}_${2 * j + 1};`);
-  const poolSecondRow = !pool ? "" : pairs((k, j) => {
-    const at = `pbase + ${u32(k * PH * PW)} + ox0 / 2u + ${u32(j)}`;
-    const write = pool.kind === "max"
-      ? `{
+  const at = (k: number, j: number) => `pbase + ${u32(k * PH * PW)} + ox0 / 2u + ${u32(j)}`;
+  const position = (t: number) => `oy * ${u32(OW)} + ox0 + ${u32(t)}`;
+  const secondMax = (k: number, j: number) =>
+    `{
       var m = s${k}_${j}; var w = a${k}_${j};
-      if (o${k}_${2 * j} > m) { m = o${k}_${2 * j}; w = oy * ${u32(OW)} + ox0 + ${u32(2 * j)}; }
-      if (o${k}_${2 * j + 1} > m) { m = o${k}_${2 * j + 1}; w = oy * ${u32(OW)} + ox0 + ${
-        u32(2 * j + 1)
-      }; }
-      pooled[${at}] = m;${pool.keepInput ? ` argmax[${at}] = w;` : ""} }`
-      : `pooled[${at}] = ((s${k}_${j} + o${k}_${2 * j}) + o${k}_${2 * j + 1}) * 0.25;`;
-    return guarded(2 * j, write);
-  });
-  // One output row: its accumulators, the input channels and kernel rows that meet it, then the
-  // stores (and, when pooling, its half of the windows).
-  const outputRow = (oy: string, epilogue: string) =>
-    `  {
+      if (o${k}_${2 * j} > m) { m = o${k}_${2 * j}; w = ${position(2 * j)}; }
+      if (o${k}_${2 * j + 1} > m) { m = o${k}_${2 * j + 1}; w = ${position(2 * j + 1)}; }
+      pooled[${at(k, j)}] = m;${pool.keepInput ? ` argmax[${at(k, j)}] = w;` : ""} }`;
+  const secondAvg = (k: number, j: number) =>
+    `pooled[${at(k, j)}] = ((s${k}_${j} + o${k}_${2 * j}) + o${k}_${2 * j + 1}) * 0.25;`;
+  return {
+    stash: pairs((k, j) => `  var s${k}_${j} = 0.0;${max ? ` var a${k}_${j} = 0u;` : ""}`),
+    firstRow: max
+      ? pairs((k, j) =>
+        `    s${k}_${j} = o${k}_${2 * j}; a${k}_${j} = ${position(2 * j)};
+    if (o${k}_${2 * j + 1} > s${k}_${j}) { s${k}_${j} = o${k}_${2 * j + 1}; a${k}_${j} += 1u; }`
+      )
+      : pairs((k, j) => `    s${k}_${j} = o${k}_${2 * j} + o${k}_${2 * j + 1};`),
+    secondRow: pairs((k, j) => guarded(g, 2 * j, (max ? secondMax : secondAvg)(k, j))),
+    base: `  let pbase = ((b * ${u32(g.c.outChannels)} + pb) * ${u32(PH)} + py) * ${u32(PW)};`,
+  };
+}
+
+/**
+ * One output row: its accumulators, the input channels and kernel rows that meet it, then the
+ * stores (and, when pooling, its half of the windows).
+ */
+function outputRow(g: CorrelationParts, oy: string, epilogue: string): string {
+  const { c, SH, KH, LH, DH, IH, IW, OH, OW } = g;
+  const plan = c.inputPlan;
+  return `  {
     let oy = ${oy};
     // Only the kernel rows that meet the input: lanes run side by side, oy varies slowest, so
     // neighbours share (nearly) the same bounds and the loop does (nearly) no masked work.
     let top = i32(oy * ${u32(SH)}) - ${c.pad[0]};
     let tyFirst = u32(clamp(-top, 0, ${KH}));
     let tyEnd = u32(clamp(${LH} - top, 0, ${KH}));
-${init}
+${accumulators(g)}
     for (var q = 0u; q < ${u32(c.inChannels)}; q++) {
       for (var ty = tyFirst; ty < tyEnd; ty++) {
         let ly = i32(oy * ${u32(SH)} + ty) - ${c.pad[0]};${
-      DH > 1 ? `\n        if (ly % ${DH} != 0) { continue; }` : ""
-    }
+    DH > 1 ? `\n        if (ly % ${DH} != 0) { continue; }` : ""
+  }
         let row = ${plan ? "chunk.base + " : ""}((${plan ? "local" : "b"} * ${
-      u32(c.inChannels)
-    } + q) * ${u32(IH)} + ${stored("ly", DH)}) * ${u32(IW)};
-${loads}
-${fmas}
+    u32(c.inChannels)
+  } + q) * ${u32(IH)} + ${stored("ly", DH)}) * ${u32(IW)};
+${rowLoads(g)}
+${tapFmas(g)}
       }
     }
     let obase = ((b * ${u32(c.outChannels)} + pb) * ${u32(OH)} + oy) * ${u32(OW)};
-${outputs}
+${outputs(g)}
 ${epilogue}
   }`;
-  const poolStash = pool
-    ? pairs((k, j) =>
-      `  var s${k}_${j} = 0.0;${pool.kind === "max" ? ` var a${k}_${j} = 0u;` : ""}`
-    )
-    : "";
-  const body = pool
-    ? `${poolStash}
-  let pbase = ((b * ${u32(c.outChannels)} + pb) * ${u32(PH)} + py) * ${u32(PW)};
-${outputRow("2u * py", poolFirstRow)}
-${outputRow("2u * py + 1u", poolSecondRow)}`
-    : outputRow("py", "");
+}
+
+/** The correlation's bindings: x (or its view), weights, gate, y, pooled, argmax. */
+function correlationBindings(c: Correlation, weights: Binding) {
+  const pool = c.pool;
+  const f32 = (name: string, access: "read" | "read_write") =>
+    ({ name, type: "array<f32>", access }) as const;
+  return [
+    ...(c.inputPlan ? viewBindings("xu", c.inputPlan) : [f32("x", "read")]),
+    weights,
+    ...(c.gate ? [f32("gate", "read")] : []),
+    ...(!pool || pool.keepInput ? [f32("y", "read_write")] : []),
+    ...(pool ? [f32("pooled", "read_write")] : []),
+    ...(pool?.kind === "max" && pool.keepInput
+      ? [{ name: "argmax", type: "array<u32>", access: "read_write" as const }]
+      : []),
+  ];
+}
+
+function correlate2d(c: Correlation): KernelSpec {
+  const g = correlationParts(c);
+  const { PB, TX, tiles, images, OH, SW } = g;
+  const plan = c.inputPlan, pool = c.pool;
+  const rows = images * (pool ? OH / 2 : OH) * tiles; // lanes: (output or pooled row, image, tile)
+  const perBlock = ceilDiv(rows, WG);
+  const w = weightBinding(c.weightFloats, c.uniformWeights);
+  const pooled = pool && poolParts(g, pool);
+  const body = pooled
+    ? `${pooled.stash}
+${pooled.base}
+${outputRow(g, "2u * py", pooled.firstRow)}
+${outputRow(g, "2u * py + 1u", pooled.secondRow)}`
+    : outputRow(g, "py", "");
   return {
     name: `${c.name} tile ${PB}x${TX}${plan ? ` views of ${plan.images}` : ""}${
       pool ? ` + ${pool.kind}pool2${pool.keepInput ? "" : " only"}` : ""
     }`,
     helpers: w.helpers + (plan ? "\n" + viewHelpers("xu", "X") : ""),
-    bindings: [
-      ...(plan
-        ? viewBindings("xu", plan)
-        : [{ name: "x", type: "array<f32>", access: "read" as const }]),
-      w.binding,
-      ...(c.gate ? [{ name: "gate", type: "array<f32>", access: "read" as const }] : []),
-      ...(!pool || pool.keepInput
-        ? [{ name: "y", type: "array<f32>", access: "read_write" as const }]
-        : []),
-      ...(pool ? [{ name: "pooled", type: "array<f32>", access: "read_write" as const }] : []),
-      ...(pool?.kind === "max" && pool.keepInput
-        ? [{ name: "argmax", type: "array<u32>", access: "read_write" as const }]
-        : []),
-    ],
+    bindings: correlationBindings(c, w.binding),
     workgroupSize: WG,
     workgroupCount: perBlock * (c.outChannels / PB),
     body: `

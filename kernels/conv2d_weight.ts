@@ -170,6 +170,152 @@ function dyReader(s: Conv2dShape, pooled?: PooledDy): { helper: string; bindings
   };
 }
 
+type Dims = ReturnType<typeof dims>;
+
+/** One input row's values (v0, v1, ...) for one output row's span, zeros on the padding. */
+function inputRow(d: Dims, at: (ix: number) => string, indent = "    "): string {
+  const span = (d.OW - 1) * d.SW + d.KW; // input columns one output row reads
+  return unroll(span, (u) => {
+    const ix = u - d.PW;
+    return `${indent}let v${u} = ${ix < 0 || ix >= d.W ? "0.0" : at(ix)};`;
+  });
+}
+
+/**
+ * One row of dy, read as `pre` (its loads) and `at(ox)` (column ox): stored, or (a pooling's
+ * backward folded in) from the pooled row, loaded once for its two rows and pairs of columns, and
+ * the activation's output, as the pooling's backward kernel computes it.
+ */
+function dyRow(d: Dims, oy: string, pooled?: PooledDy) {
+  if (!pooled) {
+    return {
+      pre: `    let dyrow = dyplane + ${oy} * ${u32(d.OW)};`,
+      at: (ox: number) => `G(dyrow + ${u32(ox)})`,
+    };
+  }
+  const PW = d.OW / 2;
+  const max = pooled.kind === "max";
+  const pooledAt = (j: number) =>
+    pooled.view ? `P(pplane + qrow + ${u32(j)})` : `dpool[pplane + qrow + ${u32(j)}]`;
+  const pre = `    let yrow = yplane + ${oy} * ${u32(d.OW)};
+    let qrow = (${oy} / 2u) * ${u32(PW)};
+${unroll(PW, (j) => `    let q${j} = ${pooledAt(j)};`)}${
+    max ? "\n" + unroll(PW, (j) => `    let m${j} = argmax[gplane + qrow + ${u32(j)}];`) : ""
+  }`;
+  const at = (ox: number) => {
+    const j = ox >> 1;
+    const g = max
+      ? `select(0.0, q${j}, m${j} == ${oy} * ${u32(d.OW)} + ${u32(ox)})`
+      : `q${j} * 0.25`;
+    return pooled.gate
+      ? `${g} * ${derivativeFromOutput(pooled.gate, `ygate[yrow + ${u32(ox)}]`)}`
+      : g;
+  };
+  return { pre, at };
+}
+
+/**
+ * Per output row (oy): its dy row in registers, then per kernel row one input row, each value
+ * reused across the taps and output columns it meets.
+ */
+function byOutputRow(d: Dims, pooled?: PooledDy): string {
+  const dy = dyRow(d, "oy", pooled);
+  const kernelRow = (ky: number) =>
+    `    {
+      let iy = i32(oy * ${u32(d.SH)}) + ${ky - d.PH};
+      if (iy >= 0 && iy < ${d.H}) {
+        let rowBase = xplane + u32(iy) * ${u32(d.W)};
+${inputRow(d, (ix) => `X(rowBase + ${u32(ix)})`, "        ")}
+${
+      unroll(d.KW, (kx) =>
+        `        acc${ky}_${kx} += ${unroll(d.OW, (ox) => `g${ox} * v${ox * d.SW + kx}`, " + ")};`)
+    }
+      }
+    }`;
+  return `  for (var oy = 0u; oy < ${u32(d.OH)}; oy++) {
+${dy.pre}
+${unroll(d.OW, (ox) => `    let g${ox} = ${dy.at(ox)};`)}
+    gsum += ${unroll(d.OW, (ox) => `g${ox}`, " + ")};
+${unroll(d.KH, kernelRow)}
+  }`;
+}
+
+/**
+ * Per input row (r): each is loaded once, and meets the last KH dy rows, kept in registers
+ * (w{k} holds dy row r - k; zeros before the first and after the last). Every product and sum is
+ * the by-output-row order's, so the results are bit-identical; it loads 24 values per 250
+ * multiply-adds on conv2 instead of 80.
+ */
+function byInputRow(d: Dims, pooled?: PooledDy): string {
+  const dy = dyRow(d, "oy", pooled);
+  const w = (k: number, ox: number) => `w${k}_${ox}`;
+  const shift = unroll(d.KH - 1, (j) => {
+    const k = d.KH - 1 - j;
+    return unroll(d.OW, (ox) => `    ${w(k, ox)} = ${w(k - 1, ox)};`);
+  });
+  const fmas = unroll(
+    d.KH,
+    (ky) =>
+      unroll(
+        d.KW,
+        (kx) =>
+          `    acc${ky}_${kx} += ${
+            unroll(d.OW, (ox) => `${w(ky, ox)} * v${ox * d.SW + kx}`, " + ")
+          };`,
+      ),
+  );
+  return `${unroll(d.KH, (k) => unroll(d.OW, (ox) => `  var ${w(k, ox)} = 0.0;`))}
+  for (var r = 0u; r < ${u32(d.OH + d.KH - 1)}; r++) {
+${shift}
+    let live = r < ${u32(d.OH)};
+    let oy = min(r, ${u32(d.OH - 1)});
+${dy.pre}
+${unroll(d.OW, (ox) => `    ${w(0, ox)} = select(0.0, ${dy.at(ox)}, live);`)}
+    gsum += ${unroll(d.OW, (ox) => w(0, ox), " + ")};
+    let iy = i32(r) - ${d.PH};
+    let rowOk = iy >= 0 && iy < ${d.H};
+    let rowBase = xplane + u32(clamp(iy, 0, ${d.H - 1})) * ${u32(d.W)};
+${inputRow(d, (ix) => `select(0.0, X(rowBase + ${u32(ix)}), rowOk)`)}
+${fmas}
+  }`;
+}
+
+/** The views kernel's dy side: its accessor helper and its bindings (after x's views). */
+function viewedDy(s: Conv2dShape, dyPlan: ChunkPlan | undefined, pooled?: PooledDy) {
+  const helper = dyPlan
+    ? viewAccessor("gu", "G")
+    : pooled?.view
+    ? viewAccessor("pu", "P")
+    : pooled
+    ? ""
+    : dyReader(s).helper;
+  const bindings: Binding[] = [
+    ...(dyPlan
+      ? viewBindings("gu", dyPlan, "gchunk")
+      : pooled?.view
+      ? viewBindings("pu", pooled.view, "pchunk")
+      : [{ name: pooled ? "dpool" : "dy", type: "array<f32>", access: "read" as const }]),
+    ...(pooled?.kind === "max"
+      ? [{ name: "argmax", type: "array<u32>", access: "read" as const }]
+      : []),
+    ...(pooled?.gate ? [{ name: "ygate", type: "array<f32>", access: "read" as const }] : []),
+  ];
+  return { helper, bindings };
+}
+
+/** Where an invocation's planes of dy (or of the pooling's gradient and y) start. */
+function dyPlanes(d: Dims, dyPlan: ChunkPlan | undefined, pooled?: PooledDy): string {
+  const OHW = d.OH * d.OW, PHW = d.OH * d.OW / 4;
+  if (!pooled) {
+    return `  let dyplane = ${dyPlan ? "gchunk.base + (local" : "(b"} * ${u32(d.O)} + o) * ${
+      u32(OHW)
+    };`;
+  }
+  return `  let yplane = (b * ${u32(d.O)} + o) * ${u32(OHW)};
+  let gplane = (b * ${u32(d.O)} + o) * ${u32(PHW)};
+  let pplane = ${pooled.view ? "pchunk.base + (local" : "(b"} * ${u32(d.O)} + o) * ${u32(PHW)};`;
+}
+
 function backwardWeightUniform(
   s: Conv2dShape,
   plan: ChunkPlan,
@@ -189,128 +335,20 @@ function backwardWeightUniform(
   const perImage = d.O * d.C; // one invocation per (o, c); the c == 0 ones also sum the bias
   const lanes = plan.images * perImage;
   const row = d.O * d.CKK + d.O;
-  const OHW = d.OH * d.OW;
-  const span = (d.OW - 1) * d.SW + d.KW; // input columns one output row reads
-  // One input row's values (v0, v1, ...), zeros on the padding.
-  const inputRow = (at: (ix: number) => string, indent = "    ") =>
-    unroll(span, (u) => {
-      const ix = u - d.PW;
-      return `${indent}let v${u} = ${ix < 0 || ix >= d.W ? "0.0" : at(ix)};`;
-    });
-  // Per output row: its dy row in registers, then per kernel row one input row, each value
-  // reused across the taps and output columns it meets.
-  const kernelRow = (ky: number) =>
-    `    {
-      let iy = i32(oy * ${u32(d.SH)}) + ${ky - d.PH};
-      if (iy >= 0 && iy < ${d.H}) {
-        let rowBase = xplane + u32(iy) * ${u32(d.W)};
-${inputRow((ix) => `X(rowBase + ${u32(ix)})`, "        ")}
-${
-      unroll(d.KW, (kx) =>
-        `        acc${ky}_${kx} += ${unroll(d.OW, (ox) => `g${ox} * v${ox * d.SW + kx}`, " + ")};`)
-    }
-      }
-    }`;
-  // One row of dy: stored, or (a pooling's backward folded in) from the pooled row, loaded once
-  // for its two rows and pairs of columns, and the activation's output, as the pooling's backward
-  // kernel computes it.
-  const PW = d.OW / 2, PHW = d.OH * d.OW / 4;
-  const dyRow = (oy: string) => {
-    if (!pooled) {
-      return {
-        pre: `    let dyrow = dyplane + ${oy} * ${u32(d.OW)};`,
-        at: (ox: number) => `G(dyrow + ${u32(ox)})`,
-      };
-    }
-    const max = pooled.kind === "max";
-    const pre = `    let yrow = yplane + ${oy} * ${u32(d.OW)};
-    let qrow = (${oy} / 2u) * ${u32(PW)};
-${
-      unroll(PW, (j) =>
-        `    let q${j} = ${
-          pooled.view ? `P(pplane + qrow + ${u32(j)})` : `dpool[pplane + qrow + ${u32(j)}]`
-        };`)
-    }${max ? "\n" + unroll(PW, (j) => `    let m${j} = argmax[gplane + qrow + ${u32(j)}];`) : ""}`;
-    const at = (ox: number) => {
-      const j = ox >> 1;
-      const g = max
-        ? `select(0.0, q${j}, m${j} == ${oy} * ${u32(d.OW)} + ${u32(ox)})`
-        : `q${j} * 0.25`;
-      return pooled.gate
-        ? `${g} * ${derivativeFromOutput(pooled.gate, `ygate[yrow + ${u32(ox)}]`)}`
-        : g;
-    };
-    return { pre, at };
-  };
-  const dyAt = dyRow("oy");
-  // Per output row (oy): its dy row in registers, then per kernel row one input row.
-  const byOutputRow = () =>
-    `  for (var oy = 0u; oy < ${u32(d.OH)}; oy++) {
-${dyAt.pre}
-${unroll(d.OW, (ox) => `    let g${ox} = ${dyAt.at(ox)};`)}
-    gsum += ${unroll(d.OW, (ox) => `g${ox}`, " + ")};
-${unroll(d.KH, kernelRow)}
-  }`;
-  // Per input row (r): each is loaded once, and meets the last KH dy rows, kept in registers
-  // (w{k} holds dy row r - k; zeros before the first and after the last). Every product and sum
-  // is the by-output-row order's, so the results are bit-identical; it loads 24 values per 250
-  // multiply-adds on conv2 instead of 80.
-  const w = (k: number, ox: number) => `w${k}_${ox}`;
-  const byInputRow = () =>
-    `${unroll(d.KH, (k) => unroll(d.OW, (ox) => `  var ${w(k, ox)} = 0.0;`))}
-  for (var r = 0u; r < ${u32(d.OH + d.KH - 1)}; r++) {
-${
-      unroll(d.KH - 1, (j) => {
-        const k = d.KH - 1 - j;
-        return unroll(d.OW, (ox) => `    ${w(k, ox)} = ${w(k - 1, ox)};`);
-      })
-    }
-    let live = r < ${u32(d.OH)};
-    let oy = min(r, ${u32(d.OH - 1)});
-${dyAt.pre}
-${unroll(d.OW, (ox) => `    ${w(0, ox)} = select(0.0, ${dyAt.at(ox)}, live);`)}
-    gsum += ${unroll(d.OW, (ox) => w(0, ox), " + ")};
-    let iy = i32(r) - ${d.PH};
-    let rowOk = iy >= 0 && iy < ${d.H};
-    let rowBase = xplane + u32(clamp(iy, 0, ${d.H - 1})) * ${u32(d.W)};
-${inputRow((ix) => `select(0.0, X(rowBase + ${u32(ix)}), rowOk)`)}
-${
-      unroll(d.KH, (ky) =>
-        unroll(d.KW, (kx) =>
-          `    acc${ky}_${kx} += ${
-            unroll(d.OW, (ox) => `${w(ky, ox)} * v${ox * d.SW + kx}`, " + ")
-          };`))
-    }
-  }`;
+  const dy = viewedDy(s, dyPlan, pooled);
+  const pooledName = pooled
+    ? ` dy from ${pooled.view ? "viewed " : ""}${pooled.kind}pool2${
+      pooled.gate ? ` gate ${pooled.gate}` : ""
+    }`
+    : "";
   return {
     name: `${label("conv2d_backward_weight", s)} views of ${plan.images}${dyPlan ? " x, dy" : ""}${
       window ? " by input row" : ""
-    }${
-      pooled
-        ? ` dy from ${pooled.view ? "viewed " : ""}${pooled.kind}pool2${
-          pooled.gate ? ` gate ${pooled.gate}` : ""
-        }`
-        : ""
-    }`,
-    helpers: viewHelpers("xu", "X") + "\n" +
-      (dyPlan
-        ? viewAccessor("gu", "G")
-        : pooled?.view
-        ? viewAccessor("pu", "P")
-        : pooled
-        ? ""
-        : dyReader(s).helper),
+    }${pooledName}`,
+    helpers: viewHelpers("xu", "X") + "\n" + dy.helper,
     bindings: [
       ...viewBindings("xu", plan),
-      ...(dyPlan
-        ? viewBindings("gu", dyPlan, "gchunk")
-        : pooled?.view
-        ? viewBindings("pu", pooled.view, "pchunk")
-        : [{ name: pooled ? "dpool" : "dy", type: "array<f32>", access: "read" as const }]),
-      ...(pooled?.kind === "max"
-        ? [{ name: "argmax", type: "array<u32>", access: "read" as const }]
-        : []),
-      ...(pooled?.gate ? [{ name: "ygate", type: "array<f32>", access: "read" as const }] : []),
+      ...dy.bindings,
       { name: "partial", type: "array<f32>", access: "read_write" },
     ],
     workgroupSize: 32,
@@ -321,19 +359,11 @@ ${
   let b = chunk.first + local;
   let o = (i % ${u32(perImage)}) / ${u32(d.C)};
   let c = i % ${u32(d.C)};
-${
-      pooled
-        ? `  let yplane = (b * ${u32(d.O)} + o) * ${u32(OHW)};
-  let gplane = (b * ${u32(d.O)} + o) * ${u32(PHW)};
-  let pplane = ${pooled.view ? "pchunk.base + (local" : "(b"} * ${u32(d.O)} + o) * ${u32(PHW)};`
-        : `  let dyplane = ${dyPlan ? "gchunk.base + (local" : "(b"} * ${u32(d.O)} + o) * ${
-          u32(OHW)
-        };`
-    }
+${dyPlanes(d, dyPlan, pooled)}
   let xplane = chunk.base + (local * ${u32(d.C)} + c) * ${u32(d.H * d.W)};
   var gsum = 0.0;
 ${unroll(d.KH, (ky) => unroll(d.KW, (kx) => `  var acc${ky}_${kx} = 0.0;`))}
-${window ? byInputRow() : byOutputRow()}
+${window ? byInputRow(d, pooled) : byOutputRow(d, pooled)}
   let prow = b * ${u32(row)};
   if (c == 0u) { partial[prow + ${u32(d.O * d.CKK)} + o] = gsum; }
   let wrow = prow + (o * ${u32(d.C)} + c) * ${u32(d.KK)};

@@ -16,7 +16,7 @@ import { evaluateResident } from "./evaluator.ts";
 import type { Model } from "./model.ts";
 import { Adam, type Optimizer } from "./optimizer.ts";
 import { passSteps } from "./pass.ts";
-import { stepCalls } from "./plan.ts";
+import { type PlanOp, stepCalls } from "./plan.ts";
 import { readTotals, resetTotals, TOTALS, totalsBuffer } from "./totals.ts";
 import { checkLabels, checkSplit, exclusive } from "./_guards.ts";
 import { checkGpu } from "../gpu/device.ts";
@@ -187,176 +187,246 @@ export async function train(
   );
 }
 
+/** The loop's settings, validated. */
+interface LoopSettings {
+  epochs: number;
+  batchSize: number;
+  logEvery: number;
+  syncEvery: number;
+}
+
 async function trainLoop(
   model: Model,
   data: TrainData,
   options: TrainOptions,
-  { epochs, batchSize, logEvery, syncEvery }: {
-    epochs: number;
-    batchSize: number;
-    logEvery: number;
-    syncEvery: number;
-  },
+  settings: LoopSettings,
 ): Promise<TrainHistory> {
-  const device = model.gpu.device;
-  const runner = KernelRunner.for(device);
-  const optimizer = options.optimizer ?? new Adam();
-  const ownsOptimizer = options.optimizer === undefined;
-  const update = optimizer.attach(model);
-  const evalBatchSize = options.evalBatchSize ??
-    Math.min(Math.max(batchSize, DEFAULTS.evalBatchSize), model.maxBatchSize("eval"));
+  const run = new TrainRun(model, data, options, settings);
+  try {
+    return await run.run();
+  } finally {
+    run.dispose();
+  }
+}
+
+/**
+ * One call of {@linkcode train}: its device buffers, the shuffling generator, and the counters
+ * that make a run resumable (step, epoch, batches done, the loss window not logged yet).
+ */
+class TrainRun {
+  readonly history: TrainHistory;
+  #model: Model;
+  #data: TrainData;
+  #options: TrainOptions;
+  #settings: LoopSettings;
+  #optimizer: Optimizer;
+  #ownsOptimizer: boolean;
+  #update: PlanOp;
+  #evalBatchSize: number;
+  #device: GPUDevice;
   // Every step's loss lands in a ring of `syncEvery` slots, read at each sync point: a NaN is
   // caught within `syncEvery` steps and named to the step, at no extra wait.
-  const ring = syncEvery;
-  const totals = totalsBuffer(device, "train totals", ring);
-  const window = uniformBuffer(device, "train window");
-  const resident: DeviceSplit[] = [];
-  const resume = options.resume;
-  const rng = resume ? Random.fromState(resume.rng) : new Random(options.seed ?? DEFAULTS.seed);
-  let rngAtEpochStart = rng.state();
-  let step = resume?.step ?? 0, checked = step, epoch = resume?.epoch ?? 0;
-  let windowSum = resume?.pending.sum ?? 0, windowSteps = resume?.pending.steps ?? 0;
-  let lastRead = resume?.pending.lastRead ?? 0, batchesDone = 0, completed = epoch;
-  const progress = (totals: readonly number[]): TrainProgress => ({
-    epoch: completed,
-    batch: batchesDone,
-    step,
-    rng: batchesDone ? rngAtEpochStart : rng.state(),
-    totals: batchesDone ? [...totals] : [0, 0, 0, 0],
-    pending: { sum: windowSum, steps: windowSteps, lastRead },
-  });
-  const stepsPerEpoch = Math.ceil(data.train.count / batchSize);
-  const history: TrainHistory = {
-    losses: [],
-    epochs: [],
-    stopped: false,
-    progress: progress([]),
-    [JUPYTER_DISPLAY]: () => ({
-      "text/plain":
-        history.epochs.map((m) =>
-          `epoch ${m.epoch}: train loss ${m.train_loss.toFixed(4)}, test accuracy ${
-            m.test_accuracy.toFixed(4)
-          }`
-        ).join("\n") || `${history.losses.length} losses logged`,
-      "text/html": historyHtml(history.losses, history.epochs, stepsPerEpoch),
-    }),
-  };
+  #totals: GPUBuffer;
+  #window: GPUBuffer;
+  #resident: DeviceSplit[] = [];
+  #rng: Random;
+  #rngAtEpochStart: number[];
+  #step: number;
+  #checked: number;
+  #epoch: number;
+  #completed: number;
+  #batchesDone = 0;
+  #windowSum: number;
+  #windowSteps: number;
+  #lastRead: number;
+
+  constructor(model: Model, data: TrainData, options: TrainOptions, settings: LoopSettings) {
+    this.#model = model;
+    this.#data = data;
+    this.#options = options;
+    this.#settings = settings;
+    this.#device = model.gpu.device;
+    this.#optimizer = options.optimizer ?? new Adam();
+    this.#ownsOptimizer = options.optimizer === undefined;
+    this.#update = this.#optimizer.attach(model);
+    this.#evalBatchSize = options.evalBatchSize ??
+      Math.min(Math.max(settings.batchSize, DEFAULTS.evalBatchSize), model.maxBatchSize("eval"));
+    this.#totals = totalsBuffer(this.#device, "train totals", settings.syncEvery);
+    this.#window = uniformBuffer(this.#device, "train window");
+    const resume = options.resume;
+    this.#rng = resume ? Random.fromState(resume.rng) : new Random(options.seed ?? DEFAULTS.seed);
+    this.#rngAtEpochStart = this.#rng.state();
+    this.#step = this.#checked = resume?.step ?? 0;
+    this.#epoch = this.#completed = resume?.epoch ?? 0;
+    this.#windowSum = resume?.pending.sum ?? 0;
+    this.#windowSteps = resume?.pending.steps ?? 0;
+    this.#lastRead = resume?.pending.lastRead ?? 0;
+    const stepsPerEpoch = Math.ceil(data.train.count / settings.batchSize);
+    const history: TrainHistory = {
+      losses: [],
+      epochs: [],
+      stopped: false,
+      progress: this.#progress([]),
+      [JUPYTER_DISPLAY]: () => ({
+        "text/plain":
+          history.epochs.map((m) =>
+            `epoch ${m.epoch}: train loss ${m.train_loss.toFixed(4)}, test accuracy ${
+              m.test_accuracy.toFixed(4)
+            }`
+          ).join("\n") || `${history.losses.length} losses logged`,
+        "text/html": historyHtml(history.losses, history.epochs, stepsPerEpoch),
+      }),
+    };
+    this.history = history;
+  }
+
+  /** Where the run stands, for resuming: `totals` are the unfinished epoch's running sums. */
+  #progress(totals: readonly number[]): TrainProgress {
+    const mid = this.#batchesDone > 0;
+    return {
+      epoch: this.#completed,
+      batch: this.#batchesDone,
+      step: this.#step,
+      rng: mid ? this.#rngAtEpochStart : this.#rng.state(),
+      totals: mid ? [...totals] : [0, 0, 0, 0],
+      pending: { sum: this.#windowSum, steps: this.#windowSteps, lastRead: this.#lastRead },
+    };
+  }
+
   /** Waits for the device, then stops the run on a device error or a non-finite loss. */
-  const check = async () => {
-    const sums = await readTotals(device, totals, ring);
-    checkGpu(model.gpu);
-    for (let s = checked + 1; s <= step; s++) {
+  async #check() {
+    const ring = this.#settings.syncEvery;
+    const sums = await readTotals(this.#device, this.#totals, ring);
+    checkGpu(this.#model.gpu);
+    for (let s = this.#checked + 1; s <= this.#step; s++) {
       const loss = sums.ring[s % ring];
       if (!Number.isFinite(loss)) {
         throw Object.assign(
           new NonFiniteError(
-            `the training loss became ${loss} at step ${s} (epoch ${epoch}); the weights are no longer finite (a learning rate of ${optimizer.lr} may be too high)`,
+            `the training loss became ${loss} at step ${s} (epoch ${this.#epoch}); the weights are no longer finite (a learning rate of ${this.#optimizer.lr} may be too high)`,
             s,
           ),
-          { history },
+          { history: this.history },
         );
       }
     }
-    checked = step;
+    this.#checked = this.#step;
     return sums;
-  };
-  try {
-    const split = uploadSplit(device, data.train);
-    resident.push(split);
-    const test = data.test ? uploadSplit(device, data.test) : undefined;
-    if (test) resident.push(test);
-    const steps = await passSteps(
-      model,
-      split,
-      batchSize,
-      { window, totals, ring },
-      "train",
-      () => [update],
-    );
-    for (epoch = epoch + 1; epoch <= epochs && !history.stopped; epoch++) {
-      rngAtEpochStart = rng.state();
-      setOrder(device, split, permutation(split.count, rng));
-      // A run resumed in the middle of an epoch skips the batches done, with their sums restored.
-      const skip = resume && epoch === resume.epoch + 1 ? resume.batch : 0;
-      if (skip) device.queue.writeBuffer(totals, 0, Float32Array.from(resume!.totals));
-      else {
-        resetTotals(device, totals);
-        lastRead = 0;
-      }
-      batchesDone = skip;
-      const t0 = performance.now();
-      let images = 0;
-      for (const [b, { start, dispatches }] of steps.entries()) {
-        if (b < skip) continue;
-        step++;
-        batchesDone++;
-        device.queue.writeBuffer(window, 0, new Uint32Array([start, step % ring]));
-        optimizer.beginStep(device);
-        runner.submit(dispatches);
-        windowSteps++;
-        images += Math.min(batchSize, split.count - start);
-        const event: StepEvent = {
-          epoch,
-          step,
-          batch: b + 1,
-          batches: steps.length,
-          images,
-          seconds: 0,
-        };
-        if (step % logEvery === 0) {
-          const { batchLossSum } = await check();
-          windowSum += batchLossSum - lastRead;
-          lastRead = batchLossSum;
-          event.loss = windowSum / windowSteps;
-          history.losses.push({ step, loss: event.loss });
-          windowSum = windowSteps = 0;
-        } else if (step % syncEvery === 0) {
-          await check();
-        }
-        event.seconds = (performance.now() - t0) / 1000;
-        await options.onStep?.(event);
-        if (options.signal?.aborted) {
-          history.stopped = true;
-          break;
-        }
-      }
-      if (history.stopped) break;
-      const sums = await check();
-      batchesDone = 0;
-      completed = epoch;
-      const trainSeconds = (performance.now() - t0) / 1000;
-      windowSum += sums.batchLossSum - lastRead;
-      const result = test
-        ? await evaluateResident(model, test, { batchSize: evalBatchSize })
-        : { loss: NaN, accuracy: NaN, seconds: 0 };
-      const metrics: EpochMetrics = {
-        epoch,
-        train_loss: sums.lossSum / sums.images,
-        train_accuracy: sums.correct / sums.images,
-        test_loss: result.loss,
-        test_accuracy: result.accuracy,
-        train_seconds: trainSeconds,
-        eval_seconds: result.seconds,
-        images_per_second: sums.images / trainSeconds,
-      };
-      history.epochs.push(metrics);
-      await options.onEpoch?.(metrics, progress([]));
-      if (options.signal?.aborted) history.stopped = true;
-    }
-    // An interrupted epoch's steps are checked too: weights saved after a stop must be finite.
-    const last = await check();
-    if (windowSteps > 0 && !history.stopped) {
-      history.losses.push({ step, loss: windowSum / windowSteps });
-      windowSum = windowSteps = 0;
-    }
-    history.progress = progress(TOTALS.map((name) => last[name]));
-  } finally {
-    totals.destroy();
-    window.destroy();
-    resident.forEach(destroySplit);
-    if (ownsOptimizer) optimizer.dispose();
   }
-  return history;
+
+  /** Every epoch, then a last check (an interrupted epoch's weights must be finite too). */
+  async run(): Promise<TrainHistory> {
+    const { history } = this;
+    const split = uploadSplit(this.#device, this.#data.train);
+    this.#resident.push(split);
+    const test = this.#data.test ? uploadSplit(this.#device, this.#data.test) : undefined;
+    if (test) this.#resident.push(test);
+    const { batchSize, syncEvery: ring, epochs } = this.#settings;
+    const buffers = { window: this.#window, totals: this.#totals, ring };
+    const steps = await passSteps(this.#model, split, batchSize, buffers, "train", () => [
+      this.#update,
+    ]);
+    for (this.#epoch++; this.#epoch <= epochs && !history.stopped; this.#epoch++) {
+      const t0 = performance.now();
+      await this.#epochSteps(split, steps, t0);
+      if (history.stopped) break;
+      await this.#endEpoch(test, t0);
+    }
+    const last = await this.#check();
+    if (this.#windowSteps > 0 && !history.stopped) {
+      history.losses.push({ step: this.#step, loss: this.#windowSum / this.#windowSteps });
+      this.#windowSum = this.#windowSteps = 0;
+    }
+    history.progress = this.#progress(TOTALS.map((name) => last[name]));
+    return history;
+  }
+
+  /** One epoch's steps (a resumed epoch skips the batches done, with their sums restored). */
+  async #epochSteps(split: DeviceSplit, steps: Awaited<ReturnType<typeof passSteps>>, t0: number) {
+    const device = this.#device, resume = this.#options.resume;
+    const { batchSize, logEvery, syncEvery } = this.#settings;
+    this.#rngAtEpochStart = this.#rng.state();
+    setOrder(device, split, permutation(split.count, this.#rng));
+    const skip = resume && this.#epoch === resume.epoch + 1 ? resume.batch : 0;
+    if (skip) device.queue.writeBuffer(this.#totals, 0, Float32Array.from(resume!.totals));
+    else {
+      resetTotals(device, this.#totals);
+      this.#lastRead = 0;
+    }
+    this.#batchesDone = skip;
+    const runner = KernelRunner.for(device);
+    let images = 0;
+    for (const [b, { start, dispatches }] of steps.entries()) {
+      if (b < skip) continue;
+      this.#step++;
+      this.#batchesDone++;
+      device.queue.writeBuffer(this.#window, 0, new Uint32Array([start, this.#step % syncEvery]));
+      this.#optimizer.beginStep(device);
+      runner.submit(dispatches);
+      this.#windowSteps++;
+      images += Math.min(batchSize, split.count - start);
+      const event: StepEvent = {
+        epoch: this.#epoch,
+        step: this.#step,
+        batch: b + 1,
+        batches: steps.length,
+        images,
+        seconds: 0,
+      };
+      if (this.#step % logEvery === 0) event.loss = await this.#logLoss();
+      else if (this.#step % syncEvery === 0) await this.#check();
+      event.seconds = (performance.now() - t0) / 1000;
+      await this.#options.onStep?.(event);
+      if (this.#options.signal?.aborted) {
+        this.history.stopped = true;
+        return;
+      }
+    }
+  }
+
+  /** The mean loss since the last log point, recorded in the history. */
+  async #logLoss(): Promise<number> {
+    const { batchLossSum } = await this.#check();
+    this.#windowSum += batchLossSum - this.#lastRead;
+    this.#lastRead = batchLossSum;
+    const loss = this.#windowSum / this.#windowSteps;
+    this.history.losses.push({ step: this.#step, loss });
+    this.#windowSum = this.#windowSteps = 0;
+    return loss;
+  }
+
+  /** An epoch's end: its sums read, the test split evaluated, the metrics reported. */
+  async #endEpoch(test: DeviceSplit | undefined, t0: number) {
+    const sums = await this.#check();
+    this.#batchesDone = 0;
+    this.#completed = this.#epoch;
+    const trainSeconds = (performance.now() - t0) / 1000;
+    this.#windowSum += sums.batchLossSum - this.#lastRead;
+    const result = test
+      ? await evaluateResident(this.#model, test, { batchSize: this.#evalBatchSize })
+      : { loss: NaN, accuracy: NaN, seconds: 0 };
+    const metrics: EpochMetrics = {
+      epoch: this.#epoch,
+      train_loss: sums.lossSum / sums.images,
+      train_accuracy: sums.correct / sums.images,
+      test_loss: result.loss,
+      test_accuracy: result.accuracy,
+      train_seconds: trainSeconds,
+      eval_seconds: result.seconds,
+      images_per_second: sums.images / trainSeconds,
+    };
+    this.history.epochs.push(metrics);
+    await this.#options.onEpoch?.(metrics, this.#progress([]));
+    if (this.#options.signal?.aborted) this.history.stopped = true;
+  }
+
+  /** Frees the run's buffers (and an optimiser it made). */
+  dispose(): void {
+    this.#totals.destroy();
+    this.#window.destroy();
+    this.#resident.forEach(destroySplit);
+    if (this.#ownsOptimizer) this.#optimizer.dispose();
+  }
 }
 
 /**
