@@ -47,7 +47,7 @@ export {
   type PlacedLayer,
   type SequentialOptions,
 } from "./lib/nn/sequential.ts";
-export type { SummaryRow } from "./lib/nn/summary.ts";
+export type { Summary, SummaryRow } from "./lib/nn/summary.ts";
 export type { Conv2dOptions } from "./lib/nn/conv2d.ts";
 export { Activation } from "./lib/nn/activation.ts";
 export { Pool2d, type Pool2dOptions } from "./lib/nn/pool.ts";
@@ -112,6 +112,7 @@ export { timeDispatches, type TimingClock, timingClock } from "./lib/gpu/timing.
 // The step plan.
 export {
   buildStepPlan,
+  describeStep,
   formatPlan,
   type Mode,
   type PlanModel,
@@ -120,7 +121,25 @@ export {
   stepCalls,
   type StepPlan,
 } from "./lib/train/plan.ts";
-export { fusedActivations } from "./lib/train/fusion.ts";
+export {
+  fusedActivations,
+  fusedPoolings,
+  type FusionGroup,
+  fusionGroups,
+} from "./lib/train/fusion.ts";
+export {
+  type LayerSlots,
+  type LayoutModel,
+  type LayoutTensor,
+  type StepLayout,
+  stepLayout,
+} from "./lib/train/layout.ts";
+export {
+  bindSegments,
+  type ParameterLayout,
+  parameterLayout,
+  type Segment,
+} from "./lib/train/segments.ts";
 
 // Kernels and the runner.
 export {

@@ -34,7 +34,7 @@ export { describeGpu, type Gpu, type GpuOptions, requestGpu } from "./lib/gpu/de
 
 // The network and its layers (PyTorch's semantics, layouts and initialisation).
 export { lenet5, type LeNetOptions, shapeSummary } from "./lib/nn/lenet.ts";
-export { type Summary, summary } from "./lib/nn/summary.ts";
+export { summary } from "./lib/nn/summary.ts";
 export { Sequential } from "./lib/nn/sequential.ts";
 export { Conv2d } from "./lib/nn/conv2d.ts";
 export { AvgPool2d, MaxPool2d } from "./lib/nn/pool.ts";
