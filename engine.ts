@@ -55,7 +55,7 @@ export { Pool2d, type Pool2dOptions } from "./lib/nn/pool.ts";
 // The model's internals, training's state and events, the optimisers' flat form.
 export type { ParameterInfo } from "./lib/train/model.ts";
 export { FlatOptimizer, type OptimizerState } from "./lib/train/optimizer.ts";
-export type { LossPoint, StepEvent } from "./lib/train/trainer.ts";
+export { checkProgress, type LossPoint, type StepEvent } from "./lib/train/trainer.ts";
 export {
   decodeTrainingState,
   encodeTrainingState,

@@ -40,6 +40,7 @@ import {
   type TrainProgress,
 } from "../mod.ts";
 import {
+  checkProgress,
   decodeTrainingState,
   encodeTrainingState,
   type LossPoint,
@@ -375,6 +376,14 @@ async function main() {
   );
   const stop = stopOnSignals();
   const { data, gpu, model } = await setUp(flags, config, say);
+  const stepsPerEpoch = Math.ceil(data.train.count / config.batchSize);
+  if (resumed) {
+    try {
+      checkProgress(resumed.state.progress, stepsPerEpoch);
+    } catch (e) {
+      throw new DataError(`${resumed.dir}/${STATE_FILE}`, `progress: ${(e as Error).message}`);
+    }
+  }
   const optimizer = optimizerFor(config, model, saved);
   say(
     `training ${config.epochs} epoch${config.epochs === 1 ? "" : "s"}${
@@ -389,7 +398,6 @@ async function main() {
     ...config,
   });
   const epochs: EpochMetrics[] = [...saved?.epochs ?? []];
-  const stepsPerEpoch = Math.ceil(data.train.count / config.batchSize);
   const saveRun = runFiles(out, { model, optimizer, config, epochs }, stepsPerEpoch);
   stop.training = true;
   const history = await trainReporting({ model, data, optimizer, config, epochs, saved, out }, {

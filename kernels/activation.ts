@@ -73,12 +73,30 @@ export function activationBackward(kind: ActivationKind, n: number): KernelSpec 
   };
 }
 
-/** WGSL for f(v), to apply an activation in another kernel's epilogue. */
-export function activate(kind: ActivationKind, v: string): string {
-  return kind === "sigmoid" ? `(1.0 / (1.0 + exp(-(${v}))))` : `max(${v}, 0.0)`;
+/**
+ * WGSL that is true when `v` is NaN, from its bits: comparisons with NaN (and WGSL's `max`) need
+ * not see it, and a compiler may assume `v != v` false.
+ */
+export function isNan(v: string): string {
+  return `((bitcast<u32>(${v}) & 0x7fffffffu) > 0x7f800000u)`;
 }
 
-/** WGSL for f'(x) written with y = f(x), to gate a gradient in another kernel's epilogue. */
+/**
+ * WGSL for f(v), to apply an activation in another kernel's epilogue. ReLU keeps NaN as PyTorch's
+ * does (`max(NaN, 0)` may be 0 in WGSL).
+ */
+export function activate(kind: ActivationKind, v: string): string {
+  return kind === "sigmoid"
+    ? `(1.0 / (1.0 + exp(-(${v}))))`
+    : `select(0.0, ${v}, ${v} > 0.0 || ${isNan(v)})`;
+}
+
+/**
+ * WGSL for f'(x) written with y = f(x), to gate a gradient in another kernel's epilogue. ReLU's
+ * passes the gradient where y is NaN, as PyTorch's `threshold_backward` does (`y <= 0` is false).
+ */
 export function derivativeFromOutput(kind: ActivationKind, y: string): string {
-  return kind === "sigmoid" ? `(${y} * (1.0 - ${y}))` : `select(0.0, 1.0, ${y} > 0.0)`;
+  return kind === "sigmoid"
+    ? `(${y} * (1.0 - ${y}))`
+    : `select(0.0, 1.0, ${y} > 0.0 || ${isNan(y)})`;
 }

@@ -18,7 +18,7 @@
  *
  * @module
  */
-import { activate, type ActivationKind, derivativeFromOutput } from "./activation.ts";
+import { activate, type ActivationKind, derivativeFromOutput, isNan } from "./activation.ts";
 import type { PoolKind } from "./pool.ts";
 import { type Binding, ceilDiv, type KernelSpec, u32, unroll } from "./spec.ts";
 import { type ChunkPlan, viewBindings, viewHelpers } from "./views.ts";
@@ -275,11 +275,15 @@ function poolParts(g: CorrelationParts, pool: FusedPool) {
     unroll(PB, (k) => unroll(TX / 2, (j) => line(k, j)));
   const at = (k: number, j: number) => `pbase + ${u32(k * PH * PW)} + ox0 / 2u + ${u32(j)}`;
   const position = (t: number) => `oy * ${u32(OW)} + ox0 + ${u32(t)}`;
+  // A value replaces the maximum when larger, or NaN (PyTorch's max_pool2d propagates NaN).
+  const wins = (v: string, m: string) => `${v} > ${m} || ${isNan(v)}`;
   const secondMax = (k: number, j: number) =>
     `{
       var m = s${k}_${j}; var w = a${k}_${j};
-      if (o${k}_${2 * j} > m) { m = o${k}_${2 * j}; w = ${position(2 * j)}; }
-      if (o${k}_${2 * j + 1} > m) { m = o${k}_${2 * j + 1}; w = ${position(2 * j + 1)}; }
+      if (${wins(`o${k}_${2 * j}`, "m")}) { m = o${k}_${2 * j}; w = ${position(2 * j)}; }
+      if (${wins(`o${k}_${2 * j + 1}`, "m")}) { m = o${k}_${2 * j + 1}; w = ${
+      position(2 * j + 1)
+    }; }
       pooled[${at(k, j)}] = m;${pool.keepInput ? ` argmax[${at(k, j)}] = w;` : ""} }`;
   const secondAvg = (k: number, j: number) =>
     `pooled[${at(k, j)}] = ((s${k}_${j} + o${k}_${2 * j}) + o${k}_${2 * j + 1}) * 0.25;`;
@@ -288,7 +292,9 @@ function poolParts(g: CorrelationParts, pool: FusedPool) {
     firstRow: max
       ? pairs((k, j) =>
         `    s${k}_${j} = o${k}_${2 * j}; a${k}_${j} = ${position(2 * j)};
-    if (o${k}_${2 * j + 1} > s${k}_${j}) { s${k}_${j} = o${k}_${2 * j + 1}; a${k}_${j} += 1u; }`
+    if (${wins(`o${k}_${2 * j + 1}`, `s${k}_${j}`)}) { s${k}_${j} = o${k}_${
+          2 * j + 1
+        }; a${k}_${j} += 1u; }`
       )
       : pairs((k, j) => `    s${k}_${j} = o${k}_${2 * j} + o${k}_${2 * j + 1};`),
     secondRow: pairs((k, j) => guarded(g, 2 * j, (max ? secondMax : secondAvg)(k, j))),

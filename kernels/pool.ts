@@ -13,7 +13,7 @@
  *
  * @module
  */
-import { type ActivationKind, derivativeFromOutput } from "./activation.ts";
+import { type ActivationKind, derivativeFromOutput, isNan } from "./activation.ts";
 import {
   type Binding,
   ceilDiv,
@@ -122,7 +122,11 @@ export function pool2dForward(kind: PoolKind, s: Pool2dShape): KernelSpec {
       if (ix < 0 || ix >= ${d.W}) { continue; }
       let at = u32(iy) * ${u32(d.W)} + u32(ix);
       let v = x[plane + at];
-      ${max ? "if (arg == 0xffffffffu || v > acc) { acc = v; arg = at; }" : "acc += v;"}
+      ${
+      // NaN wins, as in PyTorch's max_pool2d (the last NaN of the window, like its index).
+      max
+        ? `if (arg == 0xffffffffu || v > acc || ${isNan("v")}) { acc = v; arg = at; }`
+        : "acc += v;"}
     }
   }
   ${max ? "y[i] = acc;\n  idx[i] = arg;" : `y[i] = acc * ${f32(1 / (d.KH * d.KW))};`}`,

@@ -148,21 +148,8 @@ export function loadCheckpoint(
     );
   }
   const tensors = float32Tensors(decoded, file);
-  if (!options.allowNonFinite) {
-    for (const [name, t] of Object.entries(tensors)) {
-      const bad = t.data.reduce((n, v) => n + (Number.isFinite(v) ? 0 : 1), 0);
-      if (bad) {
-        throw new DataError(
-          file,
-          `tensor "${name}" has ${bad} non-finite value${
-            bad > 1 ? "s" : ""
-          } (NaN or infinity): the run that saved it diverged (allowNonFinite / --allow-nonfinite loads it anyway)`,
-        );
-      }
-    }
-  }
   try {
-    model.loadStateDict(tensors);
+    model.loadStateDict(tensors, { allowNonFinite: options.allowNonFinite });
   } catch (e) {
     throw new DataError(file, e instanceof Error ? e.message : String(e));
   }

@@ -175,9 +175,11 @@ export async function evaluateResident(
     }
     const sums = await readTotals(device, totals);
     checkGpu(model.gpu);
+    const loss = sums.lossSum / sums.images;
     const result: EvalResult = {
-      loss: sums.lossSum / sums.images,
-      accuracy: sums.correct / sums.images,
+      loss,
+      // Logits with NaN (diverged or NaN weights) make no accuracy: never a finite number from NaN.
+      accuracy: Number.isFinite(loss) ? sums.correct / sums.images : NaN,
       count: sums.images,
       seconds: 0,
     };

@@ -241,8 +241,9 @@ export class Model {
   }
 
   /**
-   * Replaces every parameter. The names and shapes must be exactly the model's; an error names
-   * the first tensor that is missing, unexpected or of another shape.
+   * Replaces every parameter. The names and shapes must be exactly the model's, and the values
+   * finite unless `allowNonFinite` (a diverged run's weights would only give NaN); an error names
+   * the first tensor that is missing, unexpected, of another shape or not finite.
    *
    * @example
    * ```ts
@@ -252,11 +253,17 @@ export class Model {
    * const a = new Model(gpu, lenet5({ seed: 1 })), b = new Model(gpu, lenet5({ seed: 2 }));
    * b.loadStateDict(await a.stateDict());
    * assert.deepEqual(await b.stateDict(), await a.stateDict());
+   * const nan = await a.stateDict();
+   * nan["0.bias"].data[2] = NaN;
+   * assert.throws(() => b.loadStateDict(nan), /"0\.bias" has 1 non-finite value/);
    * a.dispose();
    * b.dispose();
    * ```
    */
-  loadStateDict(tensors: Record<string, Tensor>): void {
+  loadStateDict(
+    tensors: Record<string, Tensor>,
+    options: { allowNonFinite?: boolean } = {},
+  ): void {
     this.#alive();
     const known = new Set(this.parameters.map((p) => p.name));
     for (const name of Object.keys(tensors)) {
@@ -277,6 +284,14 @@ export class Model {
       if (t.data.length !== sizeOf(p.shape)) {
         throw new RangeError(
           `tensor "${p.name}" has ${t.data.length} values, its shape needs ${sizeOf(p.shape)}`,
+        );
+      }
+      const bad = options.allowNonFinite ? 0 : t.data.filter((v) => !Number.isFinite(v)).length;
+      if (bad) {
+        throw new RangeError(
+          `tensor "${p.name}" has ${bad} non-finite value${
+            bad > 1 ? "s" : ""
+          } (NaN or infinity): the weights diverged (allowNonFinite / --allow-nonfinite loads them anyway)`,
         );
       }
     }

@@ -246,13 +246,19 @@ export class Adam extends FlatOptimizer {
   /** Floating-point operations per parameter and step. */
   protected readonly flopsPerParameter: number = 12;
 
-  /** Adam with PyTorch's defaults for what is not given. */
+  /** Adam with PyTorch's defaults for what is not given; refuses what PyTorch refuses. */
   constructor(options: AdamOptions = {}) {
     super();
-    this.lr = options.lr ?? DEFAULTS.adam.lr;
-    this.betas = options.betas ?? [...DEFAULTS.adam.betas];
-    this.eps = options.eps ?? DEFAULTS.adam.eps;
-    this.weightDecay = options.weightDecay ?? DEFAULTS.adam.weightDecay;
+    this.lr = hyper("Adam", "lr", options.lr ?? DEFAULTS.adam.lr, 0);
+    const [beta1, beta2] = options.betas ?? DEFAULTS.adam.betas;
+    this.betas = [hyper("Adam", "betas[0]", beta1, 0, 1), hyper("Adam", "betas[1]", beta2, 0, 1)];
+    this.eps = hyper("Adam", "eps", options.eps ?? DEFAULTS.adam.eps, 0);
+    this.weightDecay = hyper(
+      "Adam",
+      "weightDecay",
+      options.weightDecay ?? DEFAULTS.adam.weightDecay,
+      0,
+    );
   }
 
   /** The update of the flat buffer. */
@@ -277,6 +283,21 @@ export class Adam extends FlatOptimizer {
       this.betas.join(", ")
     }), eps=${this.eps}, weight_decay=${this.weightDecay})`;
   }
+}
+
+/**
+ * A hyperparameter checked as `torch.optim` checks it: a finite number of at least `min` (and,
+ * with `below`, less than it, as Adam's betas must be).
+ */
+function hyper(optimizer: string, name: string, value: number, min: number, below?: number) {
+  if (
+    typeof value !== "number" || !Number.isFinite(value) || value < min ||
+    (below !== undefined && value >= below)
+  ) {
+    const range = below === undefined ? `at least ${min}` : `in [${min}, ${below})`;
+    throw new RangeError(`${optimizer}: ${name} must be a finite number ${range}, got ${value}`);
+  }
+  return value;
 }
 
 /** Options of {@linkcode SGD}, PyTorch's names and defaults. */
@@ -321,9 +342,14 @@ export class SGD extends FlatOptimizer {
   /** SGD with PyTorch's defaults for what is not given (lr 0.1 here: PyTorch requires one). */
   constructor(options: SgdOptions = {}) {
     super();
-    this.lr = options.lr ?? DEFAULTS.sgd.lr;
-    this.momentum = options.momentum ?? DEFAULTS.sgd.momentum;
-    this.weightDecay = options.weightDecay ?? DEFAULTS.sgd.weightDecay;
+    this.lr = hyper("SGD", "lr", options.lr ?? DEFAULTS.sgd.lr, 0);
+    this.momentum = hyper("SGD", "momentum", options.momentum ?? DEFAULTS.sgd.momentum, 0);
+    this.weightDecay = hyper(
+      "SGD",
+      "weightDecay",
+      options.weightDecay ?? DEFAULTS.sgd.weightDecay,
+      0,
+    );
     this.nesterov = options.nesterov ?? DEFAULTS.sgd.nesterov;
     if (this.nesterov && this.momentum <= 0) {
       throw new RangeError("SGD: nesterov needs momentum > 0");

@@ -180,11 +180,46 @@ export async function train(
   }
   checkSplit(data.train, model.classes, "train: the training split");
   if (data.test) checkSplit(data.test, model.classes, "train: the test split");
+  if (options.resume) checkProgress(options.resume, Math.ceil(data.train.count / batchSize));
   return await exclusive(
     model,
     "train",
     () => trainLoop(model, data, options, { epochs, batchSize, logEvery, syncEvery }),
   );
+}
+
+/**
+ * Throws unless `p` is a point a run of `stepsPerEpoch` batches can be at: whole counts in range,
+ * a generator state, finite sums (a file's progress is checked as carefully as a flag).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { checkProgress } from "./trainer.ts";
+ * const at = { epoch: 1, batch: 0, step: 235, rng: [1, 2, 3, 4], totals: [0, 0, 0, 0] };
+ * checkProgress({ ...at, pending: { sum: 0, steps: 0, lastRead: 0 } }, 235);
+ * assert.throws(
+ *   () => checkProgress({ ...at, batch: 9999, pending: { sum: 0, steps: 0, lastRead: 0 } }, 235),
+ *   /batch 9999 is not a batch of an epoch of 235/,
+ * );
+ * ```
+ */
+export function checkProgress(p: TrainProgress, stepsPerEpoch: number): void {
+  const whole = (v: unknown, max = Infinity) =>
+    typeof v === "number" && Number.isInteger(v) && v >= 0 && v < max;
+  const finite = (v: unknown) => typeof v === "number" && Number.isFinite(v);
+  const problems = [
+    !whole(p.epoch) && `epoch ${p.epoch} is not a count of epochs`,
+    !whole(p.batch, stepsPerEpoch) &&
+    `batch ${p.batch} is not a batch of an epoch of ${stepsPerEpoch} (0 to ${stepsPerEpoch - 1})`,
+    !whole(p.step) && `step ${p.step} is not a count of steps`,
+    !(Array.isArray(p.totals) && p.totals.length === 4 && p.totals.every(finite)) &&
+    `totals ${JSON.stringify(p.totals)} are not four finite sums`,
+    !(finite(p.pending?.sum) && whole(p.pending?.steps) && finite(p.pending?.lastRead)) &&
+    `pending ${JSON.stringify(p.pending)} is not a loss window`,
+  ].filter(Boolean);
+  if (problems.length) throw new RangeError(`train: resume: ${problems.join("; ")}`);
+  Random.fromState(p.rng);
 }
 
 /** The loop's settings, validated. */
@@ -358,6 +393,12 @@ class TrainRun {
     let images = 0;
     for (const [b, { start, dispatches }] of steps.entries()) {
       if (b < skip) continue;
+      // A signal already aborted (before the call, or during the last epoch's report) takes
+      // no step.
+      if (this.#options.signal?.aborted) {
+        this.history.stopped = true;
+        return;
+      }
       this.#step++;
       this.#batchesDone++;
       device.queue.writeBuffer(this.#window, 0, new Uint32Array([start, this.#step % syncEvery]));
