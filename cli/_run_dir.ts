@@ -1,6 +1,6 @@
 // Where the commands write: checked before any work, so that a bad path fails first; a training
 // run's folder is never another run's files and never shared by two runs.
-import { errorText } from "../deno/files.ts";
+import { errorText, readRegularFile } from "../deno/files.ts";
 import { atExit, UsageError } from "./_args.ts";
 
 /** The files a run leaves in its folder. */
@@ -87,7 +87,10 @@ async function lock(dir: string): Promise<void> {
     throw new UsageError(`--out ${dir}: cannot write there (${errorText(e)})`);
   }
   if (!await file.tryLock(true)) {
-    const pid = (await Deno.readTextFile(path).catch(() => "")).trim();
+    const pid = new TextDecoder().decode(
+      await readRegularFile(path, 64).catch(() => new Uint8Array()),
+    )
+      .trim();
     file.close();
     throw new UsageError(
       `--out ${dir} is in use by another run${

@@ -5,7 +5,8 @@
  *
  * @module
  */
-import { helpText, numberFlag, parseFlags, runCli } from "./_args.ts";
+import { atExit, exit, helpText, numberFlag, parseFlags, runCli, UsageError } from "./_args.ts";
+import { pathOf, readRegularFile } from "../deno/files.ts";
 import { FASHION_MNIST, loadFashionMnist } from "../mod.ts";
 
 const FLAGS = {
@@ -20,6 +21,47 @@ const FLAGS = {
 
 const PAGE = new URL("../examples/web/", import.meta.url);
 
+/** Exit codes after a signal: 128 + its number, as shells report. */
+const SIGNAL_EXIT = { SIGINT: 130, SIGTERM: 143 } as const;
+
+/** Bundles the page's script into `out/main.js`. */
+async function bundlePage(out: string): Promise<void> {
+  const bundle = await new Deno.Command(Deno.execPath(), {
+    args: [
+      "bundle",
+      "--platform",
+      "browser",
+      "--quiet",
+      pathOf(new URL("main.ts", PAGE)),
+      "--output",
+      `${out}/main.js`,
+    ],
+    stdout: "inherit",
+    stderr: "inherit",
+  }).output();
+  if (bundle.code !== 0) throw new Error("deno bundle of examples/web/main.ts failed");
+}
+
+/** The server's routes: URL path → file on disk (regular files only are served). */
+async function routes(out: string): Promise<Map<string, string>> {
+  const data = await loadFashionMnist({ verify: false });
+  const page = pathOf(new URL("index.html", PAGE));
+  return new Map([
+    ["/", page],
+    ["/index.html", page],
+    ["/main.js", `${out}/main.js`],
+    ...Object.values(FASHION_MNIST.files).map((f) =>
+      [`/data/${f.file}`, `${data.source.replace(/\/$/, "")}/${f.file}`] as [string, string]
+    ),
+  ]);
+}
+
+const TYPES: Record<string, string> = {
+  html: "text/html",
+  js: "text/javascript",
+  gz: "application/gzip",
+};
+
 async function main() {
   const flags = parseFlags(Deno.args, FLAGS);
   if (flags.help) {
@@ -28,57 +70,43 @@ async function main() {
   }
   const port = numberFlag("port", flags.port, 8000, { integer: true, min: 0, max: 65535 });
   const out = await Deno.makeTempDir({ prefix: "lenet-webgpu-web-" });
-  const bundle = await new Deno.Command(Deno.execPath(), {
-    args: [
-      "bundle",
-      "--platform",
-      "browser",
-      "--quiet",
-      new URL("main.ts", PAGE).pathname,
-      "--output",
-      `${out}/main.js`,
-    ],
-    stdout: "inherit",
-    stderr: "inherit",
-  }).output();
-  if (bundle.code !== 0) throw new Error("deno bundle of examples/web/main.ts failed");
-  const data = await loadFashionMnist({ verify: false });
-  const files = new Map(
-    Object.values(FASHION_MNIST.files).map((
-      f,
-    ) => [`/data/${f.file}`, `${data.source.replace(/\/$/, "")}/${f.file}`]),
-  );
-  const types: Record<string, string> = {
-    html: "text/html",
-    js: "text/javascript",
-    gz: "application/gzip",
-  };
-  const server = Deno.serve({
-    hostname: "127.0.0.1",
-    port,
-    onListen: ({ port }) =>
-      console.log(`serving the page on http://127.0.0.1:${port}/ (Ctrl-C stops)`),
-  }, async (request) => {
-    const path = new URL(request.url).pathname;
-    const file = path === "/" || path === "/index.html"
-      ? new URL("index.html", PAGE).pathname
-      : path === "/main.js"
-      ? `${out}/main.js`
-      : files.get(path);
-    if (!file) return new Response("not found", { status: 404 });
-    try {
-      const body = await Deno.readFile(file);
-      return new Response(body, {
-        headers: { "content-type": types[file.split(".").at(-1)!] ?? "application/octet-stream" },
-      });
-    } catch {
-      return new Response("not found", { status: 404 });
+  // The bundle's folder goes whatever ends the server: an error, a port taken, a signal.
+  atExit(() => Deno.removeSync(out, { recursive: true }));
+  await bundlePage(out);
+  const files = await routes(out);
+  let server: Deno.HttpServer;
+  try {
+    server = Deno.serve({
+      hostname: "127.0.0.1",
+      port,
+      onListen: ({ port }) =>
+        console.log(`serving the page on http://127.0.0.1:${port}/ (Ctrl-C stops)`),
+    }, async (request) => {
+      const file = files.get(new URL(request.url).pathname);
+      if (!file) return new Response("not found", { status: 404 });
+      try {
+        const body = await readRegularFile(file);
+        const type = TYPES[file.split(".").at(-1)!] ?? "application/octet-stream";
+        return new Response(body as Uint8Array<ArrayBuffer>, { headers: { "content-type": type } });
+      } catch {
+        return new Response("not found", { status: 404 });
+      }
+    });
+  } catch (e) {
+    if (e instanceof Deno.errors.AddrInUse) {
+      throw new UsageError(`--port ${port} is in use on 127.0.0.1: choose another (0: any)`);
     }
-  });
-  Deno.addSignalListener("SIGINT", () => server.shutdown());
-  Deno.addSignalListener("SIGTERM", () => server.shutdown());
+    throw e;
+  }
+  let stopped: keyof typeof SIGNAL_EXIT | undefined;
+  for (const signal of ["SIGINT", "SIGTERM"] as const) {
+    Deno.addSignalListener(signal, () => {
+      stopped ??= signal;
+      server.shutdown();
+    });
+  }
   await server.finished;
-  await Deno.remove(out, { recursive: true });
+  exit(stopped ? SIGNAL_EXIT[stopped] : 0);
 }
 
 await runCli(main, "Run `deno task web --help` for the options.");

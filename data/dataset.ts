@@ -66,7 +66,7 @@ export async function decodeVerified(
   spec: IdxFileSpec,
   verify = true,
 ): Promise<Uint8Array> {
-  const raw = await gunzip(bytes, name);
+  const raw = await gunzip(bytes, name, spec.bytes);
   if (verify && spec.sha256) {
     const hash = await sha256Hex(raw);
     if (hash !== spec.sha256) {

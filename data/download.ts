@@ -7,7 +7,7 @@
  */
 import { DataError } from "../errors.ts";
 import { datasetFromBytes, type IdxFileBytes, type ImageDataset } from "./dataset.ts";
-import type { IdxDatasetSpec } from "./spec.ts";
+import type { IdxDatasetSpec, IdxFileSpec } from "./spec.ts";
 
 /** Download progress of one file. */
 export interface DownloadProgress {
@@ -24,8 +24,20 @@ export interface DownloadProgress {
 /** Milliseconds without progress after which a download from one mirror is abandoned. */
 export const DOWNLOAD_TIMEOUT_MS = 30_000;
 
+/** Most bytes a download may send when the file's size is not known. */
+export const MAX_DOWNLOAD_BYTES = 2 ** 30;
+
 /**
- * Fetches `url` whole, reporting progress and abandoning it after `timeoutMs` without any.
+ * The most bytes a gzip of an IDX file of `spec` may take: its decompressed size and a margin
+ * (gzip stores incompressible data with a few bytes per 32 KiB block).
+ */
+export function downloadLimit(spec: IdxFileSpec): number {
+  return spec.bytes === undefined ? MAX_DOWNLOAD_BYTES : spec.bytes + (spec.bytes >> 10) + 2 ** 16;
+}
+
+/**
+ * Fetches `url` whole, reporting progress, abandoning it after `timeoutMs` without any, and
+ * refusing more than `maxBytes`.
  *
  * @example
  * ```ts
@@ -40,6 +52,7 @@ export async function fetchBytes(
   file: string,
   onProgress: (p: DownloadProgress) => void,
   timeoutMs: number = DOWNLOAD_TIMEOUT_MS,
+  maxBytes: number = MAX_DOWNLOAD_BYTES,
 ): Promise<Uint8Array> {
   // One watchdog for the whole transfer, re-armed by every sign of progress.
   const controller = new AbortController();
@@ -68,6 +81,12 @@ export async function fetchBytes(
     }
     const length = Number(response.headers.get("content-length"));
     const total = Number.isFinite(length) && length > 0 ? length : undefined;
+    const tooLarge = () =>
+      new DataError(url, `sends more than the ${maxBytes} bytes ${file} may take: refused`);
+    if (total !== undefined && total > maxBytes) {
+      await response.body.cancel();
+      throw tooLarge();
+    }
     const chunks: Uint8Array[] = [];
     let received = 0;
     stalled = "no data";
@@ -77,6 +96,10 @@ export async function fetchBytes(
         arm();
         chunks.push(chunk);
         received += chunk.length;
+        if (received > maxBytes) {
+          controller.abort();
+          throw tooLarge();
+        }
         onProgress({ file, url, received, total });
       }
     } catch (e) {
@@ -121,7 +144,8 @@ export async function fetchIdxDataset(
   const entries = await Promise.all(
     Object.entries(spec.files).map(async ([key, file]) => {
       const url = new URL(file.file, baseUrl).href;
-      return [key, [url, await fetchBytes(url, file.file, onProgress)]] as const;
+      const bytes = await fetchBytes(url, file.file, onProgress, undefined, downloadLimit(file));
+      return [key, [url, bytes]] as const;
     }),
   );
   return await datasetFromBytes(

@@ -32,8 +32,10 @@ export function isGzip(bytes: Uint8Array): boolean {
 }
 
 /**
- * Decompresses gzip bytes with the web `DecompressionStream`; bytes that are not gzip (a plain
- * `.idx` file) are returned as they are. A truncated or corrupt stream is a {@linkcode DataError}.
+ * Decompresses gzip bytes with the web `DecompressionStream`, streaming, and stops with a
+ * {@linkcode DataError} as soon as the output is not an IDX file of unsigned bytes or grows past
+ * what its header declares or `maxBytes`; bytes that are not gzip (a plain `.idx` file) are
+ * returned as they are. A truncated or corrupt stream is a {@linkcode DataError} too.
  *
  * @example
  * ```ts
@@ -41,20 +43,85 @@ export function isGzip(bytes: Uint8Array): boolean {
  * import { gunzip } from "./idx.ts";
  * const raw = await gunzip(new Uint8Array([0, 0, 8, 1, 0, 0, 0, 0]), "empty.idx");
  * assert.equal(raw.length, 8); // not gzip: returned as it is
+ * // A gzip of 1 MiB of zeros is no IDX file: refused after its first bytes.
+ * const zeros = new Blob([new Uint8Array(2 ** 20)]).stream().pipeThrough(new CompressionStream("gzip"));
+ * const bomb = new Uint8Array(await new Response(zeros).arrayBuffer());
+ * await assert.rejects(gunzip(bomb, "bomb.gz"), /bomb\.gz: not an IDX file/);
  * ```
  */
-export async function gunzip(bytes: Uint8Array, file: string): Promise<Uint8Array> {
+export async function gunzip(
+  bytes: Uint8Array,
+  file: string,
+  maxBytes: number = MAX_IDX_BYTES,
+): Promise<Uint8Array> {
   if (!isGzip(bytes)) return bytes;
+  const reader = new Blob([bytes as Uint8Array<ArrayBuffer>]).stream()
+    .pipeThrough(new DecompressionStream("gzip")).getReader();
+  const chunks: Uint8Array[] = [];
+  let received = 0, limit = maxBytes;
   try {
-    const stream = new Blob([bytes as Uint8Array<ArrayBuffer>]).stream()
-      .pipeThrough(new DecompressionStream("gzip"));
-    return new Uint8Array(await new Response(stream).arrayBuffer());
-  } catch (e) {
-    throw new DataError(
-      file,
-      `gzip data is truncated or corrupt (${e instanceof Error ? e.message : String(e)})`,
-    );
+    for (;;) {
+      let next: ReadableStreamReadResult<Uint8Array>;
+      try {
+        next = await reader.read();
+      } catch (e) {
+        throw new DataError(
+          file,
+          `gzip data is truncated or corrupt (${e instanceof Error ? e.message : String(e)})`,
+        );
+      }
+      if (next.done) break;
+      chunks.push(next.value);
+      received += next.value.length;
+      // Stop at the size the IDX header declares (or the known file's), never past it: a
+      // gzip bomb costs what the file may hold, not what it expands to.
+      limit = Math.min(maxBytes, declaredIdxBytes(chunks, received, file) ?? maxBytes);
+      if (received > limit) {
+        throw new DataError(
+          file,
+          `decompresses to more than the ${limit} bytes ${
+            limit < maxBytes ? "its IDX header declares" : "this file may hold"
+          }`,
+        );
+      }
+    }
+  } finally {
+    await reader.cancel().catch(() => {});
   }
+  return concat(chunks, received);
+}
+
+/** Largest decompressed IDX file accepted when no size is known (Fashion-MNIST's is 47 MB). */
+export const MAX_IDX_BYTES = 2 ** 30;
+
+/**
+ * The bytes an IDX file declares once its header has arrived (magic, then one u32 per
+ * dimension), else undefined; throws on a prefix that is no IDX header.
+ */
+function declaredIdxBytes(chunks: Uint8Array[], received: number, file: string) {
+  if (received < 4) return undefined;
+  const head = concat(chunks, Math.min(received, 4 + 4 * 255));
+  const ndim = head[3];
+  if (head[0] !== 0 || head[1] !== 0 || head[2] !== 0x08) {
+    const magic = [...head.subarray(0, 4)].map((b) => b.toString(16).padStart(2, "0")).join("");
+    throw new DataError(file, `not an IDX file of unsigned bytes (magic 0x${magic})`);
+  }
+  if (received < 4 + 4 * ndim) return undefined;
+  const view = new DataView(head.buffer, head.byteOffset, head.byteLength);
+  let payload = 1;
+  for (let d = 0; d < ndim; d++) payload *= view.getUint32(4 + 4 * d);
+  return 4 + 4 * ndim + payload;
+}
+
+function concat(chunks: readonly Uint8Array[], length: number): Uint8Array {
+  const out = new Uint8Array(length);
+  let offset = 0;
+  for (const c of chunks) {
+    if (offset >= length) break;
+    out.set(c.subarray(0, length - offset), offset);
+    offset += c.length;
+  }
+  return out;
 }
 
 /**

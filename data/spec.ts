@@ -12,6 +12,8 @@ export interface IdxFileSpec {
   file: string;
   /** SHA-256 (hex) of the decompressed IDX bytes; mirrors re-compress, so the gzip hash varies. */
   sha256?: string;
+  /** Size of the decompressed IDX bytes: decompression and downloads stop past it. */
+  bytes?: number;
 }
 
 /** A dataset in the MNIST IDX layout: two splits, images and labels each. */
@@ -63,18 +65,22 @@ export const FASHION_MNIST: IdxDatasetSpec = {
     trainImages: {
       file: "train-images-idx3-ubyte.gz",
       sha256: "c59f468a2f672dc815687fe0f83887768d799fd8a3f3276145d20f83aa44d888",
+      bytes: 47_040_016,
     },
     trainLabels: {
       file: "train-labels-idx1-ubyte.gz",
       sha256: "bad3541b69d912435c50bb6ba87bec294ff4f6a2e1246121d8633921760443d9",
+      bytes: 60_008,
     },
     testImages: {
       file: "t10k-images-idx3-ubyte.gz",
       sha256: "5b4141f0afbad91edebe8549f8fcffe087ea10ca49f1dbef5c9a5cd8815ce37b",
+      bytes: 7_840_016,
     },
     testLabels: {
       file: "t10k-labels-idx1-ubyte.gz",
       sha256: "0402a96d92fd2663957122ceb108a494c5af83dab82d92729df917d7dec38c34",
+      bytes: 10_008,
     },
   },
   mirrors: [

@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { fileURLToPath } from "node:url";
 
 /**
  * The message of any thrown value; Deno's file errors get a plain reason instead of their
@@ -28,6 +29,20 @@ export function errorText(e: unknown): string {
   if (e instanceof Deno.errors.NotADirectory) return "a part of the path is not a folder";
   const message = e instanceof Error ? e.message : String(e);
   return message.split("\n")[0];
+}
+
+/**
+ * The path of a `file:` URL, decoded (spaces and other escaped characters as they are on disk).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { pathOf } from "./files.ts";
+ * assert.equal(pathOf(new URL("file:///tmp/a%20b/c.ts")), "/tmp/a b/c.ts");
+ * ```
+ */
+export function pathOf(url: URL): string {
+  return fileURLToPath(url);
 }
 
 /**

@@ -6,14 +6,19 @@
  * @module
  */
 import { DataError } from "../errors.ts";
-import { errorText, writeAtomic } from "./files.ts";
+import { errorText, pathOf, readRegularFile, writeAtomic } from "./files.ts";
 import {
   datasetFromBytes,
   decodeVerified,
   type IdxFileBytes,
   type ImageDataset,
 } from "../data/dataset.ts";
-import { DOWNLOAD_TIMEOUT_MS, type DownloadProgress, fetchBytes } from "../data/download.ts";
+import {
+  DOWNLOAD_TIMEOUT_MS,
+  downloadLimit,
+  type DownloadProgress,
+  fetchBytes,
+} from "../data/download.ts";
 import { FASHION_MNIST, type IdxDatasetSpec } from "../data/spec.ts";
 
 /** Where to look for the files, and how to download them. */
@@ -78,7 +83,7 @@ export function defaultCacheDir(name: string): string | undefined {
 
 function checkoutDir(name: string): string | undefined {
   const url = new URL(`../data/${name}/`, import.meta.url);
-  return url.protocol === "file:" ? decodeURIComponent(url.pathname) : undefined;
+  return url.protocol === "file:" ? pathOf(url) : undefined;
 }
 
 async function exists(path: string): Promise<boolean> {
@@ -99,9 +104,9 @@ async function readFolder(
     const path = `${dir.replace(/\/$/, "")}/${spec.files[k].file}`;
     let bytes: Uint8Array;
     try {
-      bytes = await Deno.readFile(path);
+      bytes = await readRegularFile(path, downloadLimit(spec.files[k]));
     } catch (e) {
-      throw new DataError(path, `cannot be read (${errorText(e)})`);
+      throw new DataError(path, errorText(e).replace(`${path}: `, ""));
     }
     return [k, [path, bytes]] as const;
   }));
@@ -246,7 +251,8 @@ export async function downloadAll(
     for (const base of mirrors) {
       const url = new URL(fileSpec.file, base).href;
       try {
-        const bytes = await fetchBytes(url, fileSpec.file, onProgress, timeoutMs);
+        const limit = downloadLimit(fileSpec);
+        const bytes = await fetchBytes(url, fileSpec.file, onProgress, timeoutMs, limit);
         await decodeVerified(url, bytes, fileSpec);
         await writeAtomic(target, bytes);
         done = true;

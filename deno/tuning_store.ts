@@ -8,7 +8,10 @@
  */
 import type { TuningStore } from "../lib/train/tune.ts";
 import { defaultCacheDir } from "./locate.ts";
-import { errorText, writeAtomic } from "./files.ts";
+import { errorText, readRegularFile, writeAtomic } from "./files.ts";
+
+/** Largest tuning file read: picks for many adapters are a few KiB each. */
+const MAX_TUNING_BYTES = 16 * 2 ** 20;
 
 /** The file's layout. */
 interface TuningFile {
@@ -59,10 +62,11 @@ export function fileTuningStore(
     if (!path) return empty;
     let text: string;
     try {
-      text = await Deno.readTextFile(path);
+      // A regular file only (a FIFO would block the run), and of a tuning file's size.
+      text = new TextDecoder().decode(await readRegularFile(path, MAX_TUNING_BYTES));
     } catch (e) {
-      if (!(e instanceof Deno.errors.NotFound)) {
-        warn(`cannot read ${path} (${errorText(e)}); tuning as if it were empty`);
+      if (!/no such file/.test(errorText(e))) {
+        warn(`${errorText(e).replace(`${path}: `, `cannot read ${path}: `)}; it is ignored`);
       }
       return empty;
     }
@@ -78,11 +82,23 @@ export function fileTuningStore(
   return {
     load: async (adapter) => ({ ...(await read()).adapters[adapter] }),
     save: async (adapter, picks) => {
-      if (!path) return;
+      if (!path) {
+        warn("no cache folder (neither XDG_CACHE_HOME nor HOME): the picks are not stored");
+        return;
+      }
       const file = await read();
       file.adapters[adapter] = { ...file.adapters[adapter], ...picks };
-      await Deno.mkdir(path.replace(/\/[^/]*$/, ""), { recursive: true });
-      await writeAtomic(path, JSON.stringify(file, null, 2) + "\n");
+      try {
+        await Deno.mkdir(path.replace(/\/[^/]*$/, ""), { recursive: true });
+        await writeAtomic(path, JSON.stringify(file, null, 2) + "\n");
+      } catch (e) {
+        // The run goes on with the picks it measured; only later runs lose them.
+        warn(
+          `the tuned picks could not be stored in ${path} (${
+            errorText(e)
+          }); this run uses them, later runs will tune again`,
+        );
+      }
     },
   };
 }
