@@ -49,6 +49,7 @@ export {
 } from "./lib/nn/sequential.ts";
 export type { Summary, SummaryRow } from "./lib/nn/summary.ts";
 export type { Conv2dOptions } from "./lib/nn/conv2d.ts";
+export { checkLenetSize, largestLenetInput, lenetParameters } from "./lib/nn/lenet.ts";
 export { Activation } from "./lib/nn/activation.ts";
 export { Pool2d, type Pool2dOptions } from "./lib/nn/pool.ts";
 

@@ -3,6 +3,7 @@ import { ACTIVATION_KINDS, type ActivationKind } from "../kernels/activation.ts"
 import { POOL_KINDS, type PoolKind } from "../kernels/pool.ts";
 import { parseArgs } from "node:util";
 import { DEFAULTS } from "../lib/defaults.ts";
+import { largestLenetInput, lenetParameters } from "../lib/nn/lenet.ts";
 
 /** A usage error: printed as one line, exit code 2. */
 export class UsageError extends Error {
@@ -182,10 +183,19 @@ export function architectureFlags(flags: Record<string, string | boolean | undef
       DEFAULTS.activation,
     ),
     pool: choiceFlag("pool", flags.pool, POOL_KINDS, DEFAULTS.pool),
-    resize: numberFlag("resize", flags.resize, DEFAULTS.inputSize, {
-      integer: true,
-      min: 12,
-      max: 4096,
-    }),
+    resize: resizeFlag(flags.resize),
   };
+}
+
+/** `--resize N`: an input size LeNet-5 can be built for, checked in arithmetic (no allocation). */
+function resizeFlag(raw: string | boolean | undefined): number {
+  const max = largestLenetInput();
+  const side = numberFlag("resize", raw, DEFAULTS.inputSize, { integer: true, min: 12 });
+  if (side > max) {
+    const mib = (4 * lenetParameters(side) / 2 ** 20).toFixed(0);
+    throw new UsageError(
+      `--resize ${side} needs ${mib} MiB of parameters, more than one buffer holds: --resize ${max} or less fits`,
+    );
+  }
+  return side;
 }

@@ -4,7 +4,8 @@ import { POOL_KINDS, type PoolKind } from "../kernels/pool.ts";
 import { choiceFlag, UsageError } from "./_args.ts";
 import { commandGpu } from "./_gpu.ts";
 import { readRegularFile } from "../deno/files.ts";
-import { DEFAULTS, type Gpu, lenet5, loadCheckpoint, Model } from "../mod.ts";
+import { DataError, DEFAULTS, type Gpu, lenet5, loadCheckpoint, Model } from "../mod.ts";
+import { checkLenetSize } from "../lib/nn/lenet.ts";
 import { checkpointArchitecture, checkpointMetadata } from "../engine.ts";
 
 /** The flags every checkpoint-reading command has. */
@@ -79,12 +80,16 @@ export async function modelFromCheckpoint(
   }
   const activation = given.activation ?? DEFAULTS.activation;
   const pool = given.pool ?? DEFAULTS.pool;
+  // A checkpoint trained on resized images says so; PyTorch's state_dicts are 28×28. Its size
+  // is checked in arithmetic before anything is built.
+  const inputSize = saved.inputSize ?? DEFAULTS.inputSize;
+  try {
+    checkLenetSize(inputSize);
+  } catch (e) {
+    throw new DataError(file, `input_size ${inputSize} in its metadata: ${(e as Error).message}`);
+  }
   const gpu = await commandGpu();
-  // A checkpoint trained on resized images says so; PyTorch's state_dicts are 28×28.
-  const model = new Model(
-    gpu,
-    lenet5({ activation, pool, inputSize: saved.inputSize ?? DEFAULTS.inputSize }),
-  );
+  const model = new Model(gpu, lenet5({ activation, pool, inputSize }));
   loadCheckpoint(model, bytes, file, { allowNonFinite: flags["allow-nonfinite"] === true });
   return { file, gpu, model, activation, pool };
 }

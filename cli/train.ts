@@ -277,6 +277,11 @@ async function setUp(
   const net = lenet5({ activation, pool, seed, inputSize: resize });
   const model = new Model(gpu, net);
   const fits = model.maxBatchSize("train");
+  if (fits < 1) {
+    throw new UsageError(
+      `--resize ${config.resize}: even a batch of 1 needs buffers larger than this adapter allows (${gpu.device.limits.maxStorageBufferBindingSize} bytes each)`,
+    );
+  }
   if (config.batchSize > fits) {
     const size = config.resize === DEFAULTS.inputSize ? "" : ` with --resize ${config.resize}`;
     throw new UsageError(

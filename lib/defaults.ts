@@ -15,6 +15,11 @@ export interface Defaults {
   readonly inputSize: number;
   /** Output classes. */
   readonly numClasses: number;
+  /**
+   * Most bytes of a network's parameters: the flat buffer is bound whole (by the optimiser), and
+   * every WebGPU adapter binds at least 128 MiB per buffer (the specification's default limit).
+   */
+  readonly maxParameterBytes: number;
   /** Activation of LeNet-5: the reference's sigmoid. */
   readonly activation: ActivationKind;
   /** Pooling of LeNet-5: the reference's average pooling. */
@@ -74,6 +79,7 @@ export interface Defaults {
 export const DEFAULTS: Defaults = {
   inputSize: 28,
   numClasses: 10,
+  maxParameterBytes: 128 * 2 ** 20,
   activation: "sigmoid",
   pool: "avg",
   seed: 0,

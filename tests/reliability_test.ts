@@ -2,7 +2,9 @@
 // size a file may have, paths are paths (a checkout whose path needs escaping works), the web
 // server ends with the signal's code and leaves no temp folder, and a resumed run's settings and
 // progress are checked as flags are.
-import { assert, assertEquals, assertMatch, assertRejects } from "./_assert.ts";
+import { assert, assertEquals, assertMatch, assertRejects, assertThrows } from "./_assert.ts";
+import { encodeSafetensors } from "../lib/io/safetensors.ts";
+import { lenet5 } from "../lib/nn/lenet.ts";
 import { run } from "./_cli.ts";
 import { fileTuningStore } from "../deno/tuning_store.ts";
 import { gunzip } from "../data/idx.ts";
@@ -169,4 +171,37 @@ Deno.test("train --resume checks the state's settings and progress as it checks 
     assertMatch(stderr, message, name);
   }
   await Deno.remove(out, { recursive: true });
+});
+
+Deno.test("sizes are checked in arithmetic before anything is built: summary, train, eval and lenet5 refuse at once, naming what fits", async () => {
+  const t0 = performance.now();
+  for (const args of [["--resize", "4096"], ["--resize", "600"]]) {
+    const summary = await run("cli/summary.ts", args);
+    assertEquals(summary.code, 2, summary.stderr);
+    assertMatch(
+      summary.stderr,
+      /--resize \d+ needs \d+ MiB of parameters.*--resize 539 or less fits/,
+    );
+    const train = await run("cli/train.ts", [...args, "--batch-size", "1", "--epochs", "1"]);
+    assertEquals(train.code, 2, train.stderr);
+    assertMatch(train.stderr, /--resize 539 or less fits/);
+  }
+  const dir = await Deno.makeTempDir();
+  const net = lenet5();
+  const tensors = Object.fromEntries(
+    net.namedParameters().map((p) => [p.qualifiedName, { shape: p.shape, data: p.data }]),
+  );
+  const meta = { activation: "sigmoid", pool: "avg", input_size: "4096" };
+  await Deno.writeFile(`${dir}/big.safetensors`, encodeSafetensors(tensors, meta));
+  const evaluation = await run("cli/eval.ts", ["--checkpoint", `${dir}/big.safetensors`]);
+  assertEquals(evaluation.code, 1, evaluation.stderr);
+  assertMatch(evaluation.stderr, /big\.safetensors: input_size 4096 in its metadata: .* 539/);
+  assertThrows(
+    () => lenet5({ inputSize: 4096 }),
+    RangeError,
+    "the largest input size that fits is 539",
+  );
+  // Each refusal takes a process start, not minutes.
+  assert(performance.now() - t0 < 60_000, `${performance.now() - t0} ms`);
+  await Deno.remove(dir, { recursive: true });
 });

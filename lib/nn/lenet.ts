@@ -62,11 +62,9 @@ export function lenet5(options: LeNetOptions = {}): Sequential {
   const act = (): Layer => activation === "relu" ? new ReLU() : new Sigmoid();
   const pool = (): Layer => poolKind === "max" ? new MaxPool2d(2) : new AvgPool2d(2);
   const side = options.inputSize ?? DEFAULTS.inputSize;
-  if (!Number.isInteger(side)) {
-    throw new RangeError(`lenet5: input size must be an integer, got ${side}`);
-  }
-  const after = Math.floor((Math.floor(side / 2) - 4) / 2); // conv(5, pad 2) keeps side; pool halves
-  if (after < 1) throw new RangeError(`lenet5: input size ${side} is too small (at least 12)`);
+  const classes = options.numClasses ?? DEFAULTS.numClasses;
+  checkLenetSize(side, classes);
+  const after = flattenedSide(side);
   return new Sequential([
     new Conv2d(1, 6, 5, { padding: 2, rng }),
     act(),
@@ -79,8 +77,82 @@ export function lenet5(options: LeNetOptions = {}): Sequential {
     act(),
     new Linear(120, 84, { rng }),
     act(),
-    new Linear(84, options.numClasses ?? DEFAULTS.numClasses, { rng }),
+    new Linear(84, classes, { rng }),
   ], { inputShape: [1, side, side] });
+}
+
+/** The side of conv2's pooled maps: conv(5, pad 2) keeps the side, each pool halves it. */
+function flattenedSide(side: number): number {
+  return Math.floor((Math.floor(side / 2) - 4) / 2);
+}
+
+/**
+ * LeNet-5's parameter count for `side`×`side` inputs, worked out without building it.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { lenetParameters } from "./lenet.ts";
+ * assert.equal(lenetParameters(28), 61706);
+ * ```
+ */
+export function lenetParameters(side: number, classes: number = DEFAULTS.numClasses): number {
+  const flat = 16 * flattenedSide(side) ** 2;
+  return (6 * 25 + 6) + (16 * 6 * 25 + 16) + (flat * 120 + 120) + (120 * 84 + 84) +
+    (84 * classes + classes);
+}
+
+/**
+ * The largest input side whose LeNet-5 parameters fit `DEFAULTS.maxParameterBytes`.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { largestLenetInput } from "./lenet.ts";
+ * assert.equal(largestLenetInput(), 539);
+ * ```
+ */
+export function largestLenetInput(classes: number = DEFAULTS.numClasses): number {
+  let side = 12;
+  // Parameters grow with the side: step up while the next size still fits.
+  while (4 * lenetParameters(side + 1, classes) <= DEFAULTS.maxParameterBytes) side++;
+  return side;
+}
+
+/**
+ * Throws unless LeNet-5 can be built for `side`×`side` inputs: at least 12 pixels, and
+ * parameters within `DEFAULTS.maxParameterBytes` — checked in arithmetic, before anything is
+ * allocated, naming the largest size that fits.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { checkLenetSize } from "./lenet.ts";
+ * checkLenetSize(28);
+ * assert.throws(() => checkLenetSize(4096), /the largest input size that fits is 539/);
+ * ```
+ */
+export function checkLenetSize(side: number, classes: number = DEFAULTS.numClasses): void {
+  if (!Number.isInteger(side)) {
+    throw new RangeError(`lenet5: input size must be an integer, got ${side}`);
+  }
+  if (flattenedSide(side) < 1) {
+    throw new RangeError(`lenet5: input size ${side} is too small (at least 12)`);
+  }
+  if (!(Number.isInteger(classes) && classes > 0)) {
+    throw new RangeError(
+      `lenet5: the number of classes must be a positive integer, got ${classes}`,
+    );
+  }
+  const bytes = 4 * lenetParameters(side, classes);
+  if (bytes > DEFAULTS.maxParameterBytes) {
+    const mib = (n: number) => `${(n / 2 ** 20).toFixed(0)} MiB`;
+    throw new RangeError(
+      `lenet5: input size ${side} needs ${mib(bytes)} of parameters, more than the ${
+        mib(DEFAULTS.maxParameterBytes)
+      } one buffer holds: the largest input size that fits is ${largestLenetInput(classes)}`,
+    );
+  }
 }
 
 /**

@@ -8,7 +8,7 @@
  */
 import { checkGpu, type Gpu } from "../gpu/device.ts";
 import { exclusive, runningNow } from "./_guards.ts";
-import { ModelBusyError } from "../../errors.ts";
+import { DeviceLimitError, ModelBusyError } from "../../errors.ts";
 import { rulesFor, type Tuning } from "../nn/choose.ts";
 import { summary } from "../nn/summary.ts";
 import { JUPYTER_DISPLAY, type MediaBundle, summaryHtml } from "../view/html.ts";
@@ -94,6 +94,14 @@ export class Model {
     this.#tuning = options.tuning ?? rulesFor(gpu.info.isFallbackAdapter);
     const device = gpu.device;
     const layout = parameterLayout(network, device.limits.minStorageBufferOffsetAlignment / 4);
+    const limit = Math.min(device.limits.maxStorageBufferBindingSize, device.limits.maxBufferSize);
+    if (4 * layout.flatSize > limit) {
+      throw new DeviceLimitError(
+        `the network's ${layout.flatSize} parameters need ${
+          4 * layout.flatSize
+        } bytes, but this adapter binds at most ${limit} per buffer`,
+      );
+    }
     this.flatSize = layout.flatSize;
     this.parameters = layout.parameters;
     this.parameterBuffer = storageBuffer(device, layout.flat, "parameters");
