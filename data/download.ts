@@ -73,7 +73,8 @@ export async function fetchBytes(
     try {
       response = await fetch(url, { signal: controller.signal });
     } catch (e) {
-      throw controller.signal.aborted ? timedOut() : e;
+      if (controller.signal.aborted) throw timedOut();
+      throw new DataError(url, `cannot be fetched (${e instanceof Error ? e.message : String(e)})`);
     }
     if (!response.ok || !response.body) {
       await response.body?.cancel();
