@@ -4,8 +4,18 @@ import { PNG } from "pngjs";
 import jpeg from "jpeg-js";
 import type { RgbaImage } from "../data/images.ts";
 
-/** Largest picture accepted, in pixels (a 100-megapixel photo decodes to 400 MB of RGBA). */
-const MAX_PIXELS = 100e6;
+/**
+ * Largest picture accepted, in pixels: 4096 × 4096 (16.8 megapixels, 64 MiB of RGBA). The size
+ * is read from the header before anything is decoded, so memory is bounded by this, not by what
+ * a file's format lets it declare (an interlaced 16-bit PNG or a text PGM expands many times).
+ */
+export const MAX_PIXELS = 4096 * 4096;
+
+/** The limit, as error messages state it. */
+const tooLarge = (kind: string, w: number, h: number) =>
+  `a ${kind} of ${w}×${h} pixels is larger than the ${
+    (MAX_PIXELS / 1e6).toFixed(1)
+  } megapixels (4096×4096) this command accepts`;
 
 /** The picture in `bytes`; anything else is an error naming `file` and what it is not. */
 export function decodeImage(bytes: Uint8Array, file: string): RgbaImage {
@@ -18,7 +28,7 @@ export function decodeImage(bytes: Uint8Array, file: string): RgbaImage {
     // IHDR's width and height come first: refuse giants before decoding.
     const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
     const [w, h] = bytes.length >= 24 ? [view.getUint32(16), view.getUint32(20)] : [0, 0];
-    if (w * h > MAX_PIXELS) fail(`a PNG of ${w}×${h} pixels is larger than this command accepts`);
+    if (w * h > MAX_PIXELS) fail(tooLarge("PNG", w, h));
     try {
       const png = PNG.sync.read(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));
       return { width: png.width, height: png.height, data: new Uint8Array(png.data) };
@@ -32,7 +42,7 @@ export function decodeImage(bytes: Uint8Array, file: string): RgbaImage {
         useTArray: true,
         formatAsRGBA: true,
         maxResolutionInMP: MAX_PIXELS / 1e6,
-        maxMemoryUsageInMB: 1024,
+        maxMemoryUsageInMB: 512,
       });
       return { width: image.width, height: image.height, data: new Uint8Array(image.data) };
     } catch (e) {
@@ -43,6 +53,31 @@ export function decodeImage(bytes: Uint8Array, file: string): RgbaImage {
   return fail("not a PNG, JPEG or PGM image");
 }
 
+/**
+ * Reads a plain (P2) PGM's decimal values from `start` into `values`, streaming over the bytes
+ * (no text or array of the whole file): how many it read, stopping at the first that is not a
+ * number from 0 to `max`.
+ */
+function readPlainValues(bytes: Uint8Array, start: number, values: Float64Array, max: number) {
+  let count = 0, value = -1, comment = false;
+  for (let i = start; i <= bytes.length && count < values.length; i++) {
+    const b = i < bytes.length ? bytes[i] : 0x20;
+    if (comment) {
+      comment = b !== 0x0a;
+    } else if (b >= 0x30 && b <= 0x39) {
+      value = (value < 0 ? 0 : value * 10) + (b - 0x30);
+      if (value > max) return count;
+    } else if (b === 0x20 || b === 0x0a || b === 0x0d || b === 0x09 || b === 0x23) {
+      if (value >= 0) values[count++] = value;
+      value = -1;
+      comment = b === 0x23;
+    } else {
+      return count;
+    }
+  }
+  return count;
+}
+
 /** Netpbm grey maps: P2 (text) and P5 (binary, 8 or 16 bits). */
 function decodePgm(bytes: Uint8Array, file: string): RgbaImage {
   const text = new TextDecoder("latin1").decode(bytes.subarray(0, Math.min(bytes.length, 4096)));
@@ -51,9 +86,10 @@ function decodePgm(bytes: Uint8Array, file: string): RgbaImage {
   if (!header) throw new Error(`${file}: not a valid PGM image (bad header)`);
   const [, kind, ws, hs, maxs] = header;
   const [w, h, max] = [Number(ws), Number(hs), Number(maxs)];
-  if (!(w > 0 && h > 0 && w * h <= MAX_PIXELS && max > 0 && max < 65536)) {
+  if (!(w > 0 && h > 0 && max > 0 && max < 65536)) {
     throw new Error(`${file}: not a valid PGM image (${w}×${h}, maximum ${max})`);
   }
+  if (w * h > MAX_PIXELS) throw new Error(`${file}: ${tooLarge("PGM", w, h)}`);
   const values = new Float64Array(w * h);
   if (kind === "5") {
     const wide = max > 255, start = header[0].length, need = w * h * (wide ? 2 : 1);
@@ -63,16 +99,8 @@ function decodePgm(bytes: Uint8Array, file: string): RgbaImage {
     for (let i = 0; i < w * h; i++) {
       values[i] = wide ? (bytes[start + 2 * i] << 8) | bytes[start + 2 * i + 1] : bytes[start + i];
     }
-  } else {
-    const numbers = new TextDecoder("latin1").decode(bytes).slice(header[0].length).replace(
-      /#[^\n]*/g,
-      "",
-    )
-      .trim().split(/\s+/).map(Number);
-    if (numbers.length < w * h || numbers.slice(0, w * h).some((n) => !(n >= 0 && n <= max))) {
-      throw new Error(`${file}: not a valid PGM image (expected ${w * h} values from 0 to ${max})`);
-    }
-    values.set(numbers.slice(0, w * h));
+  } else if (readPlainValues(bytes, header[0].length, values, max) < w * h) {
+    throw new Error(`${file}: not a valid PGM image (expected ${w * h} values from 0 to ${max})`);
   }
   const data = new Uint8Array(w * h * 4);
   for (let i = 0; i < w * h; i++) {

@@ -5,6 +5,7 @@
 import { assert, assertEquals, assertMatch, assertRejects, assertThrows } from "./_assert.ts";
 import { encodeSafetensors } from "../lib/io/safetensors.ts";
 import { lenet5 } from "../lib/nn/lenet.ts";
+import { decodeImage } from "../cli/_decode.ts";
 import { run } from "./_cli.ts";
 import { fileTuningStore } from "../deno/tuning_store.ts";
 import { gunzip } from "../data/idx.ts";
@@ -204,4 +205,28 @@ Deno.test("sizes are checked in arithmetic before anything is built: summary, tr
   // Each refusal takes a process start, not minutes.
   assert(performance.now() - t0 < 60_000, `${performance.now() - t0} ms`);
   await Deno.remove(dir, { recursive: true });
+});
+
+Deno.test("pictures: the size is read from the header and capped before decoding (text PGM, PNG)", () => {
+  const text = (s: string) => new TextEncoder().encode(s);
+  // 10,000 × 10,000 declared: refused from the header, whatever follows.
+  assertThrows(
+    () => decodeImage(text("P2\n10000 10000\n255\n0 0 0\n"), "huge.pgm"),
+    Error,
+    "huge.pgm: a PGM of 10000×10000 pixels is larger than the 16.8 megapixels (4096×4096)",
+  );
+  const png = new Uint8Array(64);
+  png.set([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0, 0, 0, 13, 0x49, 0x48, 0x44, 0x52]);
+  new DataView(png.buffer).setUint32(16, 8000);
+  new DataView(png.buffer).setUint32(20, 12000);
+  assertThrows(() => decodeImage(png, "big.png"), Error, "a PNG of 8000×12000 pixels");
+  // A plain PGM is read value by value, comments and any whitespace between them.
+  const small = decodeImage(text("P2\n# c\n3 2\n# max\n10\n0 5 10\n10\t5 # end\n0\n"), "s.pgm");
+  assertEquals([small.width, small.height], [3, 2]);
+  assertEquals([...small.data].filter((_, i) => i % 4 === 0), [0, 128, 255, 255, 128, 0]);
+  assertThrows(
+    () => decodeImage(text("P2\n2 2\n10\n0 5 11 3\n"), "bad.pgm"),
+    Error,
+    "expected 4 values",
+  );
 });
