@@ -1,6 +1,6 @@
 // Where the commands write: checked before any work, so that a bad path fails first; a training
 // run's folder is never another run's files and never shared by two runs.
-import { errorText, readRegularFile } from "../deno/files.ts";
+import { errorText, readRegularFile, removeStaleTemps } from "../deno/files.ts";
 import { atExit, UsageError } from "./_args.ts";
 
 /** The files a run leaves in its folder. */
@@ -36,6 +36,8 @@ export async function claimRunDir(
   // A folder this run created and left empty (it failed before writing anything) goes again.
   if (created) atExit(() => Deno.removeSync(dir));
   await lock(dir);
+  // A run killed while saving leaves temp files: the lock says no writer is left to finish them.
+  await removeStaleTemps(dir, RUN_FILES);
   const existing = [];
   for (const name of RUN_FILES) {
     try {

@@ -46,7 +46,7 @@ import {
   type LossPoint,
   type TrainingState,
 } from "../engine.ts";
-import { readRegularFile, sameFile, writeAtomic } from "../deno/files.ts";
+import { readRegularFile, sameFile, writeAllAtomic } from "../deno/files.ts";
 import { TUNE_FLAG, tuneForCommand, tuneLevel } from "./_tune.ts";
 
 const FLAGS = {
@@ -322,9 +322,10 @@ function optimizerFor(config: RunConfig, model: Model, saved?: TrainingState): O
 }
 
 /**
- * The run's files, all rewritten together: after each epoch, and once more at the end (with the
- * last partial loss window, and the weights as they are after an interrupt). The training state
- * comes first: resuming needs it, and it holds the weights too.
+ * The run's files, all rewritten together as one commit: after each epoch, and once more at the
+ * end (with the last partial loss window, and the weights as they are after an interrupt). The
+ * training state is renamed last: it is what `--resume` reads, so a crash mid-save leaves it at
+ * the previous save, which the resumed run continues from exactly (rewriting the others).
  */
 function runFiles(
   out: string,
@@ -341,24 +342,43 @@ function runFiles(
     );
     const weights = await model.stateDict();
     const state = { model: weights, optimizer: await optimizer.stateDict(), progress, settings };
-    await writeAtomic(
-      `${out}/${STATE_FILE}`,
-      encodeTrainingState({ ...state, epochs, losses: [...losses] }),
-    );
     const lines = epochs.map((e) => JSON.stringify(e)).join("\n") + (epochs.length ? "\n" : "");
-    await writeAtomic(`${out}/metrics.jsonl`, lines);
-    await writeAtomic(`${out}/loss.svg`, lossChartSvg({ losses, epochs, stepsPerEpoch }));
-    await writeAtomic(
-      `${out}/model.safetensors`,
-      await saveCheckpoint(model, {
-        activation: config.activation,
-        pool: config.pool,
-        input_size: String(config.resize),
-        epochs: String(epochs.length),
-        test_accuracy: String(epochs.at(-1)?.test_accuracy ?? ""),
-        producer: "lenet-webgpu",
-      }),
-    );
+    await writeAllAtomic([
+      [`${out}/metrics.jsonl`, lines],
+      [`${out}/loss.svg`, lossChartSvg({ losses, epochs, stepsPerEpoch })],
+      [
+        `${out}/model.safetensors`,
+        await saveCheckpoint(model, checkpointMetadata(config, epochs, progress, stepsPerEpoch)),
+      ],
+      [`${out}/${STATE_FILE}`, encodeTrainingState({ ...state, epochs, losses: [...losses] })],
+    ]);
+  };
+}
+
+/**
+ * What model.safetensors says of its weights: the architecture, the epochs done, the step, and
+ * the test accuracy only when the weights are those it was measured on (an epoch's end).
+ */
+function checkpointMetadata(
+  config: RunConfig,
+  epochs: readonly EpochMetrics[],
+  progress: TrainProgress,
+  stepsPerEpoch: number,
+): Record<string, string> {
+  const atEpochEnd = progress.batch === 0 && progress.epoch === epochs.length;
+  return {
+    activation: config.activation,
+    pool: config.pool,
+    input_size: String(config.resize),
+    epochs: String(progress.epoch),
+    step: String(progress.step),
+    test_accuracy: atEpochEnd ? String(epochs.at(-1)?.test_accuracy ?? "") : "",
+    ...(atEpochEnd ? {} : {
+      interrupted: `in epoch ${
+        progress.epoch + 1
+      } after ${progress.batch} of ${stepsPerEpoch} batches: these weights were not evaluated`,
+    }),
+    producer: "lenet-webgpu",
   };
 }
 

@@ -109,6 +109,66 @@ export async function writeAtomic(path: string, bytes: Uint8Array | string): Pro
 }
 
 /**
+ * Writes several files as one commit: every file to its temp file first, then the renames in the
+ * order given, so that a crash (even `kill -9`) leaves each file whole, old or new, and only the
+ * last ones older. Put the file that says what the others hold last. Temp files are named
+ * `<file>.<8 hex>.tmp`: {@linkcode removeStaleTemps} clears what a killed writer left.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { writeAllAtomic } from "./files.ts";
+ * const dir = await Deno.makeTempDir();
+ * await writeAllAtomic([[`${dir}/a.txt`, "a"], [`${dir}/b.txt`, "b"]]);
+ * assert.deepEqual([...Deno.readDirSync(dir)].map((e) => e.name).sort(), ["a.txt", "b.txt"]);
+ * await Deno.remove(dir, { recursive: true });
+ * ```
+ */
+export async function writeAllAtomic(
+  files: readonly (readonly [string, Uint8Array | string])[],
+): Promise<void> {
+  const temps = files.map(([path]) => `${path}.${crypto.randomUUID().slice(0, 8)}.tmp`);
+  try {
+    for (const [k, [, bytes]] of files.entries()) {
+      if (typeof bytes === "string") await Deno.writeTextFile(temps[k], bytes);
+      else await Deno.writeFile(temps[k], bytes);
+    }
+    for (const [k, [path]] of files.entries()) await Deno.rename(temps[k], path);
+  } catch (e) {
+    for (const tmp of temps) await Deno.remove(tmp).catch(() => {});
+    throw e;
+  }
+}
+
+/**
+ * Removes the temp files a killed {@linkcode writeAtomic} or {@linkcode writeAllAtomic} left in
+ * `dir` for the files `names` (call it while holding the folder).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { removeStaleTemps } from "./files.ts";
+ * const dir = await Deno.makeTempDir();
+ * await Deno.writeTextFile(`${dir}/model.safetensors.0a1b2c3d.tmp`, "partial");
+ * assert.deepEqual(await removeStaleTemps(dir, ["model.safetensors"]), ["model.safetensors.0a1b2c3d.tmp"]);
+ * await Deno.remove(dir, { recursive: true });
+ * ```
+ */
+export async function removeStaleTemps(dir: string, names: readonly string[]): Promise<string[]> {
+  const removed: string[] = [];
+  for await (const entry of Deno.readDir(dir)) {
+    const stale = names.some((n) =>
+      entry.name.startsWith(`${n}.`) && /^\.[0-9a-f]{8}\.tmp$/.test(entry.name.slice(n.length))
+    );
+    if (stale && entry.isFile) {
+      await Deno.remove(`${dir}/${entry.name}`);
+      removed.push(entry.name);
+    }
+  }
+  return removed;
+}
+
+/**
  * Whether two paths name the same file (through links and `..` too); a path that does not exist
  * yet is compared by its folder's real path and its name.
  *

@@ -119,8 +119,16 @@ for (const [signal, code] of [["SIGTERM", 143], ["SIGINT", 130]] as const) {
       const stderr = await new Response(child.stderr).text();
       assertEquals((await child.status).code, code, stderr);
       const model = new Model(await testGpu(), lenet5());
-      loadCheckpoint(model, await Deno.readFile(`${dir}/model.safetensors`), "saved", {});
+      const meta = loadCheckpoint(model, await Deno.readFile(`${dir}/model.safetensors`), "saved");
       model.dispose();
+      // Stopped in the middle of epoch 1: the file says what its weights are, and claims no
+      // accuracy for them (epoch 1's was never measured).
+      assertEquals([meta.epochs, meta.test_accuracy], ["0", ""]);
+      assertMatch(
+        meta.interrupted,
+        /^in epoch 1 after \d+ of 64 batches: these weights were not evaluated$/,
+      );
+      assert(Number(meta.step) >= 1);
       assert((await Deno.readTextFile(`${dir}/loss.svg`)).includes("</svg>"));
       assertEquals([...Deno.readDirSync(dir)].some((e) => e.name === ".lock"), false);
     } finally {

@@ -12,6 +12,8 @@ import { gunzip } from "../data/idx.ts";
 import { fetchBytes } from "../data/download.ts";
 import { decodeTrainingState, encodeTrainingState } from "../lib/io/training_state.ts";
 import { fileURLToPath } from "node:url";
+import { checkGpu } from "../lib/gpu/device.ts";
+import { evaluate, GpuFaultError, Model, requestGpu, splitFromArrays } from "../mod.ts";
 
 const root = fileURLToPath(new URL("../", import.meta.url));
 
@@ -229,4 +231,40 @@ Deno.test("pictures: the size is read from the header and capped before decoding
     Error,
     "expected 4 values",
   );
+});
+
+Deno.test("a save killed midway leaves temp files and older files: resume continues, clearing them", async () => {
+  const out = await Deno.makeTempDir();
+  const quick = ["--subset", "128", "--batch-size", "64"];
+  const first = await run("cli/train.ts", [...quick, "--epochs", "1", "--out", `${out}/r`]);
+  assertEquals(first.code, 0, first.stderr);
+  // As `kill -9` between the temp files and the renames of the next save leaves it.
+  for (const name of ["metrics.jsonl", "model.safetensors", "training_state.safetensors"]) {
+    await Deno.writeTextFile(`${out}/r/${name}.0badcafe.tmp`, "partial");
+  }
+  const resumed = await run("cli/train.ts", ["--resume", `${out}/r`, "--epochs", "2"]);
+  assertEquals(resumed.code, 0, resumed.stderr);
+  const names = [...Deno.readDirSync(`${out}/r`)].map((e) => e.name).sort();
+  assertEquals(names, [
+    "loss.svg",
+    "metrics.jsonl",
+    "model.safetensors",
+    "training_state.safetensors",
+  ]);
+  const metrics = (await Deno.readTextFile(`${out}/r/metrics.jsonl`)).trim().split("\n");
+  assertEquals(metrics.map((l) => JSON.parse(l).epoch), [1, 2]);
+  await Deno.remove(out, { recursive: true });
+});
+
+Deno.test("a device fault stops the run that saw it, not the next model on the same device", async () => {
+  const gpu = await requestGpu();
+  gpu.device.createBuffer({ size: 4, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.MAP_WRITE });
+  await gpu.device.queue.onSubmittedWorkDone();
+  assertThrows(() => checkGpu(gpu), GpuFaultError);
+  using model = new Model(gpu, lenet5());
+  const images = Uint8Array.from({ length: 32 * 28 * 28 }, (_, k) => k % 251);
+  const split = splitFromArrays(images, Uint8Array.from({ length: 32 }, (_, k) => k % 10), 28, 28);
+  const result = await evaluate(model, split);
+  assert(Number.isFinite(result.accuracy));
+  gpu.device.destroy();
 });

@@ -28,10 +28,13 @@ export interface Gpu {
   /** The adapter's self-description. */
   info: AdapterSummary;
   /**
-   * Validation and out-of-memory errors the device reported, and its loss, in order: any entry
-   * means results since are not to be trusted. {@linkcode checkGpu} throws on them.
+   * Validation and out-of-memory errors the device reported since the last check, in order: any
+   * entry means results since are not to be trusted. {@linkcode checkGpu} throws on them and
+   * clears them (they belong to the run that saw them, not to the next model on this device).
    */
   faults: string[];
+  /** Why the device was lost, if it was: every later use fails, so every check throws. */
+  lost?: string;
 }
 
 /** Options of {@linkcode requestGpu}. */
@@ -119,11 +122,8 @@ export async function requestGpu(options: GpuOptions = {}): Promise<Gpu> {
   device.addEventListener("uncapturederror", (event) => {
     faults.push((event as GPUUncapturedErrorEvent).error.message.trim());
   });
-  device.lost.then((lost) => {
-    if (lost.reason !== "destroyed") faults.push(`the device was lost: ${lost.message}`);
-  });
   const info = adapter.info;
-  return {
+  const result: Gpu = {
     faults,
     adapter,
     device,
@@ -137,11 +137,16 @@ export async function requestGpu(options: GpuOptions = {}): Promise<Gpu> {
       ),
     },
   };
+  device.lost.then((lost) => {
+    if (lost.reason !== "destroyed") result.lost = `the device was lost: ${lost.message}`;
+  });
+  return result;
 }
 
 /**
- * Throws {@linkcode GpuFaultError} when the device reported an error or was lost: called by every
- * run at its sync points and before it reports a result.
+ * Throws {@linkcode GpuFaultError} when the device reported an error since the last check (and
+ * clears it) or was lost (for good): called by every run at its sync points and before it
+ * reports a result.
  *
  * @example
  * ```ts
@@ -152,13 +157,14 @@ export async function requestGpu(options: GpuOptions = {}): Promise<Gpu> {
  * gpu.device.createBuffer({ size: 4, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.MAP_WRITE });
  * await gpu.device.queue.onSubmittedWorkDone();
  * assert.throws(() => checkGpu(gpu), /WebGPU reported an error/);
- * gpu.faults.length = 0;
+ * checkGpu(gpu); // the fault was reported: the next run on this device starts clean
  * ```
  */
 export function checkGpu(gpu: Gpu): void {
-  if (gpu.faults.length === 0) return;
-  const more = gpu.faults.length > 1 ? ` (and ${gpu.faults.length - 1} more)` : "";
-  const first = gpu.faults[0].split("\n")[0];
+  const faults = [...(gpu.lost ? [gpu.lost] : []), ...gpu.faults.splice(0)];
+  if (faults.length === 0) return;
+  const more = faults.length > 1 ? ` (and ${faults.length - 1} more)` : "";
+  const first = faults[0].split("\n")[0];
   throw new GpuFaultError(
     `WebGPU reported an error, so results cannot be trusted: ${first}${more}`,
   );
