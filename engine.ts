@@ -63,6 +63,7 @@ export {
   type TrainingState,
 } from "./lib/io/training_state.ts";
 export { checkpointArchitecture, checkpointMetadata } from "./lib/io/checkpoint.ts";
+export { ONNX_OPSET, type OnnxOptions } from "./lib/io/onnx.ts";
 export { confusionMatrix, perClassAccuracy, type Predictions } from "./lib/train/evaluator.ts";
 
 // Tuning: measuring candidates, storing picks.

@@ -63,7 +63,7 @@ export {
 export { type EvalOptions, type EvalResult, evaluate } from "./lib/train/evaluator.ts";
 export { tune, type TuneLevel, type TuningStore } from "./lib/train/tune.ts";
 
-// Checkpoints and charts.
+// Checkpoints, ONNX and charts.
 export {
   type Architecture,
   loadCheckpoint,
@@ -72,6 +72,7 @@ export {
 } from "./lib/io/checkpoint.ts";
 export { lossChartSvg } from "./lib/view/chart.ts";
 export { confusionMatrixSvg } from "./lib/view/confusion_svg.ts";
+export { exportOnnx } from "./lib/io/onnx.ts";
 
 // Data: the Fashion-MNIST files found (or downloaded) in Deno, fetched from a URL in a browser.
 export { FASHION_MNIST } from "./data/spec.ts";

@@ -47,6 +47,7 @@ export interface LoadedModel {
  */
 export async function modelFromCheckpoint(
   flags: Record<string, string | boolean | undefined>,
+  options: { requireArchitecture?: boolean } = {},
 ): Promise<LoadedModel> {
   const file = flags.checkpoint;
   if (typeof file !== "string" || !file) throw new UsageError("--checkpoint FILE is required");
@@ -69,6 +70,13 @@ export async function modelFromCheckpoint(
   // A file that does not say (a PyTorch state_dict) is taken as the reference's architecture, and
   // the command says so, on stderr so that --json output stays clean.
   const assumed = (["activation", "pool"] as const).filter((key) => given[key] === undefined);
+  if (assumed.length && options.requireArchitecture) {
+    throw new UsageError(
+      `${file} does not say its ${assumed.join(" or ")} (a PyTorch state_dict?): pass ${
+        assumed.map((k) => `--${k}`).join(" and ")
+      }`,
+    );
+  }
   if (assumed.length) {
     console.error(
       `note: ${file} does not say its ${
