@@ -62,7 +62,27 @@ export {
   encodeTrainingState,
   type TrainingState,
 } from "./lib/io/training_state.ts";
-export { checkpointArchitecture, checkpointMetadata } from "./lib/io/checkpoint.ts";
+export {
+  checkpointArchitecture,
+  checkpointMetadata,
+  type LoadCheckpointOptions,
+} from "./lib/io/checkpoint.ts";
+export type { Defaults } from "./lib/defaults.ts";
+export type {
+  ClassProbability,
+  FeatureMaps,
+  Inspection,
+  InspectOptions,
+  Mistake,
+  Mistakes,
+} from "./lib/train/inspect.ts";
+export {
+  type InspectionPicture,
+  inspectionSvg,
+  type MistakesPicture,
+  mistakesSvg,
+} from "./lib/view/inspect_svg.ts";
+export { encodePng, pngDataUrl } from "./lib/view/png.ts";
 export { ONNX_OPSET, type OnnxOptions } from "./lib/io/onnx.ts";
 export { confusionMatrix, perClassAccuracy, type Predictions } from "./lib/train/evaluator.ts";
 

@@ -3,7 +3,8 @@
  * through WebGPU (`navigator.gpu`) — in Deno, the Deno Jupyter kernel or a browser.
  *
  * This module is what a user needs: the device, the network and its layers, the model, the
- * optimisers, training, tuning and evaluation, the data, checkpoints, the charts and the errors.
+ * optimisers, training, tuning, evaluation and inspection, the data, checkpoints and ONNX export,
+ * the charts and the errors.
  * Everything under them (the layer contract, the kernel candidates and their tuning, the step
  * plan, kernels and their runner, the HTML views, raw file codecs) is in `./engine`.
  *
@@ -27,7 +28,7 @@
  * @module
  */
 
-export { DEFAULTS, type Defaults } from "./lib/defaults.ts";
+export { DEFAULTS } from "./lib/defaults.ts";
 
 // The device.
 export { describeGpu, type Gpu, type GpuOptions, requestGpu } from "./lib/gpu/device.ts";
@@ -62,14 +63,10 @@ export {
 } from "./lib/train/trainer.ts";
 export { type EvalOptions, type EvalResult, evaluate } from "./lib/train/evaluator.ts";
 export { tune, type TuneLevel, type TuningStore } from "./lib/train/tune.ts";
+export { confidentMistakes, inspect } from "./lib/train/inspect.ts";
 
 // Checkpoints, ONNX and charts.
-export {
-  type Architecture,
-  loadCheckpoint,
-  type LoadCheckpointOptions,
-  saveCheckpoint,
-} from "./lib/io/checkpoint.ts";
+export { type Architecture, loadCheckpoint, saveCheckpoint } from "./lib/io/checkpoint.ts";
 export { lossChartSvg } from "./lib/view/chart.ts";
 export { confusionMatrixSvg } from "./lib/view/confusion_svg.ts";
 export { exportOnnx } from "./lib/io/onnx.ts";

@@ -3,16 +3,25 @@
  * (PNG, JPEG or PGM, any size, colour or grey), prepared the way Fashion-MNIST was made: grey,
  * trimmed, fitted into 28×28, a light object on a dark ground (photos of dark objects on a light
  * ground are negated; `--invert auto` decides from the border and says so). `--index N` takes
- * test image N instead.
+ * test image N instead. `--explain DIR` draws what the network made of each (`inspect`).
  *
  * @module
  */
 import { choiceFlag, helpText, numberFlag, parseFlags, runCli, UsageError } from "./_args.ts";
 import { CHECKPOINT_FLAGS, modelFromCheckpoint } from "./_checkpoint.ts";
 import { decodeImage } from "./_decode.ts";
-import { readRegularFile } from "../deno/files.ts";
-import { toFashionInput } from "../data/images.ts";
-import { evaluate, FASHION_MNIST, loadFashionMnist, splitFromArrays } from "../mod.ts";
+import { readRegularFile, writeAtomic } from "../deno/files.ts";
+import { modelInput, toFashionInput } from "../data/images.ts";
+import {
+  evaluate,
+  FASHION_MNIST,
+  inspect,
+  loadFashionMnist,
+  type Model,
+  splitFromArrays,
+} from "../mod.ts";
+import { inspectionSvg } from "../engine.ts";
+import { outputFolder } from "./_run_dir.ts";
 
 const FLAGS = {
   ...CHECKPOINT_FLAGS,
@@ -32,6 +41,12 @@ const FLAGS = {
   json: {
     type: "boolean",
     help: "one JSON line per input: input, top (label, class, probability)",
+  },
+  explain: {
+    type: "string",
+    value: "DIR",
+    help:
+      "also write DIR/<input>.svg for each input: the input as prepared, the feature maps, the saliency map, the top 3",
   },
   help: { type: "boolean", help: "show this help" },
 } as const;
@@ -63,6 +78,9 @@ async function main() {
   if (!files.length && index === undefined) {
     throw new UsageError("give one or more IMAGE files, or --index N for a test image");
   }
+  const explain = typeof flags.explain === "string" && flags.explain ? flags.explain : undefined;
+  if (flags.explain !== undefined && !explain) throw new UsageError("--explain DIR needs a folder");
+  if (explain) await outputFolder("--explain", explain);
   // Every file is decoded before the model loads: a bad one fails fast, naming itself.
   const inputs: Input[] = [];
   for (const file of files) {
@@ -116,6 +134,26 @@ async function main() {
       console.log(`${input.name}: ${guesses}  [${input.note}]`);
     }
   });
+  if (explain) await explainAll(model, inputs, explain);
+}
+
+/**
+ * One SVG per input in `dir` (named after the input, made unique): the input as the model saw
+ * it, its feature maps, the saliency map of the predicted class and the top 3 (see `inspect`).
+ */
+async function explainAll(model: Model, inputs: Input[], dir: string): Promise<void> {
+  const side = model.inputShape.at(-1)!;
+  const used = new Set<string>();
+  for (const input of inputs) {
+    const image = modelInput(input.pixels, 28, 28, side);
+    const result = await inspect(model, image, { classNames: FASHION_MNIST.classNames });
+    const stem = input.name.split("/").at(-1)!.replace(/\.[^.]*$/, "").replace(/[^\w.-]+/g, "_");
+    let name = stem;
+    for (let n = 2; used.has(name); n++) name = `${stem}-${n}`;
+    used.add(name);
+    await writeAtomic(`${dir}/${name}.svg`, inspectionSvg(result));
+    console.log(`${input.name}: explained in ${dir}/${name}.svg`);
+  }
 }
 
 await runCli(main, "Run `deno task predict --help` for the options.");

@@ -138,3 +138,41 @@ function area(v: Float32Array, W: number, sx: number, sy: number, w: number, h: 
   }
   return weight > 0 ? sum / weight : 0;
 }
+
+/**
+ * Grey bytes (`rows × cols`) as the model's input: scaled to [0, 1] and, when `side` differs,
+ * resized bilinearly with half-pixel centres and clamped edges, as the device gather does
+ * (PyTorch's `interpolate(mode="bilinear", align_corners=False)`).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { modelInput } from "./images.ts";
+ * assert.deepEqual([...modelInput(Uint8Array.of(0, 255, 255, 0), 2, 2, 2)], [0, 1, 1, 0]);
+ * assert.equal(modelInput(new Uint8Array(784), 28, 28, 32).length, 32 * 32);
+ * ```
+ */
+export function modelInput(
+  pixels: Uint8Array,
+  rows: number,
+  cols: number,
+  side: number,
+): Float32Array {
+  const axis = (src: number, d: number) => {
+    const at = Math.max((d + 0.5) * (src / side) - 0.5, 0);
+    const lo = Math.min(Math.floor(at), src - 1);
+    return [lo, Math.min(lo + 1, src - 1), at - lo];
+  };
+  const out = new Float32Array(side * side);
+  const px = (y: number, x: number) => pixels[y * cols + x];
+  for (let y = 0; y < side; y++) {
+    const [y0, y1, wy] = axis(rows, y);
+    for (let x = 0; x < side; x++) {
+      const [x0, x1, wx] = axis(cols, x);
+      const top = px(y0, x0) + (px(y0, x1) - px(y0, x0)) * wx;
+      const bottom = px(y1, x0) + (px(y1, x1) - px(y1, x0)) * wx;
+      out[y * side + x] = (top + (bottom - top) * wy) / 255;
+    }
+  }
+  return out;
+}

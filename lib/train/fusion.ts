@@ -77,7 +77,8 @@ export interface FusionGroup {
 
 /**
  * The fusion groups of a network, in order: every layer is the producer of one group or a
- * member of one (see {@linkcode FusionGroup}); `inputs[i]` is layer i's per-sample input shape.
+ * member of one (see {@linkcode FusionGroup}); `inputs[i]` is layer i's per-sample input shape;
+ * `inputGradient`: the first layer computes the gradient of the input (saliency).
  *
  * @example
  * ```ts
@@ -93,7 +94,11 @@ export interface FusionGroup {
  * assert.deepEqual(groups.map((g) => g.producer), [0, 3, 6, 7, 9, 11]);
  * ```
  */
-export function fusionGroups(layers: readonly Layer[], inputs: readonly Shape[]): FusionGroup[] {
+export function fusionGroups(
+  layers: readonly Layer[],
+  inputs: readonly Shape[],
+  options: { inputGradient?: boolean } = {},
+): FusionGroup[] {
   const activations = fusedActivations(layers);
   const pools = fusedPoolings(layers, activations, inputs);
   const groups: FusionGroup[] = [];
@@ -102,9 +107,9 @@ export function fusionGroups(layers: readonly Layer[], inputs: readonly Shape[])
     if (activations[i + 1]) group.activation = ++i;
     if (pools[i + 1]) {
       group.pool = ++i;
-      // A producer without dx (the first layer) takes the pooling's backward into its weight
-      // gradient when it can.
-      group.foldedBackward = group.producer === 0 &&
+      // A producer without dx (the first layer, unless the input's gradient is asked for)
+      // takes the pooling's backward into its weight gradient when it can.
+      group.foldedBackward = group.producer === 0 && !options.inputGradient &&
         layers[group.producer].fuses?.poolBackward === true;
     }
     groups.push(group);

@@ -17,8 +17,12 @@ import type { PlacedLayer } from "../nn/sequential.ts";
 import { type Shape, sizeOf } from "../tensor.ts";
 import { type FusionGroup, fusionGroups } from "./fusion.ts";
 
-/** Train: forward, loss with its gradient, backward. Eval: forward and loss. */
-export type Mode = "train" | "eval";
+/**
+ * Train: forward, loss with its gradient, backward. Eval: forward and loss. Saliency: forward,
+ * then backward from a logit gradient the caller writes, down to the gradient of the input
+ * (`dx`), for saliency maps: as train, but no pooling's backward folded away and no loss op.
+ */
+export type Mode = "train" | "eval" | "saliency";
 
 /** What the layout needs to know of a model (its layers bound to their parameter segments). */
 export interface LayoutModel {
@@ -100,7 +104,7 @@ export function stepLayout(model: LayoutModel, batch: number, mode: Mode): StepL
   if (!(Number.isInteger(batch) && batch > 0)) {
     throw new RangeError(`batch size must be a positive integer, got ${batch}`);
   }
-  const training = mode === "train";
+  const training = mode !== "eval";
   const layers = model.layers.map((p) => p.layer);
   const n = layers.length;
   const shapes = [model.inputShape];
@@ -110,7 +114,7 @@ export function stepLayout(model: LayoutModel, batch: number, mode: Mode): StepL
       `the network must end in a layer with [classes] outputs, not ${layers[n - 1]}`,
     );
   }
-  const groups = fusionGroups(layers, shapes);
+  const groups = fusionGroups(layers, shapes, { inputGradient: mode === "saliency" });
   const tensors: LayoutTensor[] = [];
   const add = (t: LayoutTensor) => (tensors.push(t), t.name);
   const batched = (i: number): Shape => [batch, ...shapes[i]];
@@ -124,7 +128,15 @@ export function stepLayout(model: LayoutModel, batch: number, mode: Mode): StepL
   });
   const slots: LayerSlots[] = [];
   const gates: (ActivationKind | undefined)[] = [];
-  let x = "x", dx: string | undefined = undefined;
+  let x = "x";
+  let dx = mode === "saliency"
+    ? add({
+      name: "dx",
+      shape: batched(0),
+      bytes: 4 * batch * sizeOf(shapes[0]),
+      what: `the gradient of the input [${batched(0)}]`,
+    })
+    : undefined;
   for (const group of groups) {
     const members = [group.producer, group.activation, group.pool].filter((i) => i !== undefined);
     for (const i of members) {

@@ -179,10 +179,11 @@ export function describeStep(
     rowLoss: slice("rowLoss"),
     rowCorrect: slice("rowCorrect"),
     forward: layout.groups.flatMap((g) => ops.forward(g)),
-    loss: [ops.loss()],
-    backward: layout.mode === "train"
-      ? layout.groups.toReversed().flatMap((g) => ops.backward(g))
-      : [],
+    // Saliency: the caller writes the logit gradient (one-hot of the class to explain).
+    loss: layout.mode === "saliency" ? [] : [ops.loss()],
+    backward: layout.mode === "eval"
+      ? []
+      : layout.groups.toReversed().flatMap((g) => ops.backward(g)),
     owned,
   };
 }
@@ -239,7 +240,7 @@ class StepOps {
     const i = group.producer;
     const pool = group.pool === undefined
       ? undefined
-      : { ...this.#pooling(group), keepInput: this.#layout.mode === "train" };
+      : { ...this.#pooling(group), keepInput: this.#layout.mode !== "eval" };
     return this.#place(
       i,
       group,

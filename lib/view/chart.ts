@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { escapeXml } from "./_xml.ts";
 /** What to draw. */
 export interface ChartData {
   /** Logged losses (the trainer's `LossPoint`s). */
@@ -26,10 +27,6 @@ function niceStep(range: number, ticks: number): number {
   const mag = 10 ** Math.floor(Math.log10(raw));
   const norm = raw / mag;
   return (norm < 1.5 ? 1 : norm < 3 ? 2 : norm < 7 ? 5 : 10) * mag;
-}
-
-function escape(s: string): string {
-  return s.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
 }
 
 /**
@@ -55,7 +52,7 @@ export function lossChartSvg(data: ChartData): string {
   const yAcc = (v: number) => H - B - v * (H - T - B);
   const parts: string[] = [];
   const text = (px: number, py: number, s: string, extra = "") =>
-    parts.push(`<text x="${px.toFixed(1)}" y="${py.toFixed(1)}" ${extra}>${escape(s)}</text>`);
+    parts.push(`<text x="${px.toFixed(1)}" y="${py.toFixed(1)}" ${extra}>${escapeXml(s)}</text>`);
   parts.push(`<rect width="${W}" height="${H}" fill="white"/>`);
   text(
     W / 2,

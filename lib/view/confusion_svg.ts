@@ -5,12 +5,9 @@
  *
  * @module
  */
+import { escapeXml } from "./_xml.ts";
 
 const CELL = 52, LEFT = 130, TOP = 110, RIGHT = 90, BOTTOM = 30;
-
-function escape(s: string): string {
-  return s.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
-}
 
 /**
  * Renders `matrix[true][predicted]` with the class names along both axes.
@@ -35,7 +32,7 @@ export function confusionMatrixSvg(
   const W = LEFT + n * CELL + RIGHT, H = TOP + n * CELL + BOTTOM;
   const parts = [`<rect width="${W}" height="${H}" fill="white"/>`];
   const text = (x: number, y: number, s: string, extra = "") =>
-    parts.push(`<text x="${x.toFixed(1)}" y="${y.toFixed(1)}" ${extra}>${escape(s)}</text>`);
+    parts.push(`<text x="${x.toFixed(1)}" y="${y.toFixed(1)}" ${extra}>${escapeXml(s)}</text>`);
   text(W / 2, 24, title, `text-anchor="middle" font-size="16" font-weight="bold"`);
   text(LEFT + (n * CELL) / 2, 46, "predicted class", `text-anchor="middle" font-size="13"`);
   text(

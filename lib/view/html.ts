@@ -6,6 +6,7 @@
  *
  * @module
  */
+import { escapeXml } from "./_xml.ts";
 import { lossChartSvg } from "./chart.ts";
 import type { Summary } from "../nn/summary.ts";
 import type { ChartData } from "./chart.ts";
@@ -15,10 +16,6 @@ export const JUPYTER_DISPLAY: unique symbol = Symbol.for("Jupyter.display");
 
 /** A MIME bundle: MIME type → content. */
 export type MediaBundle = Record<string, string>;
-
-function escape(s: string): string {
-  return s.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
-}
 
 /**
  * The layer table of a model summary as HTML.
@@ -34,7 +31,7 @@ function escape(s: string): string {
  */
 export function summaryHtml(s: Summary): string {
   const rows = s.rows.map((r) =>
-    `<tr><td>${r.path}</td><td>${escape(r.type)}</td><td>[${r.outputShape.join(", ")}]</td><td>${
+    `<tr><td>${r.path}</td><td>${escapeXml(r.type)}</td><td>[${r.outputShape.join(", ")}]</td><td>${
       r.params ? r.params.toLocaleString("en-US") : "–"
     }</td></tr>`
   );
@@ -141,8 +138,8 @@ export function predictionGridHtml(
       cols * 2
     }" height="${rows * 2}" style="image-rendering:pixelated"><figcaption style="color:${
       ok ? "#070" : "#c00"
-    }">${escape(classNames[predicted[n]] ?? String(predicted[n]))}${
-      ok ? "" : `<br><s>${escape(classNames[labels[n]] ?? String(labels[n]))}</s>`
+    }">${escapeXml(classNames[predicted[n]] ?? String(predicted[n]))}${
+      ok ? "" : `<br><s>${escapeXml(classNames[labels[n]] ?? String(labels[n]))}</s>`
     }</figcaption></figure>`;
   });
   return `<div style="display:flex;flex-wrap:wrap">${cells.join("")}</div>`;
