@@ -210,8 +210,9 @@ export function checkProgress(p: TrainProgress, stepsPerEpoch: number): void {
   const finite = (v: unknown) => typeof v === "number" && Number.isFinite(v);
   const problems = [
     !whole(p.epoch) && `epoch ${p.epoch} is not a count of epochs`,
-    !whole(p.batch, stepsPerEpoch) &&
-    `batch ${p.batch} is not a batch of an epoch of ${stepsPerEpoch} (0 to ${stepsPerEpoch - 1})`,
+    // Up to all of them: stopped after an epoch's last step, before its evaluation.
+    !whole(p.batch, stepsPerEpoch + 1) &&
+    `batch ${p.batch} is not a batch of an epoch of ${stepsPerEpoch} (0 to ${stepsPerEpoch})`,
     !whole(p.step) && `step ${p.step} is not a count of steps`,
     !(Array.isArray(p.totals) && p.totals.length === 4 && p.totals.every(finite)) &&
     `totals ${JSON.stringify(p.totals)} are not four finite sums`,
