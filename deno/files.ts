@@ -5,7 +5,6 @@
  *
  * @module
  */
-import { fileURLToPath } from "node:url";
 
 /**
  * The message of any thrown value; Deno's file errors get a plain reason instead of their
@@ -42,7 +41,12 @@ export function errorText(e: unknown): string {
  * ```
  */
 export function pathOf(url: URL): string {
-  return fileURLToPath(url);
+  if (url.protocol !== "file:") throw new TypeError(`${url.href} is not a file URL`);
+  // No node:url here: this module is in mod.ts's graph, which the browser page bundles.
+  const path = decodeURIComponent(url.pathname);
+  return Deno.build.os === "windows"
+    ? path.replace(/^\/([A-Za-z]:)/, "$1").replaceAll("/", "\\")
+    : path;
 }
 
 /**

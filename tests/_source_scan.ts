@@ -59,6 +59,30 @@ export async function importGraph(files: string[]): Promise<Map<string, Set<stri
   return graph;
 }
 
+/**
+ * The non-local imports (`node:`, `npm:`, `jsr:`, URLs) of every module reachable from `entry`,
+ * as `importer → specifier`.
+ */
+export async function externalImports(entry: string): Promise<string[]> {
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["info", "--json", entry],
+    cwd: root,
+    stderr: "inherit",
+  }).output();
+  if (!out.success) throw new Error("deno info failed");
+  const info = JSON.parse(new TextDecoder().decode(out.stdout));
+  const found: string[] = [];
+  for (const m of info.modules) {
+    if (!m.specifier?.startsWith("file://")) continue;
+    for (const d of m.dependencies ?? []) {
+      if (!d.specifier.startsWith(".") && !d.specifier.startsWith("file:")) {
+        found.push(`${relative(root, fromFileUrl(m.specifier))} → ${d.specifier}`);
+      }
+    }
+  }
+  return found;
+}
+
 /** The cycles of a graph (its strongly connected components of more than one file). */
 export function cycles(graph: Map<string, Set<string>>): string[][] {
   let next = 0;

@@ -6,6 +6,7 @@ import assert from "node:assert/strict";
 import {
   blankCommentsAndStrings,
   cycles,
+  externalImports,
   functionExtents,
   importGraph,
   readSource,
@@ -59,6 +60,10 @@ Deno.test("layers: the core uses web APIs only (no Deno.*, no node:)", async () 
     if (/\bDeno\.|from\s+["']node:/.test(code)) wrong.push(file);
   }
   assert.deepEqual(wrong, []);
+});
+
+Deno.test("layers: the browser page's graph imports nothing a browser cannot load (node:, npm:)", async () => {
+  assert.deepEqual(await externalImports("examples/web/main.ts"), []);
 });
 
 Deno.test("layers: no function is longer than 120 lines", async () => {

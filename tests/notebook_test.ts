@@ -58,6 +58,16 @@ Deno.test({
     const result = html("cell-07")[0];
     assert(result.includes("Confusion matrix") && result.includes("<svg"), "the confusion matrix");
     assertEquals(result.match(/<img /g)?.length, 32, "the grid of test images");
+    // The inspection and the mistakes display themselves as SVG pictures.
+    const svg = (id: string) =>
+      cells.find((c) => c.id === id)!.outputs.filter((o) => o.type === "execute_result").map((o) =>
+        o.data?.["image/svg+xml"] ?? ""
+      )[0] ?? "";
+    const inspection = svg("cell-10");
+    assert(/saliency: ∂ logit\[/.test(inspection), "the saliency map");
+    assert((inspection.match(/<image /g)?.length ?? 0) >= 2 + 6 + 6 + 16 + 16, "the feature maps");
+    assert(inspection.includes("filters 3.weight"), "the filters");
+    assertEquals(svg("cell-12").match(/<image /g)?.length, 12, "the most confident mistakes");
     const accuracy = cells.at(-1)!.outputs.find((o) =>
       o.type === "execute_result"
     )!.data!["text/plain"];

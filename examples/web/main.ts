@@ -2,7 +2,8 @@
 // The page's script: the same lib/ and data/ code as in Deno, bundled for the browser
 // (`deno task web` builds and serves it). `?auto` trains a short run by itself and writes
 // {"test_accuracy": ..., "images_per_second": ...} into #result; `?epochs=N&subset=N` change
-// that run. `?tune=off|cached|full` picks kernel variants as `--tune` does (default `cached`:
+// that run, `?inspect=N` then inspects test image N as a click on it does. Clicking a test image
+// shows what the network makes of it: feature maps, saliency, filters. `?tune=off|cached|full` picks kernel variants as `--tune` does (default `cached`:
 // the picks a `full` run stored in this browser's localStorage).
 import {
   Adam,
@@ -12,9 +13,11 @@ import {
   FASHION_MNIST,
   fetchIdxDataset,
   head,
+  inspect,
   lenet5,
   Model,
   requestGpu,
+  type Split,
   train,
   tune,
   type TuneLevel,
@@ -22,6 +25,7 @@ import {
 import {
   type ActivationKind,
   historyHtml,
+  inspectionSvg,
   localStorageTuningStore,
   type LossPoint,
   predictionGridHtml,
@@ -36,11 +40,27 @@ function loadData() {
   return fetchIdxDataset(FASHION_MNIST, new URL("./data/", location.href).href);
 }
 
+/** The model last trained, kept for inspecting the test images shown (freed by the next run). */
+let trained: { model: Model; test: Split; classNames: readonly string[] } | undefined;
+
+/** Shows what the trained network makes of test image `n` (what a click on it does). */
+async function inspectImage(n: number) {
+  if (!trained) return undefined;
+  const { model, test, classNames } = trained;
+  const image = Float32Array.from(test.images.subarray(n * 784, (n + 1) * 784), (v) => v / 255);
+  const result = await inspect(model, image, { classNames });
+  const svg = inspectionSvg(result);
+  $("inspection").innerHTML = `<h2>Test image ${n}</h2>${svg}`;
+  return { image: n, predicted: result.top[0].name, pictures: svg.match(/<image /g)!.length };
+}
+
 async function run(options: { epochs: number; subset: number; activation: ActivationKind }) {
   $<HTMLButtonElement>("train").disabled = true;
   status("Loading Fashion-MNIST…");
   const data = await loadData();
   const gpu = await requestGpu();
+  trained?.model.dispose();
+  trained = undefined;
   const model = new Model(gpu, lenet5({ activation: options.activation, pool: "max", seed: 0 }));
   const optimizer = new Adam();
   const trainSplit = head(data.train, options.subset), test = head(data.test, 2000);
@@ -85,7 +105,12 @@ async function run(options: { epochs: number; subset: number; activation: Activa
       result.predictions!.classes.subarray(0, n),
       data.classNames,
     );
-    status(`Test accuracy ${result.accuracy.toFixed(4)} on ${result.count} images.`);
+    status(
+      `Test accuracy ${
+        result.accuracy.toFixed(4)
+      } on ${result.count} images. Click an image to see inside.`,
+    );
+    trained = { model, test, classNames: data.classNames };
     return {
       test_accuracy: result.accuracy,
       images_per_second: history.epochs.at(-1)!.images_per_second,
@@ -93,7 +118,7 @@ async function run(options: { epochs: number; subset: number; activation: Activa
     };
   } finally {
     optimizer.dispose();
-    model.dispose();
+    if (!trained) model.dispose();
     $<HTMLButtonElement>("train").disabled = false;
   }
 }
@@ -117,7 +142,9 @@ async function start(auto: boolean) {
         }
         : options(),
     );
-    if (auto) $("result").textContent = JSON.stringify(outcome);
+    const n = params.get("inspect");
+    const inspected = auto && n !== null ? await inspectImage(Number(n)) : undefined;
+    if (auto) $("result").textContent = JSON.stringify({ ...outcome, inspected });
   } catch (e) {
     const message = e instanceof Error ? e.message : String(e);
     status(`Error: ${message}`);
@@ -126,5 +153,11 @@ async function start(auto: boolean) {
 }
 
 $("train").addEventListener("click", () => start(false));
+$("predictions").addEventListener("click", (event) => {
+  const figure = (event.target as HTMLElement).closest("figure");
+  if (!figure?.parentElement) return;
+  const n = [...figure.parentElement.children].indexOf(figure);
+  inspectImage(n).catch((e) => status(`Error: ${e instanceof Error ? e.message : e}`));
+});
 status(navigator.gpu ? "Ready." : "This browser has no WebGPU (navigator.gpu).");
 if (params.has("auto")) start(true);
