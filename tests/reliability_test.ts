@@ -13,7 +13,17 @@ import { fetchBytes } from "../data/download.ts";
 import { decodeTrainingState, encodeTrainingState } from "../lib/io/training_state.ts";
 import { fileURLToPath } from "node:url";
 import { checkGpu } from "../lib/gpu/device.ts";
-import { evaluate, GpuFaultError, Model, requestGpu, splitFromArrays } from "../mod.ts";
+import {
+  Adam,
+  evaluate,
+  GpuFaultError,
+  Model,
+  requestGpu,
+  SGD,
+  splitFromArrays,
+  train,
+} from "../mod.ts";
+import { testGpu } from "./_gpu.ts";
 
 const root = fileURLToPath(new URL("../", import.meta.url));
 
@@ -267,4 +277,27 @@ Deno.test("a device fault stops the run that saw it, not the next model on the s
   const result = await evaluate(model, split);
   assert(Number.isFinite(result.accuracy));
   gpu.device.destroy();
+});
+
+Deno.test("a signal aborted before train() takes no step; Adam and SGD refuse what PyTorch refuses", async () => {
+  using model = new Model(await testGpu(), lenet5());
+  const before = await model.stateDict();
+  const images = Uint8Array.from({ length: 64 * 784 }, (_, k) => k % 251);
+  const split = splitFromArrays(images, Uint8Array.from({ length: 64 }, (_, k) => k % 10), 28, 28);
+  const history = await train(model, { train: split }, {
+    epochs: 1,
+    batchSize: 16,
+    signal: AbortSignal.abort(),
+  });
+  assert(history.stopped);
+  assertEquals(history.progress.step, 0);
+  assertEquals(await model.stateDict(), before);
+  assertThrows(
+    () => new Adam({ lr: -5 }),
+    RangeError,
+    "Adam: lr must be a finite number at least 0",
+  );
+  assertThrows(() => new Adam({ betas: [0.9, 1] }), RangeError, "betas[1]");
+  assertThrows(() => new SGD({ momentum: -0.1 }), RangeError, "SGD: momentum");
+  assertThrows(() => new SGD({ lr: NaN }), RangeError, "SGD: lr");
 });
