@@ -28,7 +28,7 @@ Deno.test({
       await browser.evaluate("document.querySelectorAll('#predictions figure')[3].click()");
       const title = await browser.waitFor(
         "document.querySelector('#inspection h2')?.textContent",
-        120_000,
+        240_000,
       );
       assert(title === "Test image 3", title);
       const pictures = await browser.evaluate(
