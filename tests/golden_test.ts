@@ -1,7 +1,7 @@
 // The golden files match what the code generates: the step plans of both LeNet variants, every
 // op's candidates, and the WGSL of every kernel the tuner may pick. Runs without a WebGPU adapter
 // (the adapter is removed before anything runs). `deno task golden` regenerates them.
-import { assertEquals } from "./_assert.ts";
+import { assert, assertEquals } from "./_assert.ts";
 import { fileURLToPath } from "node:url";
 import { GOLDEN_DIR, goldenFiles } from "./_golden.ts";
 
@@ -44,4 +44,27 @@ Deno.test("golden: the plans name the rules' variants and every op's candidates"
   const candidates = files.get("plans/relu_max_train.candidates.txt")!;
   assertEquals(candidates.includes("  storage tile 4x8\n"), true);
   assertEquals([...files.keys()].some((p) => p.startsWith("kernels/relu_max/")), true);
+});
+
+Deno.test("golden: the forward pass written at the top of plan.ts is the one built", async () => {
+  const doc = await Deno.readTextFile(new URL("../lib/train/plan.ts", import.meta.url));
+  const forward = doc.slice(doc.indexOf("forward   "), doc.indexOf("loss      "));
+  // Every tensor the doc names, with its shape, in order: x[B,1,28,28], h1[B,6,28,28], ...
+  const named = [...forward.matchAll(/(\w+)\[B,([\d,]+)\]/g)].map((m) => `${m[1]}[256,${m[2]}]`);
+  const plan = goldenFiles().get("plans/sigmoid_avg_train.txt")!;
+  const forwardRows = plan.split("\n").filter((line) => /\.forward /.test(line)).join("\n");
+  const built = [...forwardRows.matchAll(/(\w+)\[([\d,]+)\]/g)].map((m) => `${m[1]}[${m[2]}]`);
+  assertEquals([...new Set(named)], [...new Set(built)]);
+  // And the layers and fusions it names: conv 0 (+sigmoid 1, +avgpool 2), ...
+  for (const m of forward.matchAll(/(conv|linear) (\d+)(?: \(([^)]*)\))?/g)) {
+    const fused = (m[3] ?? "").split(", ").filter(Boolean).map((f) => f.replace(/^\+/, ""));
+    const layer = `${m[2]} ${m[1] === "conv" ? "Conv2d" : "Linear"}`;
+    const row = plan.split("\n").find((line) => line.startsWith(layer) && /\.forward /.test(line));
+    assert(row, `${layer}: no forward op`);
+    for (const f of fused) {
+      const [kind] = f.split(" ");
+      const name = { sigmoid: "Sigmoid", avgpool: "AvgPool2d" }[kind];
+      assert(row.includes(`+ ${name}`), `${layer} fuses ${f}: ${row}`);
+    }
+  }
 });
