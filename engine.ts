@@ -49,7 +49,12 @@ export {
 } from "./lib/nn/sequential.ts";
 export type { Summary, SummaryRow } from "./lib/nn/summary.ts";
 export type { Conv2dOptions } from "./lib/nn/conv2d.ts";
-export { checkLenetSize, largestLenetInput, lenetParameters } from "./lib/nn/lenet.ts";
+export {
+  checkLenetSize,
+  largestLenetInput,
+  lenetParameters,
+  shapeSummary,
+} from "./lib/nn/lenet.ts";
 export { Activation } from "./lib/nn/activation.ts";
 export { Pool2d, type Pool2dOptions } from "./lib/nn/pool.ts";
 
@@ -57,6 +62,8 @@ export { Pool2d, type Pool2dOptions } from "./lib/nn/pool.ts";
 export type { ParameterInfo } from "./lib/train/model.ts";
 export { FlatOptimizer, type OptimizerState } from "./lib/train/optimizer.ts";
 export { checkProgress, type LossPoint, type StepEvent } from "./lib/train/trainer.ts";
+export { checkSchedule, type LrSchedule, scheduledLr, SCHEDULES } from "./lib/train/schedule.ts";
+export type { PlanOptions } from "./lib/train/plan.ts";
 export {
   decodeTrainingState,
   encodeTrainingState,

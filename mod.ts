@@ -34,7 +34,7 @@ export { DEFAULTS } from "./lib/defaults.ts";
 export { describeGpu, type Gpu, type GpuOptions, requestGpu } from "./lib/gpu/device.ts";
 
 // The network and its layers (PyTorch's semantics, layouts and initialisation).
-export { lenet5, type LeNetOptions, shapeSummary } from "./lib/nn/lenet.ts";
+export { lenet5, type LeNetOptions } from "./lib/nn/lenet.ts";
 export { summary } from "./lib/nn/summary.ts";
 export { Sequential } from "./lib/nn/sequential.ts";
 export { Conv2d } from "./lib/nn/conv2d.ts";
@@ -48,6 +48,7 @@ export { Model, type ModelOptions } from "./lib/train/model.ts";
 export {
   Adam,
   type AdamOptions,
+  AdamW,
   type Optimizer,
   SGD,
   type SgdOptions,

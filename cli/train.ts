@@ -20,6 +20,7 @@ import { claimRunDir } from "./_run_dir.ts";
 import { Progress } from "./_progress.ts";
 import {
   Adam,
+  AdamW,
   DataError,
   DEFAULTS,
   describeGpu,
@@ -34,16 +35,18 @@ import {
   type Optimizer,
   saveCheckpoint,
   SGD,
-  shapeSummary,
   summary,
   train,
   type TrainProgress,
 } from "../mod.ts";
+import { shapeSummary } from "../engine.ts";
 import {
   checkProgress,
   decodeTrainingState,
   encodeTrainingState,
   type LossPoint,
+  type LrSchedule,
+  SCHEDULES,
   type TrainingState,
 } from "../engine.ts";
 import { readRegularFile, sameFile, writeAllAtomic } from "../deno/files.ts";
@@ -69,9 +72,37 @@ const FLAGS = {
     help: "learning rate",
     default: `${DEFAULTS.adam.lr} for adam, ${DEFAULTS.sgd.lr} for sgd`,
   },
-  optimizer: { type: "string", default: DEFAULTS.optimizer, value: "adam|sgd", help: "optimiser" },
+  optimizer: {
+    type: "string",
+    default: DEFAULTS.optimizer,
+    value: "adam|adamw|sgd",
+    help: "optimiser (torch.optim's)",
+  },
   momentum: { type: "string", default: "0", value: "X", help: "SGD momentum" },
-  "weight-decay": { type: "string", default: "0", value: "X", help: "L2 weight decay" },
+  "weight-decay": {
+    type: "string",
+    value: "X",
+    help: "weight decay: L2 for adam and sgd, decoupled for adamw",
+    default: `0, ${DEFAULTS.adamw.weightDecay} for adamw`,
+  },
+  schedule: {
+    type: "string",
+    default: "constant",
+    value: "constant|cosine|onecycle",
+    help: "learning rate per step: cosine annealing to 0 (after --warmup-steps), or one-cycle",
+  },
+  "warmup-steps": {
+    type: "string",
+    default: "0",
+    value: "N",
+    help: "linear warm-up from 0.1 × lr before --schedule cosine",
+  },
+  "label-smoothing": {
+    type: "string",
+    default: "0",
+    value: "X",
+    help: "CrossEntropyLoss(label_smoothing=X) for training, from 0 to 1",
+  },
   seed: {
     type: "string",
     default: String(DEFAULTS.seed),
@@ -125,6 +156,9 @@ const RUN_SETTINGS = {
   lr: "lr",
   momentum: "momentum",
   weightDecay: "weight-decay",
+  schedule: "schedule",
+  warmupSteps: "warmup-steps",
+  labelSmoothing: "label-smoothing",
   batchSize: "batch-size",
   subset: "subset",
   resize: "resize",
@@ -144,7 +178,7 @@ function runConfig(flags: Record<string, string | boolean | undefined>) {
   const optimizer = choiceFlag(
     "optimizer",
     flags.optimizer,
-    ["adam", "sgd"] as const,
+    ["adam", "adamw", "sgd"] as const,
     DEFAULTS.optimizer,
   );
   const int = { integer: true, min: 1 };
@@ -155,7 +189,15 @@ function runConfig(flags: Record<string, string | boolean | undefined>) {
     lr: numberFlag("lr", flags.lr, DEFAULTS[optimizer].lr, { exclusiveMin: 0 }),
     optimizer,
     momentum: numberFlag("momentum", flags.momentum, DEFAULTS.sgd.momentum, { min: 0 }),
-    weightDecay: numberFlag("weight-decay", flags["weight-decay"], 0, { min: 0 }),
+    weightDecay: numberFlag(
+      "weight-decay",
+      flags["weight-decay"],
+      optimizer === "adamw" ? DEFAULTS.adamw.weightDecay : 0,
+      { min: 0 },
+    ),
+    schedule: choiceFlag("schedule", flags.schedule, SCHEDULES, "constant"),
+    warmupSteps: numberFlag("warmup-steps", flags["warmup-steps"], 0, { integer: true, min: 0 }),
+    labelSmoothing: numberFlag("label-smoothing", flags["label-smoothing"], 0, { min: 0, max: 1 }),
     seed: numberFlag("seed", flags.seed, DEFAULTS.seed, {
       integer: true,
       min: 0,
@@ -166,6 +208,9 @@ function runConfig(flags: Record<string, string | boolean | undefined>) {
   };
   if (config.momentum > 0 && optimizer !== "sgd") {
     throw new UsageError("--momentum applies to --optimizer sgd only");
+  }
+  if (config.warmupSteps > 0 && config.schedule !== "cosine") {
+    throw new UsageError("--warmup-steps applies to --schedule cosine only");
   }
   return config;
 }
@@ -195,7 +240,17 @@ async function resumedState(
       `--resume ${dir}: ${changed.join(", ")} would change the run; resume keeps its settings`,
     );
   }
+  // A schedule spans the run's steps: its length is part of the run.
+  const spans = (state.settings as Record<string, unknown>).epochs;
+  if (settings.schedule !== "constant" && spans !== undefined && flags.epochs !== undefined) {
+    if (Number(flags.epochs) !== spans) {
+      throw new UsageError(
+        `--resume ${dir}: --epochs ${flags.epochs} would stretch the run's ${settings.schedule} schedule over other steps (it spans ${spans} epochs)`,
+      );
+    }
+  }
   Object.assign(config, settings);
+  if (settings.schedule !== "constant" && typeof spans === "number") config.epochs = spans;
   const done = state.progress.epoch;
   if (config.epochs <= done) {
     throw new UsageError(
@@ -312,6 +367,8 @@ function optimizerFor(config: RunConfig, model: Model, saved?: TrainingState): O
   const { lr, weightDecay, momentum } = config;
   const optimizer: Optimizer = config.optimizer === "adam"
     ? new Adam({ lr, weightDecay })
+    : config.optimizer === "adamw"
+    ? new AdamW({ lr, weightDecay })
     : new SGD({ lr, momentum, weightDecay });
   if (saved) {
     model.loadStateDict(saved.model);
@@ -334,12 +391,16 @@ function runFiles(
 ) {
   const { model, optimizer, config, epochs } = run;
   return async (losses: readonly LossPoint[], progress: TrainProgress) => {
-    const settings = Object.fromEntries(
-      Object.keys(RUN_SETTINGS).map((key) => {
-        const v = config[key as keyof typeof RUN_SETTINGS];
-        return [key, v === Infinity ? null : v];
-      }),
-    );
+    const settings = {
+      ...Object.fromEntries(
+        Object.keys(RUN_SETTINGS).map((key) => {
+          const v = config[key as keyof typeof RUN_SETTINGS];
+          return [key, v === Infinity ? null : v];
+        }),
+      ),
+      // The run's length, which a schedule spans (resume keeps it then).
+      epochs: config.epochs,
+    };
     const weights = await model.stateDict();
     const state = { model: weights, optimizer: await optimizer.stateDict(), progress, settings };
     const lines = epochs.map((e) => JSON.stringify(e)).join("\n") + (epochs.length ? "\n" : "");
@@ -446,6 +507,13 @@ async function main() {
   if (stop.signal) exit(SIGNAL_EXIT[stop.signal]);
 }
 
+/** The learning-rate schedule the settings ask for. */
+function scheduleOf(config: RunConfig): LrSchedule {
+  return config.schedule === "cosine"
+    ? { kind: "cosine", warmupSteps: config.warmupSteps }
+    : { kind: config.schedule };
+}
+
 /** Trains, logging each step and epoch and saving the run's files after each epoch. */
 async function trainReporting(
   run: {
@@ -490,6 +558,8 @@ async function trainReporting(
         progress.step(e);
       },
       resume: saved?.progress,
+      schedule: scheduleOf(config),
+      labelSmoothing: config.labelSmoothing,
       onEpoch: async (m, where) => {
         epochs.push(m);
         progress.clear();

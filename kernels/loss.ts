@@ -27,11 +27,30 @@ const WG = 64;
  * ```
  */
 export function softmaxCrossEntropy(
-  s: { batch: number; classes: number; gradient: boolean },
+  s: { batch: number; classes: number; gradient: boolean; labelSmoothing?: number },
 ): KernelSpec {
   const { batch: B, classes: K } = s;
+  const eps = s.labelSmoothing ?? 0;
+  if (!(eps >= 0 && eps <= 1)) {
+    throw new RangeError(`label smoothing must be from 0 to 1, got ${eps}`);
+  }
+  // With smoothing ε the target is (1 - ε)·onehot + ε/K (PyTorch's label_smoothing): the loss
+  // adds ε times the mean of -log p over the classes, the gradient subtracts ε/K everywhere.
+  const smoothLoss = eps
+    ? `
+  var logSum = 0.0;
+  for (var k = 0u; k < ${u32(K)}; k++) { logSum += logits[base + k] - top; }
+  rowLoss[i] = ${f32(1 - eps)} * (log(total) - (logits[base + label] - top)) +
+    ${f32(eps / K)} * (${f32(K)} * log(total) - logSum);`
+    : `
+  rowLoss[i] = log(total) - (logits[base + label] - top);`;
+  const target = eps
+    ? `p - select(${f32(eps / K / B)}, ${f32((1 - eps + eps / K) / B)}, k == label)`
+    : `select(p, p - ${f32(1 / B)}, k == label)`;
   return {
-    name: `softmax_cross_entropy ${K} classes${s.gradient ? " + gradient" : ""}`,
+    name: `softmax_cross_entropy ${K} classes${s.gradient ? " + gradient" : ""}${
+      eps ? ` smoothing ${eps}` : ""
+    }`,
     bindings: [
       { name: "logits", type: "array<f32>", access: "read" },
       { name: "labels", type: "array<u32>", access: "read" },
@@ -54,15 +73,14 @@ export function softmaxCrossEntropy(
   }
   var total = 0.0;
   for (var k = 0u; k < ${u32(K)}; k++) { total += exp(logits[base + k] - top); }
-  let label = labels[i];
-  rowLoss[i] = log(total) - (logits[base + label] - top);
+  let label = labels[i];${smoothLoss}
   rowCorrect[i] = select(0.0, 1.0, arg == label);${
       s.gradient
         ? `
   let scale = ${f32(1 / B)} / total;
   for (var k = 0u; k < ${u32(K)}; k++) {
     let p = exp(logits[base + k] - top) * scale;
-    dlogits[base + k] = select(p, p - ${f32(1 / B)}, k == label);
+    dlogits[base + k] = ${target};
   }`
         : ""
     }`,

@@ -7,6 +7,7 @@
  * Adam, step t (the per-step scalars come in a uniform, computed on the CPU in double):
  *   g = grad + wd·p;  m = β1·m + (1-β1)·g;  v = β2·v + (1-β2)·g²
  *   p -= (lr / (1-β1^t)) · m / (sqrt(v) / sqrt(1-β2^t) + eps)
+ * AdamW: the same with g = grad, after p *= 1 - lr·wd (decoupled weight decay).
  * SGD with momentum μ (dampening 0):
  *   g = grad + wd·p;  buf = μ·buf + g;  g = nesterov ? g + μ·buf : buf;  p -= lr·g
  *
@@ -16,7 +17,7 @@ import { ceilDiv, f32, type KernelSpec, u32 } from "./spec.ts";
 
 const WG = 64;
 
-/** Constant hyper-parameters of Adam. */
+/** Constant hyper-parameters of Adam (and AdamW, with `decoupled`). */
 export interface AdamConstants {
   /** β1, default 0.9. */
   beta1: number;
@@ -26,10 +27,16 @@ export interface AdamConstants {
   eps: number;
   /** L2 weight decay (added to the gradient), default 0. */
   weightDecay: number;
+  /**
+   * AdamW's decoupled weight decay instead: the parameters are first scaled by the step's
+   * `decay` (1 − lr·weight_decay, a per-step scalar) and the gradient is left as it is.
+   */
+  decoupled?: boolean;
 }
 
-/** WGSL struct of Adam's per-step scalars (`stepSize`, `biasCorrection2Sqrt`). */
-export const ADAM_STEP_STRUCT = "struct AdamStep { stepSize: f32, biasCorrection2Sqrt: f32 }";
+/** WGSL struct of Adam's per-step scalars (`stepSize`, `biasCorrection2Sqrt`, AdamW's `decay`). */
+export const ADAM_STEP_STRUCT =
+  "struct AdamStep { stepSize: f32, biasCorrection2Sqrt: f32, decay: f32 }";
 
 /**
  * One Adam step. Bindings: params, grads, m, v, step (uniform AdamStep).
@@ -44,9 +51,9 @@ export const ADAM_STEP_STRUCT = "struct AdamStep { stepSize: f32, biasCorrection
  */
 export function adamUpdate(n: number, c: AdamConstants): KernelSpec {
   if (n % 4) throw new RangeError(`adamUpdate: n must be a multiple of 4, got ${n}`);
-  const decay = c.weightDecay ? ` + ${f32(c.weightDecay)} * p` : "";
+  const decay = c.weightDecay && !c.decoupled ? ` + ${f32(c.weightDecay)} * p` : "";
   return {
-    name: `adam ${n}`,
+    name: `${c.decoupled ? "adamw" : "adam"} ${n}`,
     helpers: ADAM_STEP_STRUCT,
     bindings: [
       { name: "params", type: "array<vec4f>", access: "read_write" },
@@ -59,7 +66,7 @@ export function adamUpdate(n: number, c: AdamConstants): KernelSpec {
     workgroupCount: ceilDiv(n / 4, WG),
     body: `
   if (i >= ${u32(n / 4)}) { return; }
-  let p = params[i];
+  let p = params[i]${c.decoupled ? " * step.decay" : ""};
   let g = grads[i]${decay};
   let m1 = ${f32(c.beta1)} * m[i] + ${f32(1 - c.beta1)} * g;
   let v1 = ${f32(c.beta2)} * v[i] + ${f32(1 - c.beta2)} * g * g;

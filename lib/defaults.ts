@@ -43,7 +43,7 @@ export interface Defaults {
    */
   readonly syncEvery: number;
   /** The optimiser of `deno task train`. */
-  readonly optimizer: "adam" | "sgd";
+  readonly optimizer: "adam" | "adamw" | "sgd";
   /**
    * Kernel variant tuning of the commands and the page: `cached` uses the picks a `full` run
    * stored for this adapter (the built-in rules without them), and times nothing itself.
@@ -54,6 +54,11 @@ export interface Defaults {
     readonly lr: number;
     readonly betas: readonly [number, number];
     readonly eps: number;
+    readonly weightDecay: number;
+  };
+  /** AdamW: PyTorch's defaults (Adam's, and a weight decay of 0.01). */
+  readonly adamw: {
+    readonly lr: number;
     readonly weightDecay: number;
   };
   /** SGD: PyTorch's defaults, and lr 0.1 (PyTorch requires one). */
@@ -91,5 +96,6 @@ export const DEFAULTS: Defaults = {
   optimizer: "adam",
   tune: "cached",
   adam: { lr: 1e-3, betas: [0.9, 0.999], eps: 1e-8, weightDecay: 0 },
+  adamw: { lr: 1e-3, weightDecay: 0.01 },
   sgd: { lr: 0.1, momentum: 0, weightDecay: 0, nesterov: false },
 };

@@ -39,6 +39,7 @@ function describe(model: LayoutModel, mode: Mode): PlanOp[] {
   const plan = describeStep(
     model,
     stepLayout(model, DEFAULTS.batchSize, mode),
+    {},
     (t) => ({ buffer: placeholder(t.name) }),
   );
   return [...plan.forward, ...plan.loss, ...plan.backward];
@@ -54,7 +55,7 @@ export function goldenFiles(): Map<string, string> {
       const name = `${activation}_${pool}_${mode}`;
       const base = lenetModel(activation, pool, CPU_RULES);
       const plan = stepLayout(base, DEFAULTS.batchSize, mode);
-      const described = describeStep(base, plan, (t) => ({ buffer: placeholder(t.name) }));
+      const described = describeStep(base, plan, {}, (t) => ({ buffer: placeholder(t.name) }));
       const ops = [...described.forward, ...described.loss, ...described.backward];
       files.set(`plans/${name}.txt`, formatPlan(ops, described.tensors) + "\n");
       const alternatives = new Map<string, readonly string[]>();

@@ -5,7 +5,7 @@ import { fashionMnist, head } from "./_data.ts";
 import { testGpu } from "./_gpu.ts";
 import { lenet5 } from "../lib/nn/lenet.ts";
 import { Model } from "../lib/train/model.ts";
-import { Adam, SGD } from "../lib/train/optimizer.ts";
+import { Adam, AdamW, SGD } from "../lib/train/optimizer.ts";
 import { train, type TrainOptions, type TrainProgress } from "../lib/train/trainer.ts";
 
 const options: TrainOptions = { epochs: 2, batchSize: 64, logEvery: 4 };
@@ -19,17 +19,26 @@ function maxDiff(a: Float32Array, b: Float32Array): number {
   return a.reduce((m, v, i) => Math.max(m, Math.abs(v - b[i])), 0);
 }
 
-for (const kind of ["adam", "sgd"] as const) {
+for (const kind of ["adam", "sgd", "adamw + onecycle + label smoothing"] as const) {
   Deno.test(`${kind}: resuming after an epoch or in the middle of one gives the uninterrupted run's weights`, async () => {
     const gpu = await testGpu();
     const ds = await fashionMnist();
     const data = { train: head(ds.train, 1024), test: head(ds.test, 256) };
-    const optimizer = () => (kind === "adam" ? new Adam() : new SGD({ lr: 0.1, momentum: 0.9 }));
+    const optimizer = () =>
+      kind === "adam"
+        ? new Adam()
+        : kind === "sgd"
+        ? new SGD({ lr: 0.1, momentum: 0.9 })
+        : new AdamW({ lr: 3e-3 });
+    // A schedule's rate follows from the step: a resumed run continues it exactly.
+    const recipe: TrainOptions = kind.startsWith("adamw")
+      ? { ...options, schedule: { kind: "onecycle" }, labelSmoothing: 0.1 }
+      : options;
     const net = () => lenet5({ activation: "relu", pool: "max", seed: 4 });
 
     using whole = new Model(gpu, net());
     const wholeOpt = optimizer();
-    const reference = await train(whole, data, { ...options, optimizer: wholeOpt });
+    const reference = await train(whole, data, { ...recipe, optimizer: wholeOpt });
     const want = await weights(whole);
     wholeOpt.dispose();
 
@@ -41,7 +50,7 @@ for (const kind of ["adam", "sgd"] as const) {
       const firstOpt = optimizer();
       const controller = new AbortController();
       const stopped = await train(first, data, {
-        ...options,
+        ...recipe,
         optimizer: firstOpt,
         signal: controller.signal,
         onStep: (e) => {
@@ -64,7 +73,7 @@ for (const kind of ["adam", "sgd"] as const) {
       secondOpt.attach(second);
       secondOpt.loadStateDict(await firstOpt.stateDict());
       const resumed = await train(second, data, {
-        ...options,
+        ...recipe,
         optimizer: secondOpt,
         resume: progress,
       });

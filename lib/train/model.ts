@@ -17,7 +17,14 @@ import { KernelRunner } from "../gpu/kernel_runner.ts";
 import type { PlacedLayer, Sequential } from "../nn/sequential.ts";
 import { DEFAULTS } from "../defaults.ts";
 import { type Shape, sizeOf, type Tensor } from "../tensor.ts";
-import { buildStepPlan, type Mode, type PlanModel, stepCalls, type StepPlan } from "./plan.ts";
+import {
+  buildStepPlan,
+  type Mode,
+  type PlanModel,
+  type PlanOptions,
+  stepCalls,
+  type StepPlan,
+} from "./plan.ts";
 import { maxBatchSize } from "./plan_limits.ts";
 import { type StepLayout, stepLayout } from "./layout.ts";
 import { bindSegments, type ParameterInfo, parameterLayout } from "./segments.ts";
@@ -132,12 +139,12 @@ export class Model {
    * model.dispose();
    * ```
    */
-  plan(batch: number, mode: Mode): Promise<StepPlan> {
+  plan(batch: number, mode: Mode, options: PlanOptions = {}): Promise<StepPlan> {
     this.#alive();
-    const key = `${batch}:${mode}`;
+    const key = `${batch}:${mode}:${options.labelSmoothing ?? 0}`;
     let p = this.#plans.get(key);
     if (!p) {
-      p = buildStepPlan(this.#planModel(), batch, mode);
+      p = buildStepPlan(this.#planModel(), batch, mode, options);
       this.#plans.set(key, p);
       p.then((plan) => this.#own(plan.owned), () => this.#plans.delete(key));
     }

@@ -286,6 +286,53 @@ export class Adam extends FlatOptimizer {
 }
 
 /**
+ * Adam with decoupled weight decay (`torch.optim.AdamW`): each step first scales the parameters
+ * by 1 − lr·weight_decay, then takes Adam's step on the gradient alone. PyTorch's default weight
+ * decay, 0.01.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { AdamW } from "./optimizer.ts";
+ * const opt = new AdamW({ lr: 1e-3 });
+ * assert.equal(opt.weightDecay, 0.01);
+ * assert.match(String(opt), /^AdamW\(lr=0\.001/);
+ * ```
+ */
+export class AdamW extends Adam {
+  /** The update op's name. */
+  protected override readonly opName: string = "adamw.update";
+
+  /** AdamW with PyTorch's defaults for what is not given. */
+  constructor(options: AdamOptions = {}) {
+    super({ ...options, weightDecay: options.weightDecay ?? DEFAULTS.adamw.weightDecay });
+  }
+
+  /** The update of the flat buffer: Adam's, with the decay decoupled. */
+  protected override kernel(n: number): KernelSpec {
+    return adamUpdate(n, {
+      beta1: this.betas[0],
+      beta2: this.betas[1],
+      eps: this.eps,
+      weightDecay: this.weightDecay,
+      decoupled: true,
+    });
+  }
+
+  /** Adam's scalars, and the decay factor 1 − lr·weight_decay (in double, as PyTorch). */
+  protected override scalars(t: number): Float32Array {
+    const out = super.scalars(t);
+    out[2] = 1 - this.lr * this.weightDecay;
+    return out;
+  }
+
+  /** PyTorch-style description. */
+  override toString(): string {
+    return super.toString().replace(/^Adam\(/, "AdamW(");
+  }
+}
+
+/**
  * A hyperparameter checked as `torch.optim` checks it: a finite number of at least `min` (and,
  * with `below`, less than it, as Adam's betas must be).
  */

@@ -8,7 +8,7 @@
 import { type Dispatch, KernelRunner } from "../gpu/kernel_runner.ts";
 import type { DeviceSplit } from "./device_data.ts";
 import type { Model } from "./model.ts";
-import { type Mode, type PlanOp, stepCalls, type StepPlan } from "./plan.ts";
+import { type Mode, type PlanOp, type PlanOptions, stepCalls, type StepPlan } from "./plan.ts";
 import { batchPlan, gatherOp, metricsOp } from "./step_ops.ts";
 
 /** One step of a pass: where its batch starts, its plan, its ops and their dispatches. */
@@ -36,11 +36,12 @@ export async function passSteps(
   buffers: { window: GPUBuffer; totals: GPUBuffer; ring?: number },
   mode: Mode,
   after: (plan: StepPlan) => PlanOp[] = () => [],
+  options: PlanOptions = {},
 ): Promise<PassStep[]> {
   const runner = KernelRunner.for(model.gpu.device);
   const steps: PassStep[] = [];
   for (const { size, starts } of batchPlan(data.count, batchSize)) {
-    const plan = await model.plan(size, mode);
+    const plan = await model.plan(size, mode, options);
     const ops = [
       gatherOp(plan, data, buffers.window, model.inputShape),
       ...plan.forward,

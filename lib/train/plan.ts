@@ -103,6 +103,12 @@ export interface StepPlan {
   owned: readonly GPUBuffer[];
 }
 
+/** How a plan's loss is computed (training): PyTorch's `CrossEntropyLoss` options. */
+export interface PlanOptions {
+  /** `label_smoothing` ε: the target is (1 − ε)·one-hot + ε/classes. Default 0. */
+  labelSmoothing?: number;
+}
+
 /** What the plan needs to know of a model: its layout's inputs, and the device. */
 export interface PlanModel extends LayoutModel {
   /** The device. */
@@ -128,6 +134,7 @@ export async function buildStepPlan(
   model: PlanModel,
   batch: number,
   mode: Mode,
+  options: PlanOptions = {},
 ): Promise<StepPlan> {
   const layout = stepLayout(model, batch, mode);
   checkLimits(model, layout);
@@ -135,6 +142,7 @@ export async function buildStepPlan(
   const plan = describeStep(
     model,
     layout,
+    options,
     (t) =>
       t.constants
         ? { buffer: constantBuffer(device, t.constants, t.name) }
@@ -158,6 +166,7 @@ export async function buildStepPlan(
 export function describeStep(
   model: LayoutModel,
   layout: StepLayout,
+  options: PlanOptions,
   allocate: (tensor: LayoutTensor) => BufferSlice,
 ): StepPlan {
   const tensors = new Map<string, PlanTensor>();
@@ -167,7 +176,7 @@ export function describeStep(
     if (!t.viewOf) owned.push(slice.buffer);
     tensors.set(t.name, { name: t.name, shape: t.shape, slice, viewOf: t.viewOf });
   }
-  const ops = new StepOps(model, layout, tensors);
+  const ops = new StepOps(model, layout, tensors, options);
   const slice = (name: string) => tensors.get(name)!.slice.buffer;
   return {
     batch: layout.batch,
@@ -193,11 +202,18 @@ class StepOps {
   #model: LayoutModel;
   #layout: StepLayout;
   #tensors: ReadonlyMap<string, PlanTensor>;
+  #options: PlanOptions;
 
-  constructor(model: LayoutModel, layout: StepLayout, tensors: ReadonlyMap<string, PlanTensor>) {
+  constructor(
+    model: LayoutModel,
+    layout: StepLayout,
+    tensors: ReadonlyMap<string, PlanTensor>,
+    options: PlanOptions,
+  ) {
     this.#model = model;
     this.#layout = layout;
     this.#tensors = tensors;
+    this.#options = options;
   }
 
   #slice(name: string): BufferSlice {
@@ -295,7 +311,12 @@ class StepOps {
       flops: 6 * batch * classes,
       bytes: 4 * batch * (classes * (training ? 2 : 1) + 3),
       calls: [{
-        kernel: softmaxCrossEntropy({ batch, classes, gradient: training }),
+        kernel: softmaxCrossEntropy({
+          batch,
+          classes,
+          gradient: training,
+          labelSmoothing: training ? this.#options.labelSmoothing : undefined,
+        }),
         buffers: ["logits", "labels", "rowLoss", "rowCorrect", ...dlogits].map((n) =>
           this.#slice(n)
         ),

@@ -18,6 +18,7 @@ import { Adam, type Optimizer } from "./optimizer.ts";
 import { passSteps } from "./pass.ts";
 import { type PlanOp, stepCalls } from "./plan.ts";
 import { readTotals, resetTotals, TOTALS, totalsBuffer } from "./totals.ts";
+import { checkSchedule, type LrSchedule, scheduledLr } from "./schedule.ts";
 import { checkLabels, checkSplit, exclusive } from "./_guards.ts";
 import { checkGpu } from "../gpu/device.ts";
 import { historyHtml, JUPYTER_DISPLAY, type MediaBundle } from "../view/html.ts";
@@ -128,6 +129,13 @@ export interface TrainOptions {
    * `epochs` is then the total, counting the epochs already done.
    */
   resume?: TrainProgress;
+  /**
+   * The learning rate per step (`torch.optim.lr_scheduler`'s, stepped every batch) from the
+   * optimiser's rate; default constant. See `schedule.ts`.
+   */
+  schedule?: LrSchedule;
+  /** `CrossEntropyLoss(label_smoothing=ε)`'s ε for the training loss, default 0. */
+  labelSmoothing?: number;
   /** Evaluation batch size (results do not depend on it), default the larger of 256 and the training batch size. */
   evalBatchSize?: number;
 }
@@ -180,7 +188,19 @@ export async function train(
   }
   checkSplit(data.train, model.classes, "train: the training split");
   if (data.test) checkSplit(data.test, model.classes, "train: the test split");
-  if (options.resume) checkProgress(options.resume, Math.ceil(data.train.count / batchSize));
+  const stepsPerEpoch = Math.ceil(data.train.count / batchSize);
+  if (options.resume) checkProgress(options.resume, stepsPerEpoch);
+  const smoothing = options.labelSmoothing ?? 0;
+  if (!(smoothing >= 0 && smoothing <= 1)) {
+    throw new RangeError(`train: labelSmoothing must be from 0 to 1, got ${smoothing}`);
+  }
+  if (options.schedule) {
+    checkSchedule(
+      options.schedule,
+      options.optimizer?.lr ?? DEFAULTS.adam.lr,
+      epochs * stepsPerEpoch,
+    );
+  }
   return await exclusive(
     model,
     "train",
@@ -259,6 +279,8 @@ class TrainRun {
   #ownsOptimizer: boolean;
   #update: PlanOp;
   #evalBatchSize: number;
+  /** The optimiser's own rate, which a schedule scales from (restored at the end). */
+  #baseLr: number;
   #device: GPUDevice;
   // Every step's loss lands in a ring of `syncEvery` slots, read at each sync point: a NaN is
   // caught within `syncEvery` steps and named to the step, at no extra wait.
@@ -285,6 +307,7 @@ class TrainRun {
     this.#optimizer = options.optimizer ?? new Adam();
     this.#ownsOptimizer = options.optimizer === undefined;
     this.#update = this.#optimizer.attach(model);
+    this.#baseLr = this.#optimizer.lr;
     this.#evalBatchSize = options.evalBatchSize ??
       Math.min(Math.max(settings.batchSize, DEFAULTS.evalBatchSize), model.maxBatchSize("eval"));
     this.#totals = totalsBuffer(this.#device, "train totals", settings.syncEvery);
@@ -359,9 +382,15 @@ class TrainRun {
     if (test) this.#resident.push(test);
     const { batchSize, syncEvery: ring, epochs } = this.#settings;
     const buffers = { window: this.#window, totals: this.#totals, ring };
-    const steps = await passSteps(this.#model, split, batchSize, buffers, "train", () => [
-      this.#update,
-    ]);
+    const steps = await passSteps(
+      this.#model,
+      split,
+      batchSize,
+      buffers,
+      "train",
+      () => [this.#update],
+      { labelSmoothing: this.#options.labelSmoothing },
+    );
     for (this.#epoch++; this.#epoch <= epochs && !history.stopped; this.#epoch++) {
       const t0 = performance.now();
       await this.#epochSteps(split, steps, t0);
@@ -403,6 +432,11 @@ class TrainRun {
       this.#step++;
       this.#batchesDone++;
       device.queue.writeBuffer(this.#window, 0, new Uint32Array([start, this.#step % syncEvery]));
+      const schedule = this.#options.schedule;
+      if (schedule) {
+        const total = this.#settings.epochs * steps.length;
+        this.#optimizer.lr = scheduledLr(schedule, this.#baseLr, this.#step - 1, total);
+      }
       this.#optimizer.beginStep(device);
       runner.submit(dispatches);
       this.#windowSteps++;
@@ -462,8 +496,9 @@ class TrainRun {
     if (this.#options.signal?.aborted) this.history.stopped = true;
   }
 
-  /** Frees the run's buffers (and an optimiser it made). */
+  /** Frees the run's buffers (and an optimiser it made); a schedule's rate goes back to the base. */
   dispose(): void {
+    this.#optimizer.lr = this.#baseLr;
     this.#totals.destroy();
     this.#window.destroy();
     this.#resident.forEach(destroySplit);

@@ -1,0 +1,121 @@
+// The parts of a modern recipe, against what PyTorch 1.13 computes (tests/fixtures/recipe_pytorch.json,
+// from tools/make_recipe_fixtures.py): learning-rate schedules per step, AdamW, label smoothing.
+import { assert, assertEquals, assertRejects } from "./_assert.ts";
+import { runKernel, testGpu } from "./_gpu.ts";
+import { fashionMnist, head } from "./_data.ts";
+import { adamUpdate } from "../kernels/optim.ts";
+import { softmaxCrossEntropy } from "../kernels/loss.ts";
+import { AdamW } from "../lib/train/optimizer.ts";
+import { scheduledLr } from "../lib/train/schedule.ts";
+import { lenet5, Model, train } from "../mod.ts";
+
+const fixture = JSON.parse(
+  await Deno.readTextFile(new URL("./fixtures/recipe_pytorch.json", import.meta.url)),
+);
+
+const relative = (a: number, b: number) => Math.abs(a - b) / Math.max(Math.abs(b), 1e-30);
+
+Deno.test("schedules give torch.optim.lr_scheduler's rate at every step", () => {
+  const steps = 40;
+  const schedules = {
+    warmup_cosine: { kind: "cosine", warmupSteps: 8, warmupStart: 0.1, minLr: 1e-5 },
+    cosine: { kind: "cosine", minLr: 1e-5 },
+    onecycle: { kind: "onecycle" },
+  } as const;
+  for (const [name, schedule] of Object.entries(schedules)) {
+    const torch: number[] = fixture.schedules[name];
+    for (let t = 0; t < steps; t++) {
+      const ours = scheduledLr(schedule, 0.01, t, steps);
+      assert(relative(ours, torch[t]) < 1e-9, `${name} step ${t}: ${ours} vs ${torch[t]}`);
+    }
+  }
+});
+
+/** AdamW with its per-step scalars exposed, to drive the kernel as the optimiser does. */
+class ProbeAdamW extends AdamW {
+  stepScalars(t: number): Float32Array {
+    return this.scalars(t);
+  }
+}
+
+Deno.test("AdamW matches torch.optim.AdamW over three steps (decoupled weight decay)", async () => {
+  const { lr, weight_decay: weightDecay, p0, grads, after } = fixture.adamw;
+  const opt = new ProbeAdamW({ lr, weightDecay });
+  const n = p0.length;
+  let p: Float32Array = Float32Array.from(p0), m: Float32Array = new Float32Array(n);
+  let v: Float32Array = new Float32Array(n);
+  const kernel = adamUpdate(n, {
+    beta1: 0.9,
+    beta2: 0.999,
+    eps: 1e-8,
+    weightDecay,
+    decoupled: true,
+  });
+  for (let t = 1; t <= 3; t++) {
+    [p, m, v] = await runKernel(kernel, [
+      p,
+      Float32Array.from(grads[t - 1]),
+      m,
+      v,
+      opt.stepScalars(t),
+    ]);
+    const want: number[] = after[t - 1];
+    const worst = want.reduce((w, x, i) => Math.max(w, Math.abs(x - p[i])), 0);
+    assert(worst < 1e-6, `step ${t}: ${worst}`);
+  }
+});
+
+Deno.test("label smoothing: CrossEntropyLoss(label_smoothing=0.1)'s loss and gradient", async () => {
+  const { epsilon, logits, labels, loss, grad } = fixture.label_smoothing;
+  const batch = labels.length, classes = logits[0].length;
+  const k = softmaxCrossEntropy({ batch, classes, gradient: true, labelSmoothing: epsilon });
+  const [rowLoss, , dlogits] = await runKernel(k, [
+    Float32Array.from(logits.flat()),
+    Uint32Array.from(labels),
+    batch,
+    batch,
+    batch * classes,
+  ]);
+  const mean = rowLoss.reduce((a, b) => a + b, 0) / batch;
+  assert(Math.abs(mean - loss) < 1e-6, `${mean} vs ${loss}`);
+  const worst = grad.flat().reduce(
+    (w: number, x: number, i: number) => Math.max(w, Math.abs(x - dlogits[i])),
+    0,
+  );
+  assert(worst < 1e-7, `gradient differs by ${worst}`);
+});
+
+Deno.test("train() applies a schedule step by step, then gives the optimiser its rate back", async () => {
+  const data = await fashionMnist();
+  using model = new Model(await testGpu(), lenet5({ activation: "relu", pool: "max" }));
+  const optimizer = new AdamW({ lr: 2e-3 });
+  const schedule = { kind: "onecycle" } as const;
+  const seen: number[] = [];
+  const history = await train(model, { train: head(data.train, 512) }, {
+    epochs: 2,
+    batchSize: 64,
+    optimizer,
+    schedule,
+    labelSmoothing: 0.1,
+    onStep: () => void seen.push(optimizer.lr),
+  });
+  assertEquals(seen, seen.map((_, t) => scheduledLr(schedule, 2e-3, t, 16)));
+  assertEquals(optimizer.lr, 2e-3);
+  assert(history.epochs[1].train_loss < history.epochs[0].train_loss);
+  await assertRejects(
+    () => train(model, { train: head(data.train, 64) }, { labelSmoothing: 1.5 }),
+    RangeError,
+    "labelSmoothing",
+  );
+  await assertRejects(
+    () =>
+      train(model, { train: head(data.train, 64) }, {
+        epochs: 1,
+        batchSize: 64,
+        schedule: { kind: "cosine", warmupSteps: 5 },
+      }),
+    RangeError,
+    "warmupSteps",
+  );
+  optimizer.dispose();
+});
