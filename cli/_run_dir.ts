@@ -9,6 +9,8 @@ export const RUN_FILES = [
   "loss.svg",
   "model.safetensors",
   "training_state.safetensors",
+  "best.safetensors",
+  "selection.json",
 ] as const;
 
 const LOCK = ".lock";

@@ -25,9 +25,12 @@ import {
   DEFAULTS,
   describeGpu,
   type EpochMetrics,
+  evaluate,
   GpuFaultError,
   head,
+  type ImageDataset,
   lenet5,
+  loadCheckpoint,
   loadFashionMnist,
   lossChartSvg,
   Model,
@@ -35,6 +38,7 @@ import {
   type Optimizer,
   saveCheckpoint,
   SGD,
+  type Split,
   summary,
   train,
   type TrainProgress,
@@ -44,6 +48,7 @@ import {
   checkProgress,
   decodeTrainingState,
   encodeTrainingState,
+  holdOut,
   type LossPoint,
   type LrSchedule,
   SCHEDULES,
@@ -128,6 +133,13 @@ const FLAGS = {
     value: "N",
     help: "log the mean loss every N steps",
   },
+  validation: {
+    type: "string",
+    default: "0",
+    value: "N",
+    help:
+      "hold out N training images (chosen by --seed): each epoch reports their loss and accuracy, best.safetensors keeps the best epoch's weights, and the test split is measured once, on them",
+  },
   subset: {
     type: "string",
     value: "N",
@@ -161,6 +173,7 @@ const RUN_SETTINGS = {
   labelSmoothing: "label-smoothing",
   batchSize: "batch-size",
   subset: "subset",
+  validation: "validation",
   resize: "resize",
 } as const;
 
@@ -205,6 +218,7 @@ function runConfig(flags: Record<string, string | boolean | undefined>) {
     }),
     logEvery: numberFlag("log-every", flags["log-every"], DEFAULTS.logEvery, int),
     subset: numberFlag("subset", flags.subset, Infinity, int),
+    validation: numberFlag("validation", flags.validation, 0, { integer: true, min: 0 }),
   };
   if (config.momentum > 0 && optimizer !== "sgd") {
     throw new UsageError("--momentum applies to --optimizer sgd only");
@@ -321,12 +335,25 @@ async function setUp(
   config: RunConfig,
   say: (line: string) => void,
 ) {
-  const data = await loadFashionMnist({ dataDir: flags["data-dir"] as string | undefined });
+  const data: ImageDataset & { validation?: Split } = await loadFashionMnist({
+    dataDir: flags["data-dir"] as string | undefined,
+  });
   if (config.subset < data.train.count) data.train = head(data.train, config.subset);
+  if (config.validation > 0) {
+    const rest = data.train.count - config.validation;
+    if (rest < config.batchSize) {
+      throw new UsageError(
+        `--validation ${config.validation} leaves ${rest} of ${data.train.count} training images, less than one batch of ${config.batchSize}`,
+      );
+    }
+    Object.assign(data, holdOut(data.train, config.validation, config.seed));
+  }
   const gpu = await commandGpu({ storageBufferBytes: data.train.images.length });
   say(`adapter: ${describeGpu(gpu)}`);
   say(
-    `data: ${data.name} from ${data.source} (${data.train.count} train, ${data.test.count} test)`,
+    `data: ${data.name} from ${data.source} (${data.train.count} train, ${
+      data.validation ? `${data.validation.count} validation, ` : ""
+    }${data.test.count} test)`,
   );
   const { activation, pool, seed, resize } = config;
   const net = lenet5({ activation, pool, seed, inputSize: resize });
@@ -404,16 +431,62 @@ function runFiles(
     const weights = await model.stateDict();
     const state = { model: weights, optimizer: await optimizer.stateDict(), progress, settings };
     const lines = epochs.map((e) => JSON.stringify(e)).join("\n") + (epochs.length ? "\n" : "");
+    const metadata = checkpointMetadata(config, epochs, progress, stepsPerEpoch);
+    // The weights of the best validation epoch so far, saved when they are the current ones.
+    const atEpochEnd = progress.batch === 0 && progress.epoch === epochs.length;
+    const best = bestEpoch(epochs);
+    const bestFile: [string, Uint8Array][] = best && atEpochEnd && best === epochs.at(-1)
+      ? [[
+        `${out}/best.safetensors`,
+        await saveCheckpoint(model, { ...metadata, val_accuracy: String(best.val_accuracy) }),
+      ]]
+      : [];
     await writeAllAtomic([
+      ...bestFile,
       [`${out}/metrics.jsonl`, lines],
       [`${out}/loss.svg`, lossChartSvg({ losses, epochs, stepsPerEpoch })],
-      [
-        `${out}/model.safetensors`,
-        await saveCheckpoint(model, checkpointMetadata(config, epochs, progress, stepsPerEpoch)),
-      ],
+      [`${out}/model.safetensors`, await saveCheckpoint(model, metadata)],
       [`${out}/${STATE_FILE}`, encodeTrainingState({ ...state, epochs, losses: [...losses] })],
     ]);
   };
+}
+
+/** The epoch of the best validation accuracy (the first of equals), if the run validates. */
+function bestEpoch(epochs: readonly EpochMetrics[]): EpochMetrics | undefined {
+  return epochs.reduce<EpochMetrics | undefined>(
+    (best, e) =>
+      e.val_accuracy !== undefined && (!best || e.val_accuracy > best.val_accuracy!) ? e : best,
+    undefined,
+  );
+}
+
+/**
+ * The test split measured once, on the best validation epoch's weights (best.safetensors),
+ * written to selection.json: what a run that selects on validation reports.
+ */
+async function measureSelection(
+  out: string,
+  model: Model,
+  test: Split,
+  epochs: readonly EpochMetrics[],
+): Promise<Record<string, number> | undefined> {
+  const best = bestEpoch(epochs);
+  if (!best) return undefined;
+  loadCheckpoint(
+    model,
+    await readRegularFile(`${out}/best.safetensors`),
+    `${out}/best.safetensors`,
+  );
+  const result = await evaluate(model, test);
+  const selection = {
+    selected_epoch: best.epoch,
+    val_loss: best.val_loss!,
+    val_accuracy: best.val_accuracy!,
+    test_loss: result.loss,
+    test_accuracy: result.accuracy,
+  };
+  await writeAllAtomic([[`${out}/selection.json`, JSON.stringify(selection, null, 2) + "\n"]]);
+  return selection;
 }
 
 /**
@@ -496,13 +569,22 @@ async function main() {
     say(`${stop.signal ?? "stop"}: interrupted after ${epochs.length} complete epochs`);
   }
   await saveRun([...saved?.losses ?? [], ...history.losses], history.progress);
-  const final = epochs.at(-1);
-  say(`done: test accuracy ${final?.test_accuracy.toFixed(4) ?? "-"}; outputs in ${out}`);
+  const selection = await measureSelection(out, model, data.test, epochs);
+  if (selection) {
+    say(
+      `selected epoch ${selection.selected_epoch} (validation accuracy ${
+        selection.val_accuracy.toFixed(4)
+      }): test accuracy ${selection.test_accuracy.toFixed(4)}`,
+    );
+  }
+  const final = selection?.test_accuracy ?? epochs.at(-1)?.test_accuracy;
+  say(`done: test accuracy ${final?.toFixed(4) ?? "-"}; outputs in ${out}`);
   emit({
     event: "done",
     out,
     stopped: history.stopped,
-    test_accuracy: final?.test_accuracy ?? null,
+    test_accuracy: final ?? null,
+    ...selection,
   });
   if (stop.signal) exit(SIGNAL_EXIT[stop.signal]);
 }
@@ -518,7 +600,7 @@ function scheduleOf(config: RunConfig): LrSchedule {
 async function trainReporting(
   run: {
     model: Model;
-    data: Awaited<ReturnType<typeof loadFashionMnist>>;
+    data: ImageDataset & { validation?: Split };
     optimizer: Optimizer;
     config: RunConfig;
     epochs: EpochMetrics[];
@@ -536,7 +618,11 @@ async function trainReporting(
   const progress = new Progress(config.epochs);
   const losses: LossPoint[] = [...saved?.losses ?? []];
   try {
-    return await train(model, data, {
+    // With a validation split the test split is measured once, on the selected weights.
+    const splits = data.validation
+      ? { train: data.train, validation: data.validation }
+      : { train: data.train, test: data.test };
+    return await train(model, splits, {
       epochs: config.epochs,
       batchSize: config.batchSize,
       optimizer,
@@ -563,10 +649,15 @@ async function trainReporting(
       onEpoch: async (m, where) => {
         epochs.push(m);
         progress.clear();
+        const [split, loss, accuracy] = m.val_accuracy === undefined
+          ? ["test", m.test_loss, m.test_accuracy]
+          : ["validation", m.val_loss!, m.val_accuracy];
         io.say(
-          `epoch ${m.epoch}/${config.epochs}: train loss ${m.train_loss.toFixed(4)}, test loss ${
-            m.test_loss.toFixed(4)
-          }, test accuracy ${m.test_accuracy.toFixed(4)} | ${m.train_seconds.toFixed(1)} s, ` +
+          `epoch ${m.epoch}/${config.epochs}: train loss ${
+            m.train_loss.toFixed(4)
+          }, ${split} loss ${loss.toFixed(4)}, ${split} accuracy ${accuracy.toFixed(4)} | ${
+            m.train_seconds.toFixed(1)
+          } s, ` +
             `${m.images_per_second.toFixed(0)} img/s, eval ${m.eval_seconds.toFixed(1)} s`,
         );
         io.emit({ event: "epoch", ...m });

@@ -54,6 +54,10 @@ export interface EpochMetrics {
   test_loss: number;
   /** Test accuracy (NaN without a test split). */
   test_accuracy: number;
+  /** Mean loss on the validation split (absent without one). */
+  val_loss?: number;
+  /** Accuracy on the validation split (absent without one). */
+  val_accuracy?: number;
   /** Seconds spent training. */
   train_seconds: number;
   /** Seconds spent evaluating. */
@@ -140,10 +144,12 @@ export interface TrainOptions {
   evalBatchSize?: number;
 }
 
-/** The training and (optional) test split. */
+/** The training split, and the (optional) validation and test splits. */
 export interface TrainData {
   /** Training images. */
   train: Split;
+  /** Validation images (held out of the training ones, see `holdOut`), evaluated after each epoch. */
+  validation?: Split;
   /** Test images, evaluated after each epoch. */
   test?: Split;
 }
@@ -188,6 +194,7 @@ export async function train(
   }
   checkSplit(data.train, model.classes, "train: the training split");
   if (data.test) checkSplit(data.test, model.classes, "train: the test split");
+  if (data.validation) checkSplit(data.validation, model.classes, "train: the validation split");
   const stepsPerEpoch = Math.ceil(data.train.count / batchSize);
   if (options.resume) checkProgress(options.resume, stepsPerEpoch);
   const smoothing = options.labelSmoothing ?? 0;
@@ -380,6 +387,10 @@ class TrainRun {
     this.#resident.push(split);
     const test = this.#data.test ? uploadSplit(this.#device, this.#data.test) : undefined;
     if (test) this.#resident.push(test);
+    const validation = this.#data.validation
+      ? uploadSplit(this.#device, this.#data.validation)
+      : undefined;
+    if (validation) this.#resident.push(validation);
     const { batchSize, syncEvery: ring, epochs } = this.#settings;
     const buffers = { window: this.#window, totals: this.#totals, ring };
     const steps = await passSteps(
@@ -395,7 +406,7 @@ class TrainRun {
       const t0 = performance.now();
       await this.#epochSteps(split, steps, t0);
       if (history.stopped) break;
-      await this.#endEpoch(test, t0);
+      await this.#endEpoch({ test, validation }, t0);
     }
     const last = await this.#check();
     if (this.#windowSteps > 0 && !history.stopped) {
@@ -471,24 +482,28 @@ class TrainRun {
     return loss;
   }
 
-  /** An epoch's end: its sums read, the test split evaluated, the metrics reported. */
-  async #endEpoch(test: DeviceSplit | undefined, t0: number) {
+  /** An epoch's end: its sums read, the validation and test splits evaluated, the metrics reported. */
+  async #endEpoch(splits: { test?: DeviceSplit; validation?: DeviceSplit }, t0: number) {
+    const { test, validation } = splits;
     const sums = await this.#check();
     this.#batchesDone = 0;
     this.#completed = this.#epoch;
     const trainSeconds = (performance.now() - t0) / 1000;
     this.#windowSum += sums.batchLossSum - this.#lastRead;
+    const batchSize = this.#evalBatchSize;
     const result = test
-      ? await evaluateResident(this.#model, test, { batchSize: this.#evalBatchSize })
+      ? await evaluateResident(this.#model, test, { batchSize })
       : { loss: NaN, accuracy: NaN, seconds: 0 };
+    const held = validation && await evaluateResident(this.#model, validation, { batchSize });
     const metrics: EpochMetrics = {
       epoch: this.#epoch,
       train_loss: sums.lossSum / sums.images,
       train_accuracy: sums.correct / sums.images,
       test_loss: result.loss,
       test_accuracy: result.accuracy,
+      ...(held ? { val_loss: held.loss, val_accuracy: held.accuracy } : {}),
       train_seconds: trainSeconds,
-      eval_seconds: result.seconds,
+      eval_seconds: result.seconds + (held?.seconds ?? 0),
       images_per_second: sums.images / trainSeconds,
     };
     this.history.epochs.push(metrics);

@@ -11,7 +11,7 @@ export interface ChartData {
   /** Logged losses (the trainer's `LossPoint`s). */
   losses: readonly { step: number; loss: number }[];
   /** Epoch summaries (the trainer's `EpochMetrics`): accuracy drawn at `epoch * stepsPerEpoch`. */
-  epochs: readonly { epoch: number; test_accuracy: number }[];
+  epochs: readonly { epoch: number; test_accuracy: number; val_accuracy?: number }[];
   /** Steps per epoch, to place the epoch ends on the step axis. */
   stepsPerEpoch: number;
   /** Title; default "LeNet-5 on Fashion-MNIST". */
@@ -103,31 +103,32 @@ export function lossChartSvg(data: ChartData): string {
     );
     parts.push(`<path d="${d.join(" ")}" fill="none" stroke="#1f77b4" stroke-width="2"/>`);
   }
-  const acc = data.epochs.filter((e) => Number.isFinite(e.test_accuracy));
-  if (acc.length) {
-    const d = acc.map((e, i) =>
-      `${i ? "L" : "M"}${x(e.epoch * data.stepsPerEpoch).toFixed(1)},${
-        yAcc(e.test_accuracy).toFixed(1)
-      }`
-    );
+  // Test accuracy (red, dashed) and, when the run holds out a validation split, its accuracy
+  // (green): each point at its epoch's end.
+  const series = [
+    { name: "test accuracy", color: "#d62728", dash: ' stroke-dasharray="6 4"', row: 20 },
+    { name: "validation accuracy", color: "#2ca02c", dash: "", row: 38 },
+  ] as const;
+  for (const [k, s] of series.entries()) {
+    const value = (e: ChartData["epochs"][number]) => (k ? e.val_accuracy : e.test_accuracy);
+    const acc = data.epochs.filter((e) => Number.isFinite(value(e)));
+    if (!acc.length) continue;
+    const at = (e: ChartData["epochs"][number]) =>
+      `${x(e.epoch * data.stepsPerEpoch).toFixed(1)},${yAcc(value(e)!).toFixed(1)}`;
+    const d = acc.map((e, i) => `${i ? "L" : "M"}${at(e)}`);
     parts.push(
-      `<path d="${
-        d.join(" ")
-      }" fill="none" stroke="#d62728" stroke-width="2" stroke-dasharray="6 4"/>`,
+      `<path d="${d.join(" ")}" fill="none" stroke="${s.color}" stroke-width="2"${s.dash}/>`,
     );
     for (const e of acc) {
-      parts.push(
-        `<circle cx="${x(e.epoch * data.stepsPerEpoch).toFixed(1)}" cy="${
-          yAcc(e.test_accuracy).toFixed(1)
-        }" r="4" fill="#d62728"/>`,
-      );
+      const [cx, cy] = at(e).split(",");
+      parts.push(`<circle cx="${cx}" cy="${cy}" r="4" fill="${s.color}"/>`);
     }
     const last = acc[acc.length - 1];
     text(
       W - R - 8,
-      T + 20,
-      `test accuracy ${last.test_accuracy.toFixed(4)} after epoch ${last.epoch}`,
-      `text-anchor="end" font-size="13" fill="#d62728"`,
+      T + s.row,
+      `${s.name} ${value(last)!.toFixed(4)} after epoch ${last.epoch}`,
+      `text-anchor="end" font-size="13" fill="${s.color}"`,
     );
   }
   return `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="sans-serif">\n${
