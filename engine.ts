@@ -66,6 +66,16 @@ export { checkSchedule, type LrSchedule, scheduledLr, SCHEDULES } from "./lib/tr
 export type { PlanOptions } from "./lib/train/plan.ts";
 export { holdOut } from "./lib/train/validation.ts";
 export {
+  augmentOf,
+  optimizerOf,
+  type Recipe,
+  RECIPE_NAMES,
+  type RecipeName,
+  RECIPES,
+  scheduleOf,
+} from "./lib/train/recipe.ts";
+export { type Augment, augmentDraws, hash32 } from "./kernels/batch.ts";
+export {
   decodeTrainingState,
   encodeTrainingState,
   type TrainingState,

@@ -45,12 +45,16 @@ import {
 } from "../mod.ts";
 import { shapeSummary } from "../engine.ts";
 import {
+  augmentOf,
   checkProgress,
   decodeTrainingState,
   encodeTrainingState,
   holdOut,
   type LossPoint,
-  type LrSchedule,
+  type Recipe,
+  RECIPE_NAMES,
+  RECIPES,
+  scheduleOf,
   SCHEDULES,
   type TrainingState,
 } from "../engine.ts";
@@ -58,6 +62,13 @@ import { readRegularFile, sameFile, writeAllAtomic } from "../deno/files.ts";
 import { TUNE_FLAG, tuneForCommand, tuneLevel } from "./_tune.ts";
 
 const FLAGS = {
+  recipe: {
+    type: "string",
+    default: "reference",
+    value: RECIPE_NAMES.join("|"),
+    help:
+      "the settings' defaults: reference (the tutorial's: sigmoid, avg, Adam 1e-3, 10 epochs), or modern (relu, max, AdamW 3e-3 one-cycle, weight decay 0.05, label smoothing 0.1, crop and flip, 5,000 validation images, 30 epochs); each flag still overrides",
+  },
   ...ARCHITECTURE_FLAGS,
   epochs: {
     type: "string",
@@ -101,6 +112,13 @@ const FLAGS = {
     default: "0",
     value: "N",
     help: "linear warm-up from 0.1 × lr before --schedule cosine",
+  },
+  augment: {
+    type: "string",
+    default: "none",
+    value: "LIST",
+    help:
+      "augment training images on the device: a comma list of crop (pad 2, random 28×28), flip (horizontal), erase (p 0.5, a 4–12 pixel rectangle)",
   },
   "label-smoothing": {
     type: "string",
@@ -161,6 +179,7 @@ const STATE_FILE = "training_state.safetensors";
 
 /** The settings that define a run: a resumed run must keep them. Key → flag. */
 const RUN_SETTINGS = {
+  recipe: "recipe",
   activation: "activation",
   pool: "pool",
   seed: "seed",
@@ -171,6 +190,7 @@ const RUN_SETTINGS = {
   schedule: "schedule",
   warmupSteps: "warmup-steps",
   labelSmoothing: "label-smoothing",
+  augment: "augment",
   batchSize: "batch-size",
   subset: "subset",
   validation: "validation",
@@ -180,6 +200,31 @@ const RUN_SETTINGS = {
 /** Exit codes after a signal: 128 + its number, as shells report. */
 const SIGNAL_EXIT: Record<string, number> = { SIGINT: 130, SIGTERM: 143 };
 
+/** The flags given, without those left out (undefined). */
+function definedOnly(flags: Record<string, string | boolean | undefined>) {
+  return Object.fromEntries(Object.entries(flags).filter(([, v]) => v !== undefined));
+}
+
+/**
+ * A recipe's settings as flag values: the defaults the flags given override. Its rate and weight
+ * decay are its optimiser's: another `--optimizer` brings that one's defaults.
+ */
+function recipeFlags(r: Recipe, given: Record<string, string | boolean | undefined>) {
+  const sameOptimizer = given.optimizer === undefined || given.optimizer === r.optimizer;
+  return {
+    activation: r.activation,
+    pool: r.pool,
+    optimizer: r.optimizer,
+    ...(sameOptimizer ? { lr: String(r.lr), "weight-decay": String(r.weightDecay) } : {}),
+    schedule: r.schedule,
+    "label-smoothing": String(r.labelSmoothing),
+    augment: r.augment,
+    validation: String(r.validation),
+    epochs: String(r.epochs),
+    "batch-size": String(r.batchSize),
+  };
+}
+
 /** A run's settings, as flags give them (and as a resumed run's state saved them). */
 type RunConfig = ReturnType<typeof runConfig>;
 
@@ -187,7 +232,12 @@ type RunConfig = ReturnType<typeof runConfig>;
  * The run's settings from flag values, each checked as its flag is: the one validator for the
  * command line and for the settings a resumed run's state holds.
  */
-function runConfig(flags: Record<string, string | boolean | undefined>) {
+function runConfig(given: Record<string, string | boolean | undefined>) {
+  const recipe = choiceFlag("recipe", given.recipe, RECIPE_NAMES, "reference");
+  const flags: Record<string, string | boolean | undefined> = {
+    ...recipeFlags(RECIPES[recipe], given),
+    ...definedOnly(given),
+  };
   const optimizer = choiceFlag(
     "optimizer",
     flags.optimizer,
@@ -196,6 +246,7 @@ function runConfig(flags: Record<string, string | boolean | undefined>) {
   );
   const int = { integer: true, min: 1 };
   const config = {
+    recipe,
     ...architectureFlags(flags),
     epochs: numberFlag("epochs", flags.epochs, DEFAULTS.epochs, int),
     batchSize: numberFlag("batch-size", flags["batch-size"], DEFAULTS.batchSize, int),
@@ -211,6 +262,7 @@ function runConfig(flags: Record<string, string | boolean | undefined>) {
     schedule: choiceFlag("schedule", flags.schedule, SCHEDULES, "constant"),
     warmupSteps: numberFlag("warmup-steps", flags["warmup-steps"], 0, { integer: true, min: 0 }),
     labelSmoothing: numberFlag("label-smoothing", flags["label-smoothing"], 0, { min: 0, max: 1 }),
+    augment: augmentFlag(flags.augment),
     seed: numberFlag("seed", flags.seed, DEFAULTS.seed, {
       integer: true,
       min: 0,
@@ -589,11 +641,20 @@ async function main() {
   if (stop.signal) exit(SIGNAL_EXIT[stop.signal]);
 }
 
-/** The learning-rate schedule the settings ask for. */
-function scheduleOf(config: RunConfig): LrSchedule {
-  return config.schedule === "cosine"
-    ? { kind: "cosine", warmupSteps: config.warmupSteps }
-    : { kind: config.schedule };
+/** The augmentations `--augment` may list. */
+const AUGMENTATIONS = ["crop", "flip", "erase"] as const;
+
+/** `--augment LIST`: the augmentations, in a canonical order (`none` for none). */
+function augmentFlag(raw: string | boolean | undefined): string {
+  if (raw === undefined || raw === "none" || raw === "") return "none";
+  const names = String(raw).split(",").map((n) => n.trim());
+  const unknown = names.filter((n) => !(AUGMENTATIONS as readonly string[]).includes(n));
+  if (unknown.length || typeof raw !== "string") {
+    throw new UsageError(
+      `--augment expects none or a comma list of ${AUGMENTATIONS.join(", ")}, got "${raw}"`,
+    );
+  }
+  return AUGMENTATIONS.filter((n) => names.includes(n)).join(",");
 }
 
 /** Trains, logging each step and epoch and saving the run's files after each epoch. */
@@ -644,8 +705,9 @@ async function trainReporting(
         progress.step(e);
       },
       resume: saved?.progress,
-      schedule: scheduleOf(config),
+      schedule: scheduleOf(config.schedule, config.warmupSteps),
       labelSmoothing: config.labelSmoothing,
+      augment: augmentOf(config.augment, config.seed),
       onEpoch: async (m, where) => {
         epochs.push(m);
         progress.clear();

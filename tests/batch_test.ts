@@ -1,6 +1,6 @@
 import { assert, assertEquals } from "./_assert.ts";
 import { maxAbsDiff, runKernel } from "./_gpu.ts";
-import { gatherBatch } from "../kernels/batch.ts";
+import { type Augment, augmentDraws, gatherBatch } from "../kernels/batch.ts";
 import type { Split } from "../data/dataset.ts";
 import * as ref from "./_reference.ts";
 
@@ -69,4 +69,58 @@ Deno.test("gatherBatch resizes with half-pixel bilinear interpolation (hand-comp
   ]);
   // The centre four are the mean of all four source pixels, blended 3:1.
   assert(Math.abs(x[5] - (0.75 * 0.25 + 0.25 * 0.75)) < 1e-6);
+});
+
+/** The augmenting gather's batch, on the CPU, from the draws `augmentDraws` gives. */
+function augmentedReference(
+  s: Split,
+  a: Augment,
+  start: number,
+  batch: number,
+  step: number,
+): Float32Array {
+  const { rows, cols } = s, out = new Float32Array(batch * rows * cols);
+  for (let b = 0; b < batch; b++) {
+    const item = order[start + b], d = augmentDraws(a, rows, cols, step, b);
+    for (let y = 0; y < rows; y++) {
+      for (let x = 0; x < cols; x++) {
+        const sx = (d.flip ? cols - 1 - x : x) + d.dx, sy = y + d.dy;
+        const inside = sx >= 0 && sx < cols && sy >= 0 && sy < rows;
+        const e = d.erase;
+        const erased = e && x >= e.x && x < e.x + e.w && y >= e.y && y < e.y + e.h;
+        out[(b * rows + y) * cols + x] = inside && !erased
+          ? s.images[item * rows * cols + sy * cols + sx] / 255
+          : 0;
+      }
+    }
+  }
+  return out;
+}
+
+Deno.test("the augmenting gather draws crops, flips and erasures as its CPU reference does, per step", async () => {
+  const s = split(9, 28, 28);
+  const a: Augment = { seed: 7, cropPadding: 3, flip: true, erase: { p: 0.5, min: 4, max: 12 } };
+  const k = gatherBatch({ batch: 6, srcHeight: 28, srcWidth: 28, dstHeight: 28, dstWidth: 28 }, a);
+  const seen = new Set<string>();
+  for (const step of [1, 2, 1234567]) {
+    const [x, y] = await runKernel(k, [
+      packed(s.images),
+      packed(s.labels),
+      order,
+      new Uint32Array([2, 0, step, 0]),
+      6 * 784,
+      6,
+    ]);
+    assertEquals(
+      Array.from(new Uint32Array(y.buffer)),
+      Array.from(order.subarray(2, 8), (i) => s.labels[i]),
+    );
+    assertEquals(maxAbsDiff(x, augmentedReference(s, a, 2, 6, step)), 0);
+    for (let b = 0; b < 6; b++) seen.add(JSON.stringify(augmentDraws(a, 28, 28, step, b)));
+  }
+  // Over 18 draws the crops, flips and erasures vary.
+  const draws = [...seen].map((d) => JSON.parse(d));
+  assert(new Set(draws.map((d) => `${d.dx},${d.dy}`)).size > 5, "crop offsets vary");
+  assert(draws.some((d) => d.flip) && draws.some((d) => !d.flip), "some flipped, some not");
+  assert(draws.some((d) => d.erase) && draws.some((d) => !d.erase), "some erased, some not");
 });

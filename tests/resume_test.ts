@@ -19,7 +19,7 @@ function maxDiff(a: Float32Array, b: Float32Array): number {
   return a.reduce((m, v, i) => Math.max(m, Math.abs(v - b[i])), 0);
 }
 
-for (const kind of ["adam", "sgd", "adamw + onecycle + label smoothing"] as const) {
+for (const kind of ["adam", "sgd", "adamw + onecycle + label smoothing + augmentation"] as const) {
   Deno.test(`${kind}: resuming after an epoch or in the middle of one gives the uninterrupted run's weights`, async () => {
     const gpu = await testGpu();
     const ds = await fashionMnist();
@@ -30,9 +30,15 @@ for (const kind of ["adam", "sgd", "adamw + onecycle + label smoothing"] as cons
         : kind === "sgd"
         ? new SGD({ lr: 0.1, momentum: 0.9 })
         : new AdamW({ lr: 3e-3 });
-    // A schedule's rate follows from the step: a resumed run continues it exactly.
+    // A schedule's rate and the augmentation's draws follow from the step: a resumed run
+    // continues them exactly.
     const recipe: TrainOptions = kind.startsWith("adamw")
-      ? { ...options, schedule: { kind: "onecycle" }, labelSmoothing: 0.1 }
+      ? {
+        ...options,
+        schedule: { kind: "onecycle" },
+        labelSmoothing: 0.1,
+        augment: { seed: 4, cropPadding: 2, flip: true, erase: { p: 0.5, min: 4, max: 10 } },
+      }
       : options;
     const net = () => lenet5({ activation: "relu", pool: "max", seed: 4 });
 

@@ -10,6 +10,7 @@ import type { DeviceSplit } from "./device_data.ts";
 import type { Model } from "./model.ts";
 import { type Mode, type PlanOp, type PlanOptions, stepCalls, type StepPlan } from "./plan.ts";
 import { batchPlan, gatherOp, metricsOp } from "./step_ops.ts";
+import type { Augment } from "../../kernels/batch.ts";
 
 /** One step of a pass: where its batch starts, its plan, its ops and their dispatches. */
 export interface PassStep {
@@ -36,14 +37,14 @@ export async function passSteps(
   buffers: { window: GPUBuffer; totals: GPUBuffer; ring?: number },
   mode: Mode,
   after: (plan: StepPlan) => PlanOp[] = () => [],
-  options: PlanOptions = {},
+  options: PlanOptions & { augment?: Augment } = {},
 ): Promise<PassStep[]> {
   const runner = KernelRunner.for(model.gpu.device);
   const steps: PassStep[] = [];
   for (const { size, starts } of batchPlan(data.count, batchSize)) {
     const plan = await model.plan(size, mode, options);
     const ops = [
-      gatherOp(plan, data, buffers.window, model.inputShape),
+      gatherOp(plan, data, buffers.window, model.inputShape, options.augment),
       ...plan.forward,
       ...plan.loss,
       metricsOp(plan, buffers.totals, buffers.window, buffers.ring),

@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { gatherBatch } from "../../kernels/batch.ts";
+import { type Augment, gatherBatch } from "../../kernels/batch.ts";
 import { accumulateMetrics, argmaxRows } from "../../kernels/metrics.ts";
 import type { Shape } from "../tensor.ts";
 import type { DeviceSplit } from "./device_data.ts";
@@ -21,14 +21,21 @@ export function gatherOp(
   data: DeviceSplit,
   window: GPUBuffer,
   inputShape: Shape,
+  augment?: Augment,
 ): PlanOp {
   const [, height, width] = inputShape;
   const resize = height !== data.rows || width !== data.cols;
   return {
     name: "gather",
     layer: "data",
-    variant: resize ? `bilinear ${data.rows}x${data.cols}→${height}x${width}` : "copy",
-    why: resize
+    variant: augment
+      ? "augmented"
+      : resize
+      ? `bilinear ${data.rows}x${data.cols}→${height}x${width}`
+      : "copy",
+    why: augment
+      ? "random crop, flip and erasing drawn per image on the device, as torchvision's transforms"
+      : resize
       ? "resized on the device, as the reference's transforms.Resize"
       : "bytes to [0, 1] floats, as ToTensor()",
     inputs: ["dataset", "order", "window"],
@@ -42,7 +49,7 @@ export function gatherOp(
         srcWidth: data.cols,
         dstHeight: height,
         dstWidth: width,
-      }),
+      }, augment),
       buffers: [data.images, data.labels, data.order, window, plan.x, plan.labels],
     }],
   };

@@ -19,6 +19,15 @@ import { passSteps } from "./pass.ts";
 import { type PlanOp, stepCalls } from "./plan.ts";
 import { readTotals, resetTotals, TOTALS, totalsBuffer } from "./totals.ts";
 import { checkSchedule, type LrSchedule, scheduledLr } from "./schedule.ts";
+import type { Augment } from "../../kernels/batch.ts";
+import {
+  augmentOf,
+  optimizerOf,
+  RECIPE_NAMES,
+  type RecipeName,
+  RECIPES,
+  scheduleOf,
+} from "./recipe.ts";
 import { checkLabels, checkSplit, exclusive } from "./_guards.ts";
 import { checkGpu } from "../gpu/device.ts";
 import { historyHtml, JUPYTER_DISPLAY, type MediaBundle } from "../view/html.ts";
@@ -140,6 +149,19 @@ export interface TrainOptions {
   schedule?: LrSchedule;
   /** `CrossEntropyLoss(label_smoothing=ε)`'s ε for the training loss, default 0. */
   labelSmoothing?: number;
+  /**
+   * A recipe's settings for what is not given (`lib/train/recipe.ts`): its epochs, batch size,
+   * optimiser (made and freed by this call), schedule, label smoothing and augmentation (seeded
+   * by `seed`). The network's activation and pooling, and a validation split (`holdOut`), are
+   * the caller's to choose from `RECIPES[name]`.
+   */
+  recipe?: RecipeName;
+  /**
+   * Augmentation of the training images on the device, inside the batch gather (random crop,
+   * flip, erasing; see `kernels/batch.ts`); its draws follow from (seed, step, image), so a
+   * resumed run draws what the uninterrupted one would. Default none.
+   */
+  augment?: Augment;
   /** Evaluation batch size (results do not depend on it), default the larger of 256 and the training batch size. */
   evalBatchSize?: number;
 }
@@ -181,8 +203,9 @@ export interface TrainData {
 export async function train(
   model: Model,
   data: TrainData,
-  options: TrainOptions = {},
+  given: TrainOptions = {},
 ): Promise<TrainHistory> {
+  const options = withRecipe(given);
   const epochs = options.epochs ?? DEFAULTS.epochs;
   const batchSize = options.batchSize ?? DEFAULTS.batchSize;
   const logEvery = options.logEvery ?? DEFAULTS.logEvery;
@@ -201,6 +224,7 @@ export async function train(
   if (!(smoothing >= 0 && smoothing <= 1)) {
     throw new RangeError(`train: labelSmoothing must be from 0 to 1, got ${smoothing}`);
   }
+  if (options.augment) checkAugment(options.augment, data.train);
   if (options.schedule) {
     checkSchedule(
       options.schedule,
@@ -248,6 +272,45 @@ export function checkProgress(p: TrainProgress, stepsPerEpoch: number): void {
   ].filter(Boolean);
   if (problems.length) throw new RangeError(`train: resume: ${problems.join("; ")}`);
   Random.fromState(p.rng);
+}
+
+/** The options with a recipe's settings filled in where none is given. */
+function withRecipe(options: TrainOptions): TrainOptions {
+  if (options.recipe === undefined) return options;
+  const r = RECIPES[options.recipe];
+  if (!r) {
+    throw new RangeError(
+      `train: unknown recipe "${options.recipe}"; the recipes are ${RECIPE_NAMES.join(", ")}`,
+    );
+  }
+  const given = Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined));
+  return {
+    epochs: r.epochs,
+    batchSize: r.batchSize,
+    schedule: scheduleOf(r.schedule),
+    labelSmoothing: r.labelSmoothing,
+    augment: augmentOf(r.augment, options.seed ?? DEFAULTS.seed),
+    ...given,
+  };
+}
+
+/** Throws unless `a` is an augmentation of images like `split`'s. */
+function checkAugment(a: Augment, split: Split): void {
+  const bad = (what: string) => {
+    throw new RangeError(`train: augment: ${what}`);
+  };
+  if (!(Number.isInteger(a.seed) && a.seed >= 0 && a.seed < 2 ** 32)) bad(`seed ${a.seed}`);
+  if (!(Number.isInteger(a.cropPadding) && a.cropPadding >= 0 && a.cropPadding <= 8)) {
+    bad(`cropPadding must be a whole number from 0 to 8, got ${a.cropPadding}`);
+  }
+  const e = a.erase;
+  const side = Math.min(split.rows, split.cols);
+  if (
+    e && !(e.p >= 0 && e.p <= 1 && Number.isInteger(e.min) && Number.isInteger(e.max) &&
+      e.min >= 1 && e.min <= e.max && e.max <= side)
+  ) {
+    bad(`erase needs p from 0 to 1 and sides 1 <= min <= max <= ${side}, got ${JSON.stringify(e)}`);
+  }
 }
 
 /** The loop's settings, validated. */
@@ -311,7 +374,8 @@ class TrainRun {
     this.#options = options;
     this.#settings = settings;
     this.#device = model.gpu.device;
-    this.#optimizer = options.optimizer ?? new Adam();
+    const recipe = options.recipe && RECIPES[options.recipe];
+    this.#optimizer = options.optimizer ?? (recipe ? optimizerOf(recipe) : new Adam());
     this.#ownsOptimizer = options.optimizer === undefined;
     this.#update = this.#optimizer.attach(model);
     this.#baseLr = this.#optimizer.lr;
@@ -400,7 +464,7 @@ class TrainRun {
       buffers,
       "train",
       () => [this.#update],
-      { labelSmoothing: this.#options.labelSmoothing },
+      { labelSmoothing: this.#options.labelSmoothing, augment: this.#options.augment },
     );
     for (this.#epoch++; this.#epoch <= epochs && !history.stopped; this.#epoch++) {
       const t0 = performance.now();
@@ -442,7 +506,9 @@ class TrainRun {
       }
       this.#step++;
       this.#batchesDone++;
-      device.queue.writeBuffer(this.#window, 0, new Uint32Array([start, this.#step % syncEvery]));
+      // The batch's first index, its loss's ring slot, and the step (the augmentation's counter).
+      const window = new Uint32Array([start, this.#step % syncEvery, this.#step, 0]);
+      device.queue.writeBuffer(this.#window, 0, window);
       const schedule = this.#options.schedule;
       if (schedule) {
         const total = this.#settings.epochs * steps.length;
