@@ -1,6 +1,7 @@
 // The parts of a modern recipe, against what PyTorch 1.13 computes (tests/fixtures/recipe_pytorch.json,
 // from tools/make_recipe_fixtures.py): learning-rate schedules per step, AdamW, label smoothing.
-import { assert, assertEquals, assertRejects } from "./_assert.ts";
+import { assert, assertEquals, assertMatch, assertRejects } from "./_assert.ts";
+import { run } from "./_cli.ts";
 import { runKernel, testGpu } from "./_gpu.ts";
 import { fashionMnist, head } from "./_data.ts";
 import { adamUpdate } from "../kernels/optim.ts";
@@ -118,4 +119,53 @@ Deno.test("train() applies a schedule step by step, then gives the optimiser its
     "warmupSteps",
   );
   optimizer.dispose();
+});
+
+Deno.test("recipes: train()'s recipe option fills what is not given; bad names and settings are refused", async () => {
+  const data = await fashionMnist();
+  using model = new Model(await testGpu(), lenet5({ activation: "relu", pool: "max" }));
+  const seen: number[] = [];
+  const history = await train(model, { train: head(data.train, 512) }, {
+    recipe: "modern",
+    epochs: 2,
+    batchSize: 64,
+    onStep: (e) => void seen.push(e.step),
+  });
+  assertEquals(history.epochs.length, 2);
+  assertEquals(seen.length, 16);
+  await assertRejects(
+    // deno-lint-ignore no-explicit-any
+    () => train(model, { train: head(data.train, 64) }, { recipe: "fancy" as any }),
+    RangeError,
+    "the recipes are reference, modern",
+  );
+  await assertRejects(
+    () =>
+      train(model, { train: head(data.train, 64) }, {
+        epochs: 1,
+        augment: { seed: 0, cropPadding: 20, flip: false },
+      }),
+    RangeError,
+    "cropPadding",
+  );
+});
+
+Deno.test("train flags: an unknown recipe lists the known ones; bad validation, augmentation, smoothing and schedule settings are named", async () => {
+  const cases: [string[], RegExp][] = [
+    [["--recipe", "fancy"], /--recipe expects one of reference, modern, got "fancy"/],
+    [
+      ["--validation", "59990"],
+      /--validation 59990 leaves 10 of 60000 training images, less than one batch of 256/,
+    ],
+    [["--augment", "crop,blur"], /--augment expects none or a comma list of crop, flip, erase/],
+    [["--label-smoothing", "2"], /--label-smoothing expects a number .*at most 1/],
+    [["--warmup-steps", "10"], /--warmup-steps applies to --schedule cosine only/],
+    [["--schedule", "step"], /--schedule expects one of constant, cosine, onecycle/],
+    [["--lr", "NaN"], /--lr expects a number/],
+  ];
+  for (const [args, message] of cases) {
+    const r = await run("cli/train.ts", [...args, "--epochs", "1"]);
+    assertEquals(r.code, 2, `${args}: ${r.stderr}`);
+    assertMatch(r.stderr, message);
+  }
 });
