@@ -556,6 +556,7 @@ function checkpointMetadata(
     activation: config.activation,
     pool: config.pool,
     input_size: String(config.resize),
+    recipe: config.recipe,
     epochs: String(progress.epoch),
     step: String(progress.step),
     test_accuracy: atEpochEnd ? String(epochs.at(-1)?.test_accuracy ?? "") : "",

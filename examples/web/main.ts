@@ -29,6 +29,7 @@ import {
   localStorageTuningStore,
   type LossPoint,
   predictionGridHtml,
+  type RecipeName,
   TUNE_LEVELS,
 } from "../../engine.ts";
 
@@ -54,7 +55,9 @@ async function inspectImage(n: number) {
   return { image: n, predicted: result.top[0].name, pictures: svg.match(/<image /g)!.length };
 }
 
-async function run(options: { epochs: number; subset: number; activation: ActivationKind }) {
+async function run(
+  options: { epochs: number; subset: number; activation: ActivationKind; recipe: RecipeName },
+) {
   $<HTMLButtonElement>("train").disabled = true;
   status("Loading Fashion-MNIST…");
   const data = await loadData();
@@ -77,11 +80,14 @@ async function run(options: { epochs: number; subset: number; activation: Activa
   const losses: LossPoint[] = [];
   try {
     status(`Training on ${describeGpu(gpu)}…`);
+    // The modern recipe's optimiser, schedule, smoothing and augmentation (train()'s recipe
+    // option); the form's epochs and the page's batch still apply.
     const history = await train(model, { train: trainSplit, test }, {
+      recipe: options.recipe,
       epochs: options.epochs,
       batchSize,
       logEvery: 8,
-      optimizer,
+      optimizer: options.recipe === "reference" ? optimizer : undefined,
       onStep: (e) => {
         if (e.loss !== undefined) losses.push({ step: e.step, loss: e.loss });
         if (e.batch % 8 === 0 || e.batch === e.batches) {
@@ -128,6 +134,7 @@ function options() {
     epochs: Number($<HTMLInputElement>("epochs").value) || 1,
     subset: Number($<HTMLInputElement>("subset").value) || 8192,
     activation: $<HTMLSelectElement>("activation").value as ActivationKind,
+    recipe: $<HTMLSelectElement>("recipe").value as RecipeName,
   };
 }
 
@@ -139,6 +146,7 @@ async function start(auto: boolean) {
           epochs: Number(params.get("epochs") ?? 1),
           subset: Number(params.get("subset") ?? 2048),
           activation: "relu",
+          recipe: (params.get("recipe") ?? "reference") as RecipeName,
         }
         : options(),
     );
