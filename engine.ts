@@ -74,7 +74,7 @@ export {
   RECIPES,
   scheduleOf,
 } from "./lib/train/recipe.ts";
-export { type Augment, augmentDraws, hash32 } from "./kernels/batch.ts";
+export { type Augment, type AugmentDraws, augmentDraws, hash32 } from "./kernels/batch.ts";
 export {
   decodeTrainingState,
   encodeTrainingState,

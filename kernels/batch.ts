@@ -73,6 +73,18 @@ export function hash32(v: number): number {
   return ((w >>> 22) ^ w) >>> 0;
 }
 
+/** One image's draws: the crop's offsets, whether it is flipped, the erased rectangle if any. */
+export interface AugmentDraws {
+  /** Horizontal offset of the crop, −padding to padding. */
+  dx: number;
+  /** Vertical offset of the crop. */
+  dy: number;
+  /** Flipped horizontally. */
+  flip: boolean;
+  /** The rectangle set to 0, in output pixels. */
+  erase?: { x: number; y: number; w: number; h: number };
+}
+
 /**
  * The random draws of image `b` of the batch at global step `step`: crop offsets, flip, and the
  * erased rectangle (or none) — what the gather computes on the device, for CPU references.
@@ -87,7 +99,13 @@ export function hash32(v: number): number {
  * assert.deepEqual(augmentDraws(a, 28, 28, 7, 3), d); // a function of (seed, step, image)
  * ```
  */
-export function augmentDraws(a: Augment, rows: number, cols: number, step: number, b: number) {
+export function augmentDraws(
+  a: Augment,
+  rows: number,
+  cols: number,
+  step: number,
+  b: number,
+): AugmentDraws {
   const key = hash32(hash32(a.seed) ^ step);
   const r = (k: number) => hash32(key ^ hash32(b * 8 + k));
   const span = 2 * a.cropPadding + 1;
