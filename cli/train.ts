@@ -67,7 +67,7 @@ const FLAGS = {
     default: "reference",
     value: RECIPE_NAMES.join("|"),
     help:
-      "the settings' defaults: reference (the tutorial's: sigmoid, avg, Adam 1e-3, 10 epochs), or modern (relu, max, AdamW 3e-3 one-cycle, weight decay 0.05, label smoothing 0.1, crop and flip, 5,000 validation images, 30 epochs); each flag still overrides",
+      "the settings' defaults: reference (the tutorial's: sigmoid, avg, Adam 1e-3, 10 epochs), or modern (relu, max, AdamW 3e-3 one-cycle, weight decay 0.05, label smoothing 0.1, 5,000 validation images, 30 epochs); each flag still overrides",
   },
   ...ARCHITECTURE_FLAGS,
   epochs: {

@@ -5,10 +5,10 @@
 
 The same settings as `deno task train --recipe modern` (lib/train/recipe.ts): LeNet-5 with ReLU
 and max pooling; AdamW(lr 3e-3, weight_decay 0.05) with OneCycleLR stepped every batch (no
-momentum cycling); CrossEntropyLoss(label_smoothing=0.1); batches of 256; training images padded
-by 2 and randomly cropped back to 28x28, then flipped horizontally with probability 0.5 (as
-torchvision's RandomCrop and RandomHorizontalFlip, written with tensors: Debian has no
-torchvision); 5,000 training images held out for validation; the epoch of the best validation
+momentum cycling); CrossEntropyLoss(label_smoothing=0.1); batches of 256; with `--augment
+crop,flip`, training images padded by 2 and randomly cropped back to 28x28, then flipped
+horizontally with probability 0.5 (as torchvision's RandomCrop and RandomHorizontalFlip, written
+with tensors: Debian has no torchvision); 5,000 training images held out for validation; the epoch of the best validation
 accuracy is kept and the test split measured once, on it. Prints one line per epoch and writes
 a JSON summary per seed.
 """
@@ -45,7 +45,7 @@ def evaluate(net, x, y):
     return F.cross_entropy(logits, y).item(), (logits.argmax(1) == y).float().mean().item()
 
 
-def run(seed, epochs):
+def run(seed, epochs, augmenting):
     torch.manual_seed(seed)
     generator = torch.Generator().manual_seed(seed)
     x, y = split("train")
@@ -65,7 +65,8 @@ def run(seed, epochs):
         for i in range(0, len(tr_x), 256):
             batch = perm[i:i + 256]
             opt.zero_grad()
-            criterion(net(augment(tr_x[batch], generator)), tr_y[batch]).backward()
+            inputs = augment(tr_x[batch], generator) if augmenting else tr_x[batch]
+            criterion(net(inputs), tr_y[batch]).backward()
             opt.step()
             sched.step()
         net.eval()
@@ -90,8 +91,10 @@ def main():
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--epochs", type=int, default=30)
     parser.add_argument("--out", default="pytorch_modern.json")
+    parser.add_argument("--augment", choices=["none", "crop,flip"], default="none",
+                        help="as --augment of deno task train (the recipe's default: none)")
     args = parser.parse_args()
-    results = [run(seed, args.epochs) for seed in args.seeds]
+    results = [run(seed, args.epochs, args.augment != "none") for seed in args.seeds]
     with open(args.out, "w") as f:
         json.dump({"torch": torch.__version__, "runs": results}, f, indent=1)
 
