@@ -55,7 +55,9 @@ curves.forEach((c, k) => {
     const sx = x(c.selection.selected_epoch), sy = y(c.selection.test_accuracy);
     parts.push(
       `<circle cx="${sx}" cy="${sy}" r="5" fill="${color}"/>`,
-      `<text x="${sx - 8}" y="${sy + 18 + 16 * k}" text-anchor="end" font-size="12" fill="${color}">test ${
+      `<text x="${sx - 8}" y="${
+        sy + 18 + 16 * k
+      }" text-anchor="end" font-size="12" fill="${color}">test ${
         c.selection.test_accuracy.toFixed(4)
       } (epoch ${c.selection.selected_epoch})</text>`,
     );
