@@ -13,6 +13,9 @@ export class UsageError extends Error {
   }
 }
 
+/** Exit codes after a signal: 128 + its number, as shells report. */
+export const SIGNAL_EXIT = { SIGINT: 130, SIGTERM: 143 } as const;
+
 /** One flag: its kind, default and help text. */
 export interface FlagSpec {
   type: "string" | "boolean";

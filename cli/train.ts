@@ -13,6 +13,7 @@ import {
   numberFlag,
   parseFlags,
   runCli,
+  SIGNAL_EXIT,
   UsageError,
 } from "./_args.ts";
 import { commandGpu } from "./_gpu.ts";
@@ -197,9 +198,6 @@ const RUN_SETTINGS = {
   resize: "resize",
 } as const;
 
-/** Exit codes after a signal: 128 + its number, as shells report. */
-const SIGNAL_EXIT: Record<string, number> = { SIGINT: 130, SIGTERM: 143 };
-
 /** The flags given, without those left out (undefined). */
 function definedOnly(flags: Record<string, string | boolean | undefined>) {
   return Object.fromEntries(Object.entries(flags).filter(([, v]) => v !== undefined));
@@ -368,7 +366,7 @@ function reporter(json: boolean) {
 function stopOnSignals() {
   const stop = {
     controller: new AbortController(),
-    signal: undefined as Deno.Signal | undefined,
+    signal: undefined as keyof typeof SIGNAL_EXIT | undefined,
     training: false,
   };
   for (const signal of ["SIGINT", "SIGTERM"] as const) {
@@ -483,7 +481,7 @@ function runFiles(
     const weights = await model.stateDict();
     const state = { model: weights, optimizer: await optimizer.stateDict(), progress, settings };
     const lines = epochs.map((e) => JSON.stringify(e)).join("\n") + (epochs.length ? "\n" : "");
-    const metadata = checkpointMetadata(config, epochs, progress, stepsPerEpoch);
+    const metadata = runMetadata(config, epochs, progress, stepsPerEpoch);
     // The weights of the best validation epoch so far, saved when they are the current ones.
     const atEpochEnd = progress.batch === 0 && progress.epoch === epochs.length;
     const best = bestEpoch(epochs);
@@ -545,7 +543,7 @@ async function measureSelection(
  * What model.safetensors says of its weights: the architecture, the epochs done, the step, and
  * the test accuracy only when the weights are those it was measured on (an epoch's end).
  */
-function checkpointMetadata(
+function runMetadata(
   config: RunConfig,
   epochs: readonly EpochMetrics[],
   progress: TrainProgress,

@@ -5,7 +5,16 @@
  *
  * @module
  */
-import { atExit, exit, helpText, numberFlag, parseFlags, runCli, UsageError } from "./_args.ts";
+import {
+  atExit,
+  exit,
+  helpText,
+  numberFlag,
+  parseFlags,
+  runCli,
+  SIGNAL_EXIT,
+  UsageError,
+} from "./_args.ts";
 import { pathOf, readRegularFile } from "../deno/files.ts";
 import { FASHION_MNIST, loadFashionMnist } from "../mod.ts";
 
@@ -20,9 +29,6 @@ const FLAGS = {
 } as const;
 
 const PAGE = new URL("../examples/web/", import.meta.url);
-
-/** Exit codes after a signal: 128 + its number, as shells report. */
-const SIGNAL_EXIT = { SIGINT: 130, SIGTERM: 143 } as const;
 
 /** Bundles the page's script into `out/main.js`. */
 async function bundlePage(out: string): Promise<void> {

@@ -228,7 +228,8 @@ export async function train(
   if (options.schedule) {
     checkSchedule(
       options.schedule,
-      options.optimizer?.lr ?? DEFAULTS.adam.lr,
+      // The rate the run's optimiser will have: given, the recipe's, or Adam's default.
+      options.optimizer?.lr ?? (options.recipe ? RECIPES[options.recipe].lr : DEFAULTS.adam.lr),
       epochs * stepsPerEpoch,
     );
   }
