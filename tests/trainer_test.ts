@@ -6,6 +6,8 @@ import { Model } from "../lib/train/model.ts";
 import { type EpochMetrics, type StepEvent, train } from "../lib/train/trainer.ts";
 import { evaluate } from "../lib/train/evaluator.ts";
 import { Adam } from "../lib/train/optimizer.ts";
+import { requestGpu } from "../lib/gpu/device.ts";
+import { KernelRunner } from "../lib/gpu/kernel_runner.ts";
 
 async function shortRun(seed: number, epochs = 2) {
   const ds = await fashionMnist();
@@ -70,4 +72,26 @@ Deno.test("train rejects bad options with a clear error", async () => {
     err instanceof RangeError && /batchSize must be a positive integer/.test(err.message),
     String(err),
   );
+});
+
+Deno.test("every pipeline of the epoch's evaluation is compiled before the first step", async () => {
+  const ds = await fashionMnist();
+  // A device of its own: its pipeline cache holds only what this run compiled.
+  const gpu = await requestGpu();
+  using model = new Model(gpu, lenet5({ activation: "relu", pool: "max" }));
+  const runner = KernelRunner.for(gpu.device);
+  let atFirstStep = -1;
+  await train(model, {
+    train: head(ds.train, 640),
+    test: head(ds.test, 300),
+    validation: head(ds.train, 200),
+  }, {
+    epochs: 1,
+    batchSize: 128,
+    onStep: (e) => void (e.step === 1 && (atFirstStep = runner.cachedPipelines)),
+  });
+  assert(atFirstStep > 0);
+  // Evaluation's plans (batches of 128, then the test's 44 and the validation's 72) were ready.
+  assertEquals(runner.cachedPipelines, atFirstStep);
+  gpu.device.destroy();
 });

@@ -11,6 +11,8 @@ import type { Model } from "./model.ts";
 import { type Mode, type PlanOp, type PlanOptions, stepCalls, type StepPlan } from "./plan.ts";
 import { batchPlan, gatherOp, metricsOp } from "./step_ops.ts";
 import type { Augment } from "../../kernels/batch.ts";
+import { uniformBuffer } from "../gpu/buffers.ts";
+import { totalsBuffer } from "./totals.ts";
 
 /** One step of a pass: where its batch starts, its plan, its ops and their dispatches. */
 export interface PassStep {
@@ -55,4 +57,25 @@ export async function passSteps(
     for (const start of starts) steps.push({ start, plan, ops, dispatches });
   }
   return steps;
+}
+
+/**
+ * Compiles every pipeline (and builds every plan) of a pass over `data` ahead of its first use,
+ * so that the first epoch's evaluation costs what every later one does. Nothing is run.
+ */
+export async function compilePass(
+  model: Model,
+  data: DeviceSplit,
+  batchSize: number,
+  mode: Mode,
+): Promise<void> {
+  const device = model.gpu.device;
+  const window = uniformBuffer(device, "compile window");
+  const totals = totalsBuffer(device, "compile totals");
+  try {
+    await passSteps(model, data, batchSize, { window, totals }, mode);
+  } finally {
+    window.destroy();
+    totals.destroy();
+  }
 }

@@ -15,7 +15,7 @@ import { destroySplit, type DeviceSplit, setOrder, uploadSplit } from "./device_
 import { evaluateResident } from "./evaluator.ts";
 import type { Model } from "./model.ts";
 import { Adam, type Optimizer } from "./optimizer.ts";
-import { passSteps } from "./pass.ts";
+import { compilePass, passSteps } from "./pass.ts";
 import { type PlanOp, stepCalls } from "./plan.ts";
 import { readTotals, resetTotals, TOTALS, totalsBuffer } from "./totals.ts";
 import { checkSchedule, type LrSchedule, scheduledLr } from "./schedule.ts";
@@ -467,6 +467,9 @@ class TrainRun {
       () => [this.#update],
       { labelSmoothing: this.#options.labelSmoothing, augment: this.#options.augment },
     );
+    for (const held of [test, validation]) {
+      if (held) await compilePass(this.#model, held, this.#evalBatchSize, "eval");
+    }
     for (this.#epoch++; this.#epoch <= epochs && !history.stopped; this.#epoch++) {
       const t0 = performance.now();
       await this.#epochSteps(split, steps, t0);
