@@ -68,6 +68,12 @@ Deno.test({
     assert((inspection.match(/<image /g)?.length ?? 0) >= 2 + 6 + 6 + 16 + 16, "the feature maps");
     assert(inspection.includes("filters 3.weight"), "the filters");
     assertEquals(svg("cell-12").match(/<image /g)?.length, 12, "the most confident mistakes");
+    // The modern recipe's run with a validation split: both accuracies, in the chart and the text.
+    assert(html("cell-14")[0].includes("validation accuracy"), "the validation curve");
+    const modern = cells.find((c) =>
+      c.id === "cell-14"
+    )!.outputs.find((o) => o.type === "execute_result")!.data!["text/plain"];
+    assert(/epoch 2: .*validation accuracy 0\.[5-9].*test accuracy 0\.[5-9]/.test(modern), modern);
     const accuracy = cells.at(-1)!.outputs.find((o) =>
       o.type === "execute_result"
     )!.data!["text/plain"];

@@ -401,9 +401,11 @@ class TrainRun {
       [JUPYTER_DISPLAY]: () => ({
         "text/plain":
           history.epochs.map((m) =>
-            `epoch ${m.epoch}: train loss ${m.train_loss.toFixed(4)}, test accuracy ${
-              m.test_accuracy.toFixed(4)
-            }`
+            `epoch ${m.epoch}: train loss ${m.train_loss.toFixed(4)}, ${
+              m.val_accuracy === undefined
+                ? ""
+                : `validation accuracy ${m.val_accuracy.toFixed(4)}, `
+            }test accuracy ${m.test_accuracy.toFixed(4)}`
           ).join("\n") || `${history.losses.length} losses logged`,
         "text/html": historyHtml(history.losses, history.epochs, stepsPerEpoch),
       }),
