@@ -67,6 +67,7 @@ export type { PlanOptions } from "./lib/train/plan.ts";
 export { holdOut } from "./lib/train/validation.ts";
 export {
   augmentOf,
+  describeRecipe,
   optimizerOf,
   type Recipe,
   RECIPE_NAMES,

@@ -49,6 +49,7 @@ import {
   augmentOf,
   checkProgress,
   decodeTrainingState,
+  describeRecipe,
   encodeTrainingState,
   holdOut,
   type LossPoint,
@@ -67,8 +68,9 @@ const FLAGS = {
     type: "string",
     default: "reference",
     value: RECIPE_NAMES.join("|"),
-    help:
-      "the settings' defaults: reference (the tutorial's: sigmoid, avg, Adam 1e-3, 10 epochs), or modern (relu, max, AdamW 3e-3 one-cycle, weight decay 0.05, label smoothing 0.1, 5,000 validation images, 30 epochs); each flag still overrides",
+    help: `the settings' defaults: reference (the tutorial's: ${
+      describeRecipe(RECIPES.reference)
+    }), or modern (${describeRecipe(RECIPES.modern)}); each flag still overrides`,
   },
   ...ARCHITECTURE_FLAGS,
   epochs: {
