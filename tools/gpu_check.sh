@@ -58,8 +58,11 @@ fi
 # checkout without it.
 if ! deno eval --cached-only 'await import("onnxruntime-node")' >/dev/null 2>&1; then
   mkdir "$work/tree" && tar --exclude=./.gpu --exclude=./runs -cf - . | tar -xf - -C "$work/tree"
-  cd "$work/tree" && rm tests/onnx_test.ts deno.lock || exit 1
+  cd "$work/tree" && rm tests/onnx_test.ts || exit 1
   sed -i -z 's/,\n *"onnxruntime-node": "[^"]*"//' deno.json
+  # A lockfile of the same version with no entries: Deno fills it from the cached packages.
+  lock_version=$(grep -m1 -oE '"version": "[0-9]+"' deno.lock)
+  echo "{ $lock_version }" >deno.lock
   offline="onnxruntime-node is not cached: the checks run without tests/onnx_test.ts"
 fi
 
