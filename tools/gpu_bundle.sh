@@ -5,7 +5,9 @@
 #                                 (the checkout is ~40 MiB: the parts can travel in separate calls)
 #   *.deb                         Vulkan's loader (libvulkan1), unpacked there into a private folder
 #   deno_dir/                     the npm packages the tests import, except onnxruntime-node
-#                                 (its Linux library alone is 44 MB; those tests skip, by name)
+#                                 (its Linux library alone is 44 MB; those tests skip, by name),
+#                                 and esbuild's binary (dl/), which `deno bundle` (deno task web,
+#                                 the page's tests) downloads on first use
 #
 #   bash tools/gpu_bundle.sh
 #
@@ -27,4 +29,11 @@ rm -rf .gpu/deno_dir && mkdir -p .gpu/deno_dir/npm/registry.npmjs.org
 for package in pngjs jpeg-js; do
   cp -r "$npm_cache/registry.npmjs.org/$package" .gpu/deno_dir/npm/registry.npmjs.org/
 done
+# `deno bundle` runs esbuild, which Deno downloads into $DENO_DIR/dl/ the first time.
+deno_dir=$(deno info --json | sed -nE 's/.*"denoDir": *"([^"]*)".*/\1/p')
+ls -d "$deno_dir"/dl/esbuild-* >/dev/null || {
+  echo "error: no esbuild in $deno_dir/dl (run deno task web once here first)" >&2
+  exit 1
+}
+mkdir -p .gpu/deno_dir/dl && cp -r "$deno_dir"/dl/esbuild-* .gpu/deno_dir/dl/
 du -sh .gpu/* >&2
