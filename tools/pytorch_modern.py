@@ -3,7 +3,8 @@
 
     /usr/bin/python3 tools/pytorch_modern.py [--seeds 0 1 2] [--epochs 30] [--out FILE.json]
         [--batch-size N] [--lr X] [--weight-decay X] [--label-smoothing X]
-        [--augment none|flip|crop,flip] [--dropout P] [--threads N]
+        [--augment none|flip|crop,flip|erase|flip,erase] [--dropout P] [--threads N]
+        [--validation N] [--ema D ...] [--tta] [--mixup A] [--normalize]
 
 The same settings as `deno task train --recipe modern` (lib/train/recipe.ts; the flags try
 others): LeNet-5 with ReLU and max pooling; AdamW(lr 5e-3, weight_decay 0.2) with OneCycleLR
@@ -13,7 +14,15 @@ flipped horizontally with probability 0.5 ("flip"), as torchvision's RandomCrop 
 RandomHorizontalFlip, written with tensors (Debian has no torchvision); 5,000 training images held
 out for validation; the epoch of the best validation accuracy is kept and the test split measured
 once, on it. Prints one line per epoch and writes a JSON summary per seed.
+
+Ideas tried beyond the recipe, each measured on its own selection (README, "A modern recipe"):
+`--ema D` keeps an exponential moving average of the weights (decay D per step, several at once) and
+selects and tests it as another model; `--tta` also measures every model on the mean of the logits of
+each image and its mirror; `--mixup A` mixes pairs of training images with Beta(A, A) weights;
+`--normalize` standardises inputs with the training split's mean and deviation; `erase` is
+torchvision's RandomErasing(p 0.5, scale 0.02-0.33, ratio 0.3-3.3, value 0).
 """
+import copy
 import argparse
 import json
 import time
@@ -26,7 +35,7 @@ from pytorch_interop import lenet, split
 
 
 RECIPE = {"batch_size": 128, "lr": 5e-3, "weight_decay": 0.2, "label_smoothing": 0.1,
-          "augment": "none"}
+          "augment": "none", "validation": 5000}
 
 
 def augment(x, generator, kinds):
@@ -42,6 +51,8 @@ def augment(x, generator, kinds):
             for ox in range(5):
                 sel = (dy == oy) & (dx == ox)
                 out[sel] = padded[sel, :, oy:oy + 28, ox:ox + 28]
+    if "erase" in kinds:
+        out = erase(out, generator)
     if "flip" in kinds:
         flip = torch.rand(n, generator=generator) < 0.5
         out = out.clone()
@@ -49,10 +60,30 @@ def augment(x, generator, kinds):
     return out
 
 
-def evaluate(net, x, y):
+def erase(x, generator):
+    """RandomErasing(p=0.5, scale=(0.02, 0.33), ratio=(0.3, 3.3), value=0), one rectangle per image."""
+    out = x.clone()
+    for i in range(x.shape[0]):
+        if torch.rand(1, generator=generator).item() >= 0.5:
+            continue
+        for _ in range(10):
+            area = 784 * (0.02 + 0.31 * torch.rand(1, generator=generator).item())
+            ratio = float(torch.exp(torch.empty(1).uniform_(-1.204, 1.194, generator=generator)))
+            h, w = int(round((area * ratio) ** 0.5)), int(round((area / ratio) ** 0.5))
+            if h < 28 and w < 28:
+                top = int(torch.randint(0, 28 - h + 1, (1,), generator=generator))
+                left = int(torch.randint(0, 28 - w + 1, (1,), generator=generator))
+                out[i, :, top:top + h, left:left + w] = 0
+                break
+    return out
+
+
+def evaluate(net, x, y, tta=False):
     with torch.no_grad():
         logits = torch.cat([net(x[i:i + 1000]) for i in range(0, len(x), 1000)])
-    return F.cross_entropy(logits, y).item(), (logits.argmax(1) == y).float().mean().item()
+        if tta:
+            logits = logits + torch.cat([net(x[i:i + 1000].flip(-1)) for i in range(0, len(x), 1000)])
+    return F.cross_entropy(logits / (2 if tta else 1), y).item(), (logits.argmax(1) == y).float().mean().item()
 
 
 def run(seed, args):
@@ -61,19 +92,26 @@ def run(seed, args):
     torch.manual_seed(seed)
     generator = torch.Generator().manual_seed(seed)
     x, y = split("train")
-    order = torch.randperm(len(x), generator=generator)
-    val_x, val_y, tr_x, tr_y = x[order[:5000]], y[order[:5000]], x[order[5000:]], y[order[5000:]]
     test_x, test_y = split("t10k")
+    order = torch.randperm(len(x), generator=generator)
+    n_val = args.validation
+    if args.normalize:
+        mean, std = x[order[n_val:]].mean(), x[order[n_val:]].std()
+        x, test_x = (x - mean) / std, (test_x - mean) / std
+    val_x, val_y, tr_x, tr_y = x[order[:n_val]], y[order[:n_val]], x[order[n_val:]], y[order[n_val:]]
     net = lenet("relu", "max")
     if args.dropout:  # before each fully-connected layer, as tried (it lost: see the README)
         net = nn.Sequential(*[m for layer in net for m in (
             [nn.Dropout(args.dropout), layer] if isinstance(layer, nn.Linear) else [layer])])
+    emas = {d: copy.deepcopy(net) for d in args.ema}
     opt = torch.optim.AdamW(net.parameters(), lr=args.lr, weight_decay=args.weight_decay)
     steps = (len(tr_x) + batch - 1) // batch
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=args.lr, total_steps=epochs * steps,
                                                 cycle_momentum=False)
     criterion = nn.CrossEntropyLoss(label_smoothing=args.label_smoothing)
-    best, history, start = None, [], time.time()
+    models = {"last": net, **{f"ema{d}": m for d, m in emas.items()}}
+    views = [(name, tta) for name in models for tta in ([False, True] if args.tta else [False])]
+    best, history, start = {}, [], time.time()
     for epoch in range(1, epochs + 1):
         net.train()
         perm = torch.randperm(len(tr_x), generator=generator)
@@ -81,24 +119,45 @@ def run(seed, args):
             rows = perm[i:i + batch]
             opt.zero_grad()
             inputs = augment(tr_x[rows], generator, kinds) if kinds else tr_x[rows]
-            criterion(net(inputs), tr_y[rows]).backward()
+            if args.mixup:
+                lam = float(torch.distributions.Beta(args.mixup, args.mixup).sample())
+                mate = torch.randperm(len(rows), generator=generator)
+                out = net(lam * inputs + (1 - lam) * inputs[mate])
+                loss = lam * criterion(out, tr_y[rows]) + (1 - lam) * criterion(out, tr_y[rows][mate])
+            else:
+                loss = criterion(net(inputs), tr_y[rows])
+            loss.backward()
             opt.step()
             sched.step()
+            with torch.no_grad():
+                for d, m in emas.items():
+                    for pe, p in zip(m.parameters(), net.parameters()):
+                        pe.mul_(d).add_(p, alpha=1 - d)
         net.eval()
-        val_loss, val_acc = evaluate(net, val_x, val_y)
-        history.append({"epoch": epoch, "val_loss": val_loss, "val_accuracy": val_acc,
-                        "seconds": time.time() - start})
-        print(f"seed {seed} epoch {epoch}: validation accuracy {val_acc:.4f}", flush=True)
-        if best is None or val_acc > best["val_accuracy"]:
-            best = {"epoch": epoch, "val_accuracy": val_acc,
-                    "state": {k: v.clone() for k, v in net.state_dict().items()}}
-    net.load_state_dict(best["state"])
-    test_loss, test_acc = evaluate(net, test_x, test_y)
-    print(f"seed {seed}: selected epoch {best['epoch']} (validation {best['val_accuracy']:.4f}),"
-          f" test accuracy {test_acc:.4f}, {time.time() - start:.0f} s", flush=True)
-    return {"seed": seed, "epochs": history, "selected_epoch": best["epoch"],
-            "val_accuracy": best["val_accuracy"], "test_accuracy": test_acc,
-            "test_loss": test_loss, "seconds": time.time() - start}
+        row = {"epoch": epoch, "seconds": time.time() - start}
+        for name, tta in views:
+            key = name + ("+tta" if tta else "")
+            val_loss, val_acc = evaluate(models[name], val_x, val_y, tta)
+            row[key] = val_acc
+            if key not in best or val_acc > best[key]["val_accuracy"]:
+                best[key] = {"epoch": epoch, "val_accuracy": val_acc, "tta": tta,
+                             "model": copy.deepcopy(models[name])}
+        history.append(row)
+        print(f"seed {seed} epoch {epoch}: validation accuracy " +
+              " ".join(f"{k} {v:.4f}" for k, v in row.items() if k not in ("epoch", "seconds")), flush=True)
+    selected = {}
+    for key, b in best.items():
+        test_loss, test_acc = evaluate(b["model"], test_x, test_y, b["tta"])
+        final = evaluate(models[key.split("+")[0]], test_x, test_y, b["tta"])[1]
+        selected[key] = {"epoch": b["epoch"], "val_accuracy": b["val_accuracy"], "test_accuracy": test_acc,
+                         "test_loss": test_loss, "final_test_accuracy": final}
+        print(f"seed {seed} {key}: selected epoch {b['epoch']} (validation {b['val_accuracy']:.4f}),"
+              f" test accuracy {test_acc:.4f} (last epoch {final:.4f})", flush=True)
+    print(f"seed {seed}: {time.time() - start:.0f} s", flush=True)
+    return {"seed": seed, "epochs": history, "selected_epoch": selected["last"]["epoch"],
+            "val_accuracy": selected["last"]["val_accuracy"],
+            "test_accuracy": selected["last"]["test_accuracy"], "selections": selected,
+            "seconds": time.time() - start}
 
 
 def main():
@@ -111,10 +170,16 @@ def main():
     parser.add_argument("--lr", type=float, default=RECIPE["lr"])
     parser.add_argument("--weight-decay", type=float, default=RECIPE["weight_decay"])
     parser.add_argument("--label-smoothing", type=float, default=RECIPE["label_smoothing"])
-    parser.add_argument("--augment", choices=["none", "flip", "crop,flip"], default=RECIPE["augment"],
+    parser.add_argument("--augment", choices=["none", "flip", "crop,flip", "erase", "flip,erase"],
+                        default=RECIPE["augment"],
                         help="as --augment of deno task train")
     parser.add_argument("--dropout", type=float, default=0.0,
                         help="dropout before each fully-connected layer (not in the recipe)")
+    parser.add_argument("--validation", type=int, default=RECIPE["validation"])
+    parser.add_argument("--ema", type=float, nargs="*", default=[], help="weight averages to keep (decays)")
+    parser.add_argument("--tta", action="store_true", help="also measure with mirrored test images")
+    parser.add_argument("--mixup", type=float, default=0.0, help="mixup's Beta parameter (0: none)")
+    parser.add_argument("--normalize", action="store_true", help="standardise the inputs")
     parser.add_argument("--threads", type=int, default=0, help="torch threads (default: torch's)")
     args = parser.parse_args()
     if args.threads:
