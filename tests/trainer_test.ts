@@ -91,7 +91,28 @@ Deno.test("every pipeline of the epoch's evaluation is compiled before the first
     onStep: (e) => void (e.step === 1 && (atFirstStep = runner.cachedPipelines)),
   });
   assert(atFirstStep > 0);
-  // Evaluation's plans (batches of 128, then the test's 44 and the validation's 72) were ready.
+  // Evaluation's plans (the test's 300 images in two batches of 150, the validation's 200 in one)
+  // were ready.
   assertEquals(runner.cachedPipelines, atFirstStep);
+  gpu.device.destroy();
+});
+
+Deno.test("an evaluation evens out its batches: one plan for 2,000 images, the same results", async () => {
+  const ds = await fashionMnist();
+  // A device of its own: its pipeline cache holds only what this test compiled.
+  const gpu = await requestGpu();
+  using model = new Model(gpu, lenet5({ activation: "relu", pool: "max", seed: 3 }));
+  const runner = KernelRunner.for(gpu.device);
+  const split = head(ds.test, 2000);
+  const even = await evaluate(model, split, { batchSize: 256, predictions: true });
+  const compiled = runner.cachedPipelines;
+  // 8 batches of 250 (not 7 of 256 and one of 208): one batch of 250 compiles nothing new.
+  await evaluate(model, head(ds.test, 250), { batchSize: 250 });
+  assertEquals(runner.cachedPipelines, compiled);
+  const whole = await evaluate(model, split, { batchSize: 2000, predictions: true });
+  assertEquals(even.accuracy, whole.accuracy);
+  assertEquals(even.predictions, whole.predictions);
+  // The mean loss is a float32 sum, added up in another order: equal to rounding.
+  assert(Math.abs(even.loss - whole.loss) < 1e-5 * whole.loss, `${even.loss} vs ${whole.loss}`);
   gpu.device.destroy();
 });

@@ -9,7 +9,7 @@ import { type Dispatch, KernelRunner } from "../gpu/kernel_runner.ts";
 import type { DeviceSplit } from "./device_data.ts";
 import type { Model } from "./model.ts";
 import { type Mode, type PlanOp, type PlanOptions, stepCalls, type StepPlan } from "./plan.ts";
-import { batchPlan, gatherOp, metricsOp } from "./step_ops.ts";
+import { batchPlan, evenBatchSize, gatherOp, metricsOp } from "./step_ops.ts";
 import type { Augment } from "../../kernels/batch.ts";
 import { uniformBuffer } from "../gpu/buffers.ts";
 import { totalsBuffer } from "./totals.ts";
@@ -27,7 +27,8 @@ export interface PassStep {
 }
 
 /**
- * The steps of one pass over `data` in batches of `batchSize` (the last may be smaller).
+ * The steps of one pass over `data` in batches of `batchSize` (the last may be smaller; an
+ * evaluation's batches are evened out to at most `batchSize`, see `evenBatchSize`).
  * `window` is a 16-byte uniform: the batch's first index, then its slot in a ring of `ring`
  * batch losses kept after the sums in `totals`. `after(plan)` adds ops at the end of every step
  * (the optimiser's update, an arg-max).
@@ -43,7 +44,11 @@ export async function passSteps(
 ): Promise<PassStep[]> {
   const runner = KernelRunner.for(model.gpu.device);
   const steps: PassStep[] = [];
-  for (const { size, starts } of batchPlan(data.count, batchSize)) {
+  // Training batches are the caller's (PyTorch's DataLoader: full ones, then the rest);
+  // evaluation's are evened out (the same predictions; the loss's float sum to rounding),
+  // which often saves a plan.
+  const most = mode === "eval" ? evenBatchSize(data.count, batchSize) : batchSize;
+  for (const { size, starts } of batchPlan(data.count, most)) {
     const plan = await model.plan(size, mode, options);
     const ops = [
       gatherOp(plan, data, buffers.window, model.inputShape, options.augment),
