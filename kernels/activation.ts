@@ -6,7 +6,7 @@
  *
  * @module
  */
-import { ceilDiv, type KernelSpec, u32 } from "./spec.ts";
+import { anyOf, ceilDiv, type KernelSpec, u32 } from "./spec.ts";
 
 /** The activations there are kernels for: the one home of their names (flags, files, options). */
 export const ACTIVATION_KINDS = ["sigmoid", "relu"] as const;
@@ -88,7 +88,7 @@ export function isNan(v: string): string {
 export function activate(kind: ActivationKind, v: string): string {
   return kind === "sigmoid"
     ? `(1.0 / (1.0 + exp(-(${v}))))`
-    : `select(0.0, ${v}, ${v} > 0.0 || ${isNan(v)})`;
+    : `select(0.0, ${v}, ${anyOf(`${v} > 0.0`, isNan(v))})`;
 }
 
 /**
@@ -98,5 +98,5 @@ export function activate(kind: ActivationKind, v: string): string {
 export function derivativeFromOutput(kind: ActivationKind, y: string): string {
   return kind === "sigmoid"
     ? `(${y} * (1.0 - ${y}))`
-    : `select(0.0, 1.0, ${y} > 0.0 || ${isNan(y)})`;
+    : `select(0.0, 1.0, ${anyOf(`${y} > 0.0`, isNan(y))})`;
 }

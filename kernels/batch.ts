@@ -18,7 +18,7 @@
  *
  * @module
  */
-import { type Binding, ceilDiv, f32, type KernelSpec, u32 } from "./spec.ts";
+import { allOf, type Binding, ceilDiv, f32, type KernelSpec, u32 } from "./spec.ts";
 
 /** Shape of a batch gather. */
 export interface GatherShape {
@@ -137,7 +137,7 @@ function augmentPixel(a: Augment, rows: number, cols: number): string {
   let eh = ${u32(a.erase.min)} + (${r(4)} >> 8u) % ${u32(sides)};
   let ex = ${r(5)} % (${u32(cols + 1)} - ew);
   let ey = ${r(6)} % (${u32(rows + 1)} - eh);
-  let erased = erasing && ox >= ex && ox < ex + ew && oy >= ey && oy < ey + eh;`;
+  let erased = ${allOf("erasing", "ox >= ex", "ox < ex + ew", "oy >= ey", "oy < ey + eh")};`;
     })()
     : `
   let erased = false;`;
@@ -150,10 +150,10 @@ function augmentPixel(a: Augment, rows: number, cols: number): string {
   let flip = ${a.flip ? `(${r(2)} & 1u) == 1u` : "false"};
   let sx = i32(select(ox, ${u32(cols - 1)} - ox, flip)) + dx;
   let sy = i32(oy) + dy;
-  let inside = sx >= 0 && sx < ${cols} && sy >= 0 && sy < ${rows};${erase}
+  let inside = ${allOf("sx >= 0", `sx < ${cols}`, "sy >= 0", `sy < ${rows}`)};${erase}
   let v = select(0.0, byteAt(base + u32(clamp(sy, 0, ${rows - 1})) * ${
     u32(cols)
-  } + u32(clamp(sx, 0, ${cols - 1}))), inside && !erased);
+  } + u32(clamp(sx, 0, ${cols - 1}))), ${allOf("inside", "!erased")});
   x[i] = v / 255.0;`;
 }
 

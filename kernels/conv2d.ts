@@ -20,7 +20,7 @@
  */
 import { activate, type ActivationKind, derivativeFromOutput, isNan } from "./activation.ts";
 import type { PoolKind } from "./pool.ts";
-import { type Binding, ceilDiv, type KernelSpec, u32, unroll } from "./spec.ts";
+import { allOf, anyOf, type Binding, ceilDiv, type KernelSpec, u32, unroll } from "./spec.ts";
 import { type ChunkPlan, viewBindings, viewHelpers } from "./views.ts";
 import { type Conv2dShape, dims, label } from "./_conv2d_dims.ts";
 
@@ -210,7 +210,11 @@ function rowLoads(g: CorrelationParts): string {
         : "";
     }
     const at = `row + ${stored(`clamp(lx${u}, 0, ${LW - 1})`, DW)}`;
-    const inRange = `lx${u} >= 0 && lx${u} < ${LW}${DW > 1 ? ` && lx${u} % ${DW} == 0` : ""}`;
+    const inRange = allOf(
+      `lx${u} >= 0`,
+      `lx${u} < ${LW}`,
+      ...(DW > 1 ? [`lx${u} % ${DW} == 0`] : []),
+    );
     return `      let lx${u} = lx0 + ${u};
       let v${u} = select(0.0, ${input(at)}, ${inRange});`;
   });
@@ -276,7 +280,7 @@ function poolParts(g: CorrelationParts, pool: FusedPool) {
   const at = (k: number, j: number) => `pbase + ${u32(k * PH * PW)} + ox0 / 2u + ${u32(j)}`;
   const position = (t: number) => `oy * ${u32(OW)} + ox0 + ${u32(t)}`;
   // A value replaces the maximum when larger, or NaN (PyTorch's max_pool2d propagates NaN).
-  const wins = (v: string, m: string) => `${v} > ${m} || ${isNan(v)}`;
+  const wins = (v: string, m: string) => anyOf(`${v} > ${m}`, isNan(v));
   const secondMax = (k: number, j: number) =>
     `{
       var m = s${k}_${j}; var w = a${k}_${j};

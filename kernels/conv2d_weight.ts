@@ -10,7 +10,16 @@
 import type { Conv2dShape } from "./conv2d.ts";
 import { type ActivationKind, derivativeFromOutput } from "./activation.ts";
 import type { PoolKind } from "./pool.ts";
-import { type Binding, ceilDiv, type KernelSpec, u32, unroll, windowOutputSize } from "./spec.ts";
+import {
+  allOf,
+  anyOf,
+  type Binding,
+  ceilDiv,
+  type KernelSpec,
+  u32,
+  unroll,
+  windowOutputSize,
+} from "./spec.ts";
 import { type ChunkPlan, uniformChunks, viewAccessor, viewBindings, viewHelpers } from "./views.ts";
 import { dims, label } from "./_conv2d_dims.ts";
 
@@ -223,7 +232,7 @@ function byOutputRow(d: Dims, pooled?: PooledDy): string {
   const kernelRow = (ky: number) =>
     `    {
       let iy = i32(oy * ${u32(d.SH)}) + ${ky - d.PH};
-      if (iy >= 0 && iy < ${d.H}) {
+      if (${allOf("iy >= 0", `iy < ${d.H}`)}) {
         let rowBase = xplane + u32(iy) * ${u32(d.W)};
 ${inputRow(d, (ix) => `X(rowBase + ${u32(ix)})`, "        ")}
 ${
@@ -273,7 +282,7 @@ ${dy.pre}
 ${unroll(d.OW, (ox) => `    ${w(0, ox)} = select(0.0, ${dy.at(ox)}, live);`)}
     gsum += ${unroll(d.OW, (ox) => w(0, ox), " + ")};
     let iy = i32(r) - ${d.PH};
-    let rowOk = iy >= 0 && iy < ${d.H};
+    let rowOk = ${allOf("iy >= 0", `iy < ${d.H}`)};
     let rowBase = xplane + u32(clamp(iy, 0, ${d.H - 1})) * ${u32(d.W)};
 ${inputRow(d, (ix) => `select(0.0, X(rowBase + ${u32(ix)}), rowOk)`)}
 ${fmas}
@@ -355,7 +364,7 @@ function backwardWeightUniform(
     workgroupCount: ceilDiv(lanes, 32),
     body: `
   let local = i / ${u32(perImage)};
-  if (i >= ${u32(lanes)} || local >= chunk.count) { return; }
+  if (${anyOf(`i >= ${u32(lanes)}`, "local >= chunk.count")}) { return; }
   let b = chunk.first + local;
   let o = (i % ${u32(perImage)}) / ${u32(d.C)};
   let c = i % ${u32(d.C)};
@@ -385,9 +394,9 @@ function backwardWeightStorage(s: Conv2dShape, OB: number): KernelSpec {
   const OHW = d.OH * d.OW;
   const loads = unroll(span, (u) =>
     `    let ix${u} = i32(${u}) - ${d.PW};
-    let v${u} = select(0.0, x[xrow + u32(clamp(ix${u}, 0, ${
-      d.W - 1
-    }))], ix${u} >= 0 && ix${u} < ${d.W});`);
+    let v${u} = select(0.0, x[xrow + u32(clamp(ix${u}, 0, ${d.W - 1}))], ${
+      allOf(`ix${u} >= 0`, `ix${u} < ${d.W}`)
+    });`);
   return {
     name: `${label("conv2d_backward_weight", s)} storage block ${OB}`,
     bindings: [
@@ -424,7 +433,7 @@ ${unroll(OB, (k) => `    partial[prow + ${u32(d.O * d.CKK)} + ob + ${u32(k)}] = 
 ${unroll(OB, (k) => unroll(d.KW, (kx) => `  var acc${k}_${kx} = 0.0;`))}
   for (var oy = 0u; oy < ${u32(d.OH)}; oy++) {
     let iy = i32(oy * ${u32(d.SH)} + ky) - ${d.PH};
-    if (iy < 0 || iy >= ${d.H}) { continue; }
+    if (${anyOf("iy < 0", `iy >= ${d.H}`)}) { continue; }
     let xrow = ((b * ${u32(d.C)} + c) * ${u32(d.H)} + u32(iy)) * ${u32(d.W)};
     let dyrow = dybase + oy * ${u32(d.OW)};
 ${loads}

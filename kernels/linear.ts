@@ -17,7 +17,7 @@
  * @module
  */
 import { activate, type ActivationKind, derivativeFromOutput } from "./activation.ts";
-import { type Binding, ceilDiv, type KernelSpec, u32, unroll } from "./spec.ts";
+import { allOf, anyOf, type Binding, ceilDiv, type KernelSpec, u32, unroll } from "./spec.ts";
 import { type ChunkPlan, uniformChunks, viewAccessor, viewBindings, viewHelpers } from "./views.ts";
 
 /** Shape and layout of a matrix multiply. */
@@ -102,10 +102,12 @@ export function matmul(s: MatmulShape): KernelSpec {
       : `b[${u32(bOff)} + k * ${u32(N)} + ${col(c)}]`;
   const store = (r: number, c: number) => {
     const at = `(m0 + ${u32(r)}) * ${u32(N)} + n0 + ${u32(c)}`;
-    const guard = [
-      M % TM ? `m0 + ${u32(r)} < ${u32(M)}` : "",
-      N % TN ? `n0 + ${u32(c)} < ${u32(N)}` : "",
-    ].filter(Boolean).join(" && ");
+    const guard = allOf(
+      ...[
+        M % TM ? `m0 + ${u32(r)} < ${u32(M)}` : "",
+        N % TN ? `n0 + ${u32(c)} < ${u32(N)}` : "",
+      ].filter(Boolean),
+    );
     const write = `c[${u32(cOff)} + ${at}] = ${epilogue(s, `acc${r}_${c}`, at)};`;
     return guard ? `  if (${guard}) { ${write} }` : `  ${write}`;
   };
@@ -281,7 +283,7 @@ export function matmulUniformB(s: MatmulShape, plan: ChunkPlan, aPlan?: ChunkPla
   if (i >= ${u32(lanes)}) { return; }
   let m0 = (i % ${u32(MT)}) * ${u32(TM)};
   let n0 = (i / ${u32(MT)}) * ${u32(TN)};
-  if (n0 >= ${limit}${aRows ? " || m0 >= achunk.count" : ""}) { return; }
+  if (${aRows ? anyOf(`n0 >= ${limit}`, "m0 >= achunk.count") : `n0 >= ${limit}`}) { return; }
 ${tiles.map(init).join("\n")}
   let last = chunk.first + chunk.count == ${u32(byColumns ? N : K)};
   for (var kk = 0u; kk < ${byColumns ? u32(K) : "chunk.count"}; kk++) {
@@ -302,7 +304,7 @@ ${
           : M % TM
           ? `m0 + ${u32(r)} < ${u32(M)}`
           : "";
-        const guard = [`n0 + ${u32(t)} < ${limit}`, rowGuard].filter(Boolean).join(" && ");
+        const guard = allOf(...[`n0 + ${u32(t)} < ${limit}`, rowGuard].filter(Boolean));
         return `  if (${guard}) { c[${u32(cOff)} + ${at}] = ${value}; }`;
       }).join("\n")
     }`,

@@ -15,6 +15,7 @@
  */
 import { type ActivationKind, derivativeFromOutput, isNan } from "./activation.ts";
 import {
+  anyOf,
   type Binding,
   ceilDiv,
   f32,
@@ -116,16 +117,16 @@ export function pool2dForward(kind: PoolKind, s: Pool2dShape): KernelSpec {
   var arg = 0xffffffffu;
   for (var ky = 0u; ky < ${u32(d.KH)}; ky++) {
     let iy = i32(oy * ${u32(d.SH)} + ky) - ${d.PH};
-    if (iy < 0 || iy >= ${d.H}) { continue; }
+    if (${anyOf("iy < 0", `iy >= ${d.H}`)}) { continue; }
     for (var kx = 0u; kx < ${u32(d.KW)}; kx++) {
       let ix = i32(ox * ${u32(d.SW)} + kx) - ${d.PW};
-      if (ix < 0 || ix >= ${d.W}) { continue; }
+      if (${anyOf("ix < 0", `ix >= ${d.W}`)}) { continue; }
       let at = u32(iy) * ${u32(d.W)} + u32(ix);
       let v = x[plane + at];
       ${
       // NaN wins, as in PyTorch's max_pool2d (the last NaN of the window, like its index).
       max
-        ? `if (arg == 0xffffffffu || v > acc || ${isNan("v")}) { acc = v; arg = at; }`
+        ? `if (${anyOf("arg == 0xffffffffu", "v > acc", isNan("v"))}) { acc = v; arg = at; }`
         : "acc += v;"}
     }
   }
@@ -199,7 +200,8 @@ function gatherBackward(kind: PoolKind, s: Pool2dShape, gate?: ActivationKind): 
   const d = dims(s);
   const n = d.BC * d.H * d.W;
   const max = kind === "max";
-  const stepCheck = (t: string, S: number) => (S > 1 ? ` || ${t} % ${S} != 0` : "");
+  const outside = (t: string, S: number) =>
+    S > 1 ? anyOf(`${t} < 0`, `${t} % ${S} != 0`) : `${t} < 0`;
   return {
     name: label(`${kind}pool2d_backward gather`, s),
     bindings: bindingsBackward(kind, gate),
@@ -214,12 +216,12 @@ function gatherBackward(kind: PoolKind, s: Pool2dShape, gate?: ActivationKind): 
   var acc = 0.0;
   for (var ky = 0u; ky < ${u32(d.KH)}; ky++) {
     let ty = i32(iy) + ${d.PH} - i32(ky);
-    if (ty < 0${stepCheck("ty", d.SH)}) { continue; }
+    if (${outside("ty", d.SH)}) { continue; }
     let oy = u32(ty) / ${u32(d.SH)};
     if (oy >= ${u32(d.OH)}) { continue; }
     for (var kx = 0u; kx < ${u32(d.KW)}; kx++) {
       let tx = i32(ix) + ${d.PW} - i32(kx);
-      if (tx < 0${stepCheck("tx", d.SW)}) { continue; }
+      if (${outside("tx", d.SW)}) { continue; }
       let ox = u32(tx) / ${u32(d.SW)};
       if (ox >= ${u32(d.OW)}) { continue; }
       let o = oplane + oy * ${u32(d.OW)} + ox;

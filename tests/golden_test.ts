@@ -68,3 +68,10 @@ Deno.test("golden: the forward pass written at the top of plan.ts is the one bui
     }
   }
 });
+
+Deno.test("golden: no kernel uses WGSL's short-circuit || or && (a branch each; see anyOf)", () => {
+  const kernels = [...goldenFiles()].filter(([path]) => path.endsWith(".wgsl"));
+  assert(kernels.length > 100, `${kernels.length} kernels`);
+  const offenders = kernels.filter(([, wgsl]) => /\|\||&&/.test(wgsl)).map(([path]) => path);
+  assertEquals(offenders, []);
+});
