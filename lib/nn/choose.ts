@@ -33,7 +33,7 @@ export interface Tuning {
   /**
    * The rules for ops without a pick: `cpu`, measured on lavapipe (uniform views and uniform
    * weights: storage reads cost ~30× uniform reads there); `gpu`, storage reads everywhere (a
-   * uniform read whose address differs across lanes serialises on a real GPU).
+   * uniform read whose address differs across lanes serialises on a real GPU; SwiftShader too).
    */
   readonly defaults: "cpu" | "gpu";
 }
@@ -51,19 +51,54 @@ export interface Tuning {
 export const CPU_RULES: Tuning = { picks: {}, defaults: "cpu" };
 
 /**
- * The rules for an adapter without measured picks: a CPU (fallback) adapter gets the ones
- * measured on lavapipe, anything else the storage-read GPU rules.
+ * What `tune(model, "full")` picked in SwiftShader (headless Chromium 156, 2-core AMD EPYC) for
+ * the page's plan (LeNet-5, ReLU + max pooling, training batches of 64): the page trains 1,256
+ * images/s with them, 416 with the lavapipe rules, 450 with the GPU rules, so SwiftShader starts
+ * from them. Storage reads won 13 of the 15 ops there. Regenerate: `deno run -A
+ * tools/browser_bench.ts` prints the picks its `tune=full` run stored.
+ */
+export const SWIFTSHADER_PICKS: Readonly<Record<string, string>> = {
+  "conv2d.forward+maxpool2 64x1x28x28→6 k5x5 s1x1 p2x2": "storage tile 2x28",
+  "conv2d.forward+maxpool2 64x6x14x14→16 k5x5 s1x1 p0x0": "storage tile 4x10",
+  "matmul 64x120x400 Bᵀ": "storage tile 4x8",
+  "matmul 64x84x120 Bᵀ": "storage tile 8x4",
+  "matmul 64x10x84 Bᵀ": "storage tile 4x8",
+  "matmul 10x84x64 Aᵀ": "storage tile 4x8",
+  "matmul 64x84x10": "storage tile 4x8",
+  "matmul 84x120x64 Aᵀ": "storage tile 4x8",
+  "matmul 64x120x84": "storage tile 4x8",
+  "matmul 120x400x64 Aᵀ": "storage tile 4x8",
+  "matmul 64x400x120": "storage tile 4x8",
+  "maxpool2d.backward 64x16x10x10 k2x2 s2x2 p0x0": "tiled",
+  "conv2d.backward_weight 64x6x14x14→16 k5x5 s1x1 p0x0": "storage block 2",
+  "conv2d.backward_input 64x6x14x14→16 k5x5 s1x1 p0x0": "storage tile 3x14",
+  "conv2d.backward_weight+maxpool2 64x1x28x28→6 k5x5 s1x1 p2x2": "views×4 by input row",
+};
+
+/**
+ * The built-in choices for an adapter without measured picks, from what it says about itself: a
+ * CPU (fallback) adapter gets the rules measured on lavapipe, anything else the storage-read GPU
+ * rules; SwiftShader, Chromium's CPU adapter, gets {@linkcode SWIFTSHADER_PICKS} and the GPU
+ * rules for other shapes (storage reads cost it no more than uniform reads).
  *
  * @example
  * ```ts
  * import assert from "node:assert/strict";
  * import { rulesFor } from "./choose.ts";
- * assert.equal(rulesFor(true).defaults, "cpu");
- * assert.equal(rulesFor(false).defaults, "gpu");
+ * assert.equal(rulesFor({ isFallbackAdapter: true, description: "llvmpipe (LLVM 19.1.7)" }).defaults, "cpu");
+ * const swiftShader = rulesFor({ isFallbackAdapter: true, architecture: "swiftshader" });
+ * assert.equal(swiftShader.defaults, "gpu");
+ * assert.equal(swiftShader.picks["matmul 64x120x400 Bᵀ"], "storage tile 4x8");
+ * assert.equal(rulesFor({ isFallbackAdapter: false }).defaults, "gpu");
  * ```
  */
-export function rulesFor(fallbackAdapter: boolean): Tuning {
-  return fallbackAdapter ? CPU_RULES : { picks: {}, defaults: "gpu" };
+export function rulesFor(
+  adapter: { isFallbackAdapter: boolean; architecture?: string; description?: string },
+): Tuning {
+  const { isFallbackAdapter, architecture = "", description = "" } = adapter;
+  const swiftShader = /swiftshader/i.test(`${architecture} ${description}`);
+  if (swiftShader) return { picks: SWIFTSHADER_PICKS, defaults: "gpu" };
+  return isFallbackAdapter ? CPU_RULES : { picks: {}, defaults: "gpu" };
 }
 
 /** One line of an op's candidate table, as the table writes it. */

@@ -98,7 +98,7 @@ export class Model {
     }
     this.classes = out[0];
     this.#layers = network.flat();
-    this.#tuning = options.tuning ?? rulesFor(gpu.info.isFallbackAdapter);
+    this.#tuning = options.tuning ?? rulesFor(gpu.info);
     const device = gpu.device;
     const layout = parameterLayout(network, device.limits.minStorageBufferOffsetAlignment / 4);
     const limit = Math.min(device.limits.maxStorageBufferBindingSize, device.limits.maxBufferSize);

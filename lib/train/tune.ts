@@ -254,7 +254,7 @@ export async function tune(
     onOp?: (timing: OpTiming) => void;
   } = {},
 ): Promise<TuneResult> {
-  const rules = rulesFor(model.gpu.info.isFallbackAdapter);
+  const rules = rulesFor(model.gpu.info);
   const store = options.store ?? defaultStore;
   const adapter = adapterKey(model.gpu);
   if (level === "off") {
@@ -263,7 +263,7 @@ export async function tune(
   }
   const stored = await store.load(adapter);
   const timings: OpTiming[] = [];
-  const picks = { ...stored };
+  const picks = { ...rules.picks, ...stored };
   if (level === "full") {
     model.tuning = rules;
     const plans = options.plans ?? [{ batch: DEFAULTS.batchSize, mode: "train" as const }];
