@@ -96,7 +96,7 @@ export function argmaxOp(plan: StepPlan, classes: number, predictions: GPUBuffer
  * The batch size, at most `most`, that covers `count` images in as few batches as `most` does,
  * as evenly as possible: an evaluation (whose results do not depend on its batches) then needs
  * one plan, one set of pipelines, wherever that divides `count` (10,000 at most 256: 40 of 250
- * instead of 39 of 256 and one of 16), which on SwiftShader saves a plan's compile time.
+ * instead of 39 of 256 and one of 16): one plan's pipelines fewer to compile and keep.
  *
  * @example
  * ```ts

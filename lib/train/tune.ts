@@ -227,7 +227,7 @@ export interface TuneResult {
 
 /**
  * Sets the model's variant picks: `off` the rules of the adapter's kind; `cached` the picks the
- * store holds for this adapter (the rules for the rest); `full` times every candidate in the
+ * store holds for this adapter (the built-in choices, `rulesFor`, for the rest); `full` times every candidate in the
  * plans of each (batch, mode) given and stores the fastest.
  *
  * @example
