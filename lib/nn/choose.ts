@@ -56,6 +56,13 @@ export const CPU_RULES: Tuning = { picks: {}, defaults: "cpu" };
  * images/s with them, 416 with the lavapipe rules, 450 with the GPU rules, so SwiftShader starts
  * from them. Storage reads won 13 of the 15 ops there. Regenerate: `deno run -A
  * tools/browser_bench.ts` prints the picks its `tune=full` run stored.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { SWIFTSHADER_PICKS } from "./choose.ts";
+ * assert.equal(Object.keys(SWIFTSHADER_PICKS).length, 15);
+ * ```
  */
 export const SWIFTSHADER_PICKS: Readonly<Record<string, string>> = {
   "conv2d.forward+maxpool2 64x1x28x28→6 k5x5 s1x1 p2x2": "storage tile 2x28",
