@@ -5,7 +5,7 @@ import { lenet5 } from "../lib/nn/lenet.ts";
 import { Model } from "../lib/train/model.ts";
 import { trainOnBatch } from "../lib/train/trainer.ts";
 import { readFloats } from "../lib/gpu/buffers.ts";
-import { CPU_RULES, type Tuning } from "../lib/nn/choose.ts";
+import { CPU_RULES, rulesFor, SWIFTSHADER_PICKS, type Tuning } from "../lib/nn/choose.ts";
 import { memoryTuningStore, tune } from "../lib/train/tune.ts";
 import { fileTuningStore } from "../deno/tuning_store.ts";
 import { run } from "./_cli.ts";
@@ -105,4 +105,22 @@ Deno.test("train --tune full writes the picks to the user cache; --tune cached r
   assertEquals(bad.code, 2);
   assert(/--tune expects one of off, cached, full, got "fast"/.test(bad.stderr), bad.stderr);
   await Deno.remove(cache, { recursive: true });
+});
+
+Deno.test("SwiftShader's built-in picks are all taken by the page's plan (ReLU + max, batches of 64)", async () => {
+  const tuning = rulesFor({ isFallbackAdapter: true, architecture: "swiftshader" });
+  using model = new Model(await testGpu(), lenet5({ activation: "relu", pool: "max" }), { tuning });
+  const plan = await model.plan(64, "train");
+  const taken = new Map<string, string>();
+  for (const op of [...plan.forward, ...plan.backward]) {
+    if (op.tuning) taken.set(op.tuning.key, op.variant);
+  }
+  // A key or variant the kernel tables no longer make would silently fall back to the rules.
+  for (const [key, pick] of Object.entries(SWIFTSHADER_PICKS)) {
+    assert(
+      taken.get(key)?.startsWith(pick),
+      `${key}: picked ${pick}, the plan runs ${taken.get(key)}`,
+    );
+  }
+  assertEquals(taken.size, Object.keys(SWIFTSHADER_PICKS).length);
 });
