@@ -4,6 +4,8 @@
 import { assert, assertEquals } from "./_assert.ts";
 import { fileURLToPath } from "node:url";
 import { GOLDEN_DIR, goldenFiles } from "./_golden.ts";
+import { gatherBatch } from "../kernels/batch.ts";
+import { kernelSource } from "../kernels/spec.ts";
 
 Object.defineProperty(navigator, "gpu", { value: undefined, configurable: true });
 
@@ -72,6 +74,14 @@ Deno.test("golden: the forward pass written at the top of plan.ts is the one bui
 Deno.test("golden: no kernel uses WGSL's short-circuit || or && (a branch each; see anyOf)", () => {
   const kernels = [...goldenFiles()].filter(([path]) => path.endsWith(".wgsl"));
   assert(kernels.length > 100, `${kernels.length} kernels`);
+  // And the batch gathers, outside the plans: augmenting (crop, flip, erasing) and resizing.
+  const augment = { seed: 1, cropPadding: 2, flip: true, erase: { p: 0.5, min: 4, max: 12 } };
+  const shape = { batch: 8, srcHeight: 28, srcWidth: 28, dstHeight: 28, dstWidth: 28 };
+  kernels.push(["augmenting gather", kernelSource(gatherBatch(shape, augment))]);
+  kernels.push([
+    "resizing gather",
+    kernelSource(gatherBatch({ ...shape, dstHeight: 32, dstWidth: 32 })),
+  ]);
   const offenders = kernels.filter(([, wgsl]) => /\|\||&&/.test(wgsl)).map(([path]) => path);
   assertEquals(offenders, []);
 });

@@ -226,9 +226,9 @@ export interface TuneResult {
 }
 
 /**
- * Sets the model's variant picks: `off` the rules of the adapter's kind; `cached` the picks the
- * store holds for this adapter (the built-in choices, `rulesFor`, for the rest); `full` times every candidate in the
- * plans of each (batch, mode) given and stores the fastest.
+ * Sets the model's variant picks: `off` the adapter's built-in choices (`rulesFor`); `cached` the
+ * picks the store holds for this adapter (the built-in choices for the rest); `full` times every
+ * candidate in the plans of each (batch, mode) given and stores the fastest.
  *
  * @example
  * ```ts
