@@ -64,7 +64,7 @@ export { FlatOptimizer, type OptimizerState } from "./lib/train/optimizer.ts";
 export { checkProgress, type LossPoint, type StepEvent } from "./lib/train/trainer.ts";
 export { checkSchedule, type LrSchedule, scheduledLr, SCHEDULES } from "./lib/train/schedule.ts";
 export type { PlanOptions } from "./lib/train/plan.ts";
-export { holdOut } from "./lib/train/validation.ts";
+export { heldOutRows, holdOut } from "./lib/train/validation.ts";
 export {
   augmentOf,
   describeRecipe,

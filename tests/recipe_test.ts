@@ -9,6 +9,9 @@ import { softmaxCrossEntropy } from "../kernels/loss.ts";
 import { AdamW } from "../lib/train/optimizer.ts";
 import { scheduledLr } from "../lib/train/schedule.ts";
 import { lenet5, Model, train } from "../mod.ts";
+import { decodeSafetensors, float32Tensors } from "../lib/io/safetensors.ts";
+import { permutation, Random } from "../lib/random.ts";
+import { holdOut } from "../lib/train/validation.ts";
 
 const fixture = JSON.parse(
   await Deno.readTextFile(new URL("./fixtures/recipe_pytorch.json", import.meta.url)),
@@ -167,5 +170,43 @@ Deno.test("train flags: an unknown recipe lists the known ones; bad validation, 
     const r = await run("cli/train.ts", [...args, "--epochs", "1"]);
     assertEquals(r.code, 2, `${args}: ${r.stderr}`);
     assertMatch(r.stderr, message);
+  }
+});
+
+Deno.test("tools/twin_inputs.ts writes what a run draws: its initial weights, held-out rows and batch orders", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const file = `${dir}/twin.safetensors`;
+    const seed = 3, held = 59_000; // 1,000 training images left: one quick epoch
+    const r = await run("tools/twin_inputs.ts", [
+      ...["--seed", String(seed), "--epochs", "2", "--validation", String(held), "--out", file],
+    ]);
+    assertEquals(r.code, 0, r.stderr);
+    const t = float32Tensors(decodeSafetensors(await Deno.readFile(file)));
+    const net = lenet5({ activation: "relu", pool: "max", seed });
+    for (const p of net.namedParameters()) assertEquals(t[p.qualifiedName].data, p.data);
+    // The held-out rows are the images holdOut holds out (it keeps them in their original order).
+    const data = await fashionMnist();
+    const split = holdOut(data.train, held, seed);
+    const rows = Array.from(t.held_out.data).sort((a, b) => a - b);
+    assertEquals(rows.map((row) => data.train.labels[row]), [...split.validation.labels]);
+    const px = 28 * 28, last = rows[rows.length - 1];
+    assertEquals(
+      data.train.images.subarray(last * px, (last + 1) * px),
+      split.validation.images.subarray((held - 1) * px, held * px),
+    );
+    // Epoch 1's order is the first shuffle of the trainer's generator, and its only draw.
+    const rng = new Random(seed);
+    assertEquals(t["order.1"].data, Float32Array.from(permutation(1000, rng)));
+    using model = new Model(await testGpu(), net);
+    const history = await train(model, { train: split.train }, {
+      recipe: "modern",
+      epochs: 1,
+      seed,
+    });
+    assertEquals(history.progress.rng, rng.state());
+    assertEquals(t["order.2"].data, Float32Array.from(permutation(1000, rng)));
+  } finally {
+    await Deno.remove(dir, { recursive: true });
   }
 });

@@ -39,9 +39,8 @@ export function holdOut(
       } (the training split has ${split.count})`,
     );
   }
-  const order = permutation(split.count, new Random((seed ^ HOLD_OUT_SALT) >>> 0));
   const held = new Uint8Array(split.count);
-  for (let k = 0; k < count; k++) held[order[k]] = 1;
+  for (const row of heldOutRows(split.count, count, seed)) held[row] = 1;
   const px = split.rows * split.cols;
   const take = (keep: 0 | 1) => {
     const n = keep ? count : split.count - count;
@@ -55,4 +54,21 @@ export function holdOut(
     return splitFromArrays(images, labels, split.rows, split.cols);
   };
   return { train: take(0), validation: take(1) };
+}
+
+/**
+ * The rows of a `total`-image training split that {@linkcode holdOut} holds out for `seed`, in
+ * the order drawn (so that another program, e.g. PyTorch's twin of a run, can hold out the same).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { heldOutRows } from "./validation.ts";
+ * const rows = heldOutRows(10, 3, 0);
+ * assert.equal(rows.length, 3);
+ * assert.deepEqual([...heldOutRows(10, 3, 0)], [...rows]); // seeded
+ * ```
+ */
+export function heldOutRows(total: number, count: number, seed: number): Uint32Array {
+  return permutation(total, new Random((seed ^ HOLD_OUT_SALT) >>> 0)).slice(0, count);
 }
