@@ -1,10 +1,12 @@
-// What a dispatch costs on this adapter apart from its work, and whether a branch that no lane
-// takes costs its body (README, "Performance"):
+// What a dispatch costs on this adapter apart from its work, whether a branch that no lane takes
+// costs its body, and whether several 64 KiB uniform views read by one dispatch beat one dispatch
+// per view (README, "Performance"):
 //
 //   deno run --allow-env --allow-read tools/dispatch_cost.ts
 //
-// Each figure is the median of seven submits of 300 dispatches in one compute pass (4 workgroups
-// of 64 each), per dispatch; run it on a quiet machine.
+// Each figure is the median of seven submits, run it on a quiet machine. Part 1: 300 dispatches
+// in one compute pass (4 workgroups of 64 each), per dispatch. Part 2: the same work over 8 views
+// (a loop of 2,000 uniform reads, 8 multiply-adds each), per round of all 8.
 const adapter = await navigator.gpu?.requestAdapter();
 if (!adapter) {
   console.error('error: no WebGPU adapter (see the README\'s "Getting WebGPU")');
@@ -74,6 +76,115 @@ async function perDispatch(k: Kernel, n = 300): Promise<number> {
   return times.sort((a, b) => a - b)[3] / n * 1000;
 }
 
+/** Milliseconds per call of `encode` (into one pass): the median of seven submits of 20 calls. */
+async function msPerRound(encode: (pass: GPUComputePassEncoder) => void): Promise<number> {
+  const submit = () => {
+    const encoder = device.createCommandEncoder();
+    const pass = encoder.beginComputePass();
+    for (let r = 0; r < 20; r++) encode(pass);
+    pass.end();
+    device.queue.submit([encoder.finish()]);
+    return device.queue.onSubmittedWorkDone();
+  };
+  device.pushErrorScope("validation");
+  await submit();
+  const error = await device.popErrorScope();
+  if (error) throw new Error(`the benchmark's dispatch is invalid: ${error.message}`);
+  const times: number[] = [];
+  for (let r = 0; r < 7; r++) {
+    const t = performance.now();
+    await submit();
+    times.push(performance.now() - t);
+  }
+  return times.sort((a, b) => a - b)[3] / 20;
+}
+
+const VIEWS = 8;
+const views = Array.from(
+  { length: VIEWS },
+  () => device.createBuffer({ size: 65536, usage: GPUBufferUsage.UNIFORM }),
+);
+/** The loop over view `v`'s floats (read by `read(k)`), as a function `run<v>`. */
+const viewLoop = (v: number, read: string) => {
+  const eight = Array.from({ length: 8 }, (_, j) => j);
+  return `fn run${v}(lidx: u32) -> f32 {
+  ${eight.map((j) => `var a${j} = 0.0;`).join(" ")}
+  let w = f32(lidx) * 0.001;
+  for (var k = 0u; k < 2000u; k++) {
+    let x = ${read.replaceAll("K", "((k * 7u + lidx) & 16383u)")};
+    ${eight.map((j) => `a${j} += x * (w + ${j}.0);`).join(" ")}
+  }
+  return ${eight.map((j) => `a${j}`).join(" + ")};
+}`;
+};
+/** A pipeline binding `count` views, and its bind groups (one per view when `count` is 1). */
+function viewPipeline(count: number, functions: string, call: string) {
+  const code = `@group(0) @binding(0) var<storage, read_write> o: array<f32>;
+${
+    Array.from({ length: count }, (_, v) =>
+      `@group(0) @binding(${v + 1}) var<uniform> u${v}: array<vec4f, 4096>;`).join("\n")
+  }
+${functions}
+@compute @workgroup_size(64)
+fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lidx: u32) {
+  let wg = wid.x;
+  var total = 0.0;
+  ${call}
+  o[wg * 64u + lidx] = total;
+}`;
+  const pipeline = device.createComputePipeline({
+    layout: "auto",
+    compute: { module: device.createShaderModule({ code }), entryPoint: "main" },
+  });
+  const group = (first: number) =>
+    device.createBindGroup({
+      layout: pipeline.getBindGroupLayout(0),
+      entries: [
+        { binding: 0, resource: { buffer: output } },
+        ...views.slice(first, first + count).map((buffer, v) => ({
+          binding: v + 1,
+          resource: { buffer },
+        })),
+      ],
+    });
+  return { pipeline, groups: count === 1 ? views.map((_, v) => group(v)) : [group(0)] };
+}
+const all = Array.from({ length: VIEWS }, (_, v) => v);
+/** The three designs, `per` workgroups a view. */
+function viewDesigns(per: number) {
+  const vsel = `let vsel = wg / ${per}u;`;
+  return {
+    "a dispatch per view": [
+      viewPipeline(1, viewLoop(0, "u0[K >> 2u][K & 3u]"), "total = run0(lidx);"),
+      per,
+    ] as const,
+    "one dispatch, a body per view behind a uniform branch": [
+      viewPipeline(
+        VIEWS,
+        all.map((v) => viewLoop(v, `u${v}[K >> 2u][K & 3u]`)).join("\n"),
+        `${vsel}\n  ${
+          all.map((v) => `if (vsel == ${v}u) { total = run${v}(lidx); }`).join("\n  ")
+        }`,
+      ),
+      per * VIEWS,
+    ] as const,
+    "one dispatch, each read switching on the view": [
+      viewPipeline(
+        VIEWS,
+        `var<private> vsel: u32;
+fn X(k: u32) -> f32 {
+  switch vsel { ${
+          all.map((v) => `case ${v}u: { return u${v}[k >> 2u][k & 3u]; }`).join(" ")
+        } default: { return 0.0; } }
+}
+${viewLoop(0, "X(K)")}`,
+        `vsel = wg / ${per}u;\n  total = run0(lidx);`,
+      ),
+      per * VIEWS,
+    ] as const,
+  };
+}
+
 const rows: [string, string][] = [
   ["no work", ""],
   ["the work (4,000 dependent multiply-adds a lane)", WORK],
@@ -84,4 +195,17 @@ const rows: [string, string][] = [
 console.log(`adapter: ${adapter.info.description || adapter.info.vendor}`);
 for (const [name, body] of rows) {
   console.log(`${(await perDispatch(kernel(body))).toFixed(1).padStart(8)} µs  ${name}`);
+}
+for (const per of [1, 2, 4]) {
+  console.log(`${VIEWS} views, ${per} workgroup${per > 1 ? "s" : ""} of 64 a view, per round:`);
+  for (const [name, [{ pipeline, groups }, count]] of Object.entries(viewDesigns(per))) {
+    const ms = await msPerRound((pass) => {
+      for (const group of groups) {
+        pass.setPipeline(pipeline);
+        pass.setBindGroup(0, group);
+        pass.dispatchWorkgroups(count);
+      }
+    });
+    console.log(`${ms.toFixed(3).padStart(8)} ms  ${name}`);
+  }
 }
