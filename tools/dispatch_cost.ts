@@ -49,31 +49,16 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lidx
   return { pipeline, group };
 }
 
-/** Microseconds per dispatch: the median of seven submits of `n` dispatches. */
-async function perDispatch(k: Kernel, n = 300): Promise<number> {
-  const submit = () => {
-    const encoder = device.createCommandEncoder();
-    const pass = encoder.beginComputePass();
-    for (let j = 0; j < n; j++) {
+/** Microseconds per dispatch of `k` (4 workgroups), 300 to a submit. */
+async function perDispatch(k: Kernel): Promise<number> {
+  const ms = await msPerRound((pass) => {
+    for (let j = 0; j < 15; j++) {
       pass.setPipeline(k.pipeline);
       pass.setBindGroup(0, k.group);
       pass.dispatchWorkgroups(4);
     }
-    pass.end();
-    device.queue.submit([encoder.finish()]);
-    return device.queue.onSubmittedWorkDone();
-  };
-  device.pushErrorScope("validation");
-  await submit();
-  const error = await device.popErrorScope();
-  if (error) throw new Error(`the benchmark's dispatch is invalid: ${error.message}`);
-  const times: number[] = [];
-  for (let r = 0; r < 7; r++) {
-    const t = performance.now();
-    await submit();
-    times.push(performance.now() - t);
-  }
-  return times.sort((a, b) => a - b)[3] / n * 1000;
+  });
+  return ms / 15 * 1000;
 }
 
 /** Milliseconds per call of `encode` (into one pass): the median of seven submits of 20 calls. */
@@ -104,7 +89,7 @@ const views = Array.from(
   { length: VIEWS },
   () => device.createBuffer({ size: 65536, usage: GPUBufferUsage.UNIFORM }),
 );
-/** The loop over view `v`'s floats (read by `read(k)`), as a function `run<v>`. */
+/** A loop of uniform reads (`read`, `K` standing for the index) feeding 8 sums, as `run<v>`. */
 const viewLoop = (v: number, read: string) => {
   const eight = Array.from({ length: 8 }, (_, j) => j);
   return `fn run${v}(lidx: u32) -> f32 {
