@@ -13,60 +13,30 @@ if (!adapter) {
   Deno.exit(1);
 }
 const device = await adapter.requestDevice();
-// Two buffers: WebGPU refuses a dispatch that binds one buffer both writable and as a uniform.
 const output = device.createBuffer({ size: 65536, usage: GPUBufferUsage.STORAGE });
-const input = device.createBuffer({ size: 65536, usage: GPUBufferUsage.UNIFORM });
 const WORK = "for (var k = 0u; k < 4000u; k++) { a = a * m + 0.5; }";
 
-interface Kernel {
+/** A pipeline and the bind groups a round dispatches it with, one dispatch each. */
+interface Design {
   pipeline: GPUComputePipeline;
-  group: GPUBindGroup;
+  groups: GPUBindGroup[];
 }
 
-/** A kernel reading `u` (a 64 KiB uniform view) and writing `o`, with `body` in between. */
-function kernel(body: string): Kernel {
-  const code = `@group(0) @binding(0) var<storage, read_write> o: array<f32>;
-@group(0) @binding(1) var<uniform> u: array<vec4f, 4096>;
-@compute @workgroup_size(64)
-fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lidx: u32) {
-  let wg = wid.x;
-  var a = f32(lidx);
-  let m = u[0].x + 1.0001; // not a constant, so the work cannot be folded away
-  ${body}
-  o[wg * 64u + lidx] = a;
-}`;
-  const pipeline = device.createComputePipeline({
-    layout: "auto",
-    compute: { module: device.createShaderModule({ code }), entryPoint: "main" },
-  });
-  const group = device.createBindGroup({
-    layout: pipeline.getBindGroupLayout(0),
-    entries: [{ binding: 0, resource: { buffer: output } }, {
-      binding: 1,
-      resource: { buffer: input },
-    }],
-  });
-  return { pipeline, group };
-}
-
-/** Microseconds per dispatch of `k` (4 workgroups), 300 to a submit. */
-async function perDispatch(k: Kernel): Promise<number> {
-  const ms = await msPerRound((pass) => {
-    for (let j = 0; j < 15; j++) {
-      pass.setPipeline(k.pipeline);
-      pass.setBindGroup(0, k.group);
-      pass.dispatchWorkgroups(4);
-    }
-  });
-  return ms / 15 * 1000;
-}
-
-/** Milliseconds per call of `encode` (into one pass): the median of seven submits of 20 calls. */
-async function msPerRound(encode: (pass: GPUComputePassEncoder) => void): Promise<number> {
+/**
+ * Milliseconds per round of `design`, `count` workgroups a dispatch: the median of seven submits
+ * of 20 rounds each, in one compute pass.
+ */
+async function msPerRound({ pipeline, groups }: Design, count: number): Promise<number> {
   const submit = () => {
     const encoder = device.createCommandEncoder();
     const pass = encoder.beginComputePass();
-    for (let r = 0; r < 20; r++) encode(pass);
+    for (let r = 0; r < 20; r++) {
+      for (const group of groups) {
+        pass.setPipeline(pipeline);
+        pass.setBindGroup(0, group);
+        pass.dispatchWorkgroups(count);
+      }
+    }
     pass.end();
     device.queue.submit([encoder.finish()]);
     return device.queue.onSubmittedWorkDone();
@@ -103,7 +73,7 @@ const viewLoop = (v: number, read: string) => {
 }`;
 };
 /** A pipeline binding `count` views, and its bind groups (one per view when `count` is 1). */
-function viewPipeline(count: number, functions: string, call: string) {
+function viewPipeline(count: number, functions: string, call: string): Design {
   const code = `@group(0) @binding(0) var<storage, read_write> o: array<f32>;
 ${
     Array.from({ length: count }, (_, v) =>
@@ -179,18 +149,22 @@ const rows: [string, string][] = [
 ];
 console.log(`adapter: ${adapter.info.description || adapter.info.vendor}`);
 for (const [name, body] of rows) {
-  console.log(`${(await perDispatch(kernel(body))).toFixed(1).padStart(8)} µs  ${name}`);
+  const { pipeline, groups } = viewPipeline(
+    1,
+    `fn work(wg: u32, lidx: u32) -> f32 {
+  var a = f32(lidx);
+  let m = u0[0].x + 1.0001; // not a constant, so the work cannot be folded away
+  ${body}
+  return a;
+}`,
+    "total = work(wg, lidx);",
+  );
+  const ms = await msPerRound({ pipeline, groups: Array(15).fill(groups[0]) }, 4);
+  console.log(`${(ms / 15 * 1000).toFixed(1).padStart(8)} µs  ${name}`);
 }
 for (const per of [1, 2, 4]) {
   console.log(`${VIEWS} views, ${per} workgroup${per > 1 ? "s" : ""} of 64 a view, per round:`);
-  for (const [name, [{ pipeline, groups }, count]] of Object.entries(viewDesigns(per))) {
-    const ms = await msPerRound((pass) => {
-      for (const group of groups) {
-        pass.setPipeline(pipeline);
-        pass.setBindGroup(0, group);
-        pass.dispatchWorkgroups(count);
-      }
-    });
-    console.log(`${ms.toFixed(3).padStart(8)} ms  ${name}`);
+  for (const [name, [design, count]] of Object.entries(viewDesigns(per))) {
+    console.log(`${(await msPerRound(design, count)).toFixed(3).padStart(8)} ms  ${name}`);
   }
 }

@@ -169,7 +169,8 @@ def run(seed, args):
     criterion = nn.CrossEntropyLoss(label_smoothing=args.label_smoothing)
     models = {"last": net, **{f"ema{d}": m for d, m in emas.items()}}
     views = [(name, tta) for name in models for tta in ([False, True] if args.tta else [False])]
-    best, history, start, logged = {}, [], time.time(), []
+    best, history, start = {}, [], time.time()
+    step, window = 0, 0.0  # the loss summed since the last --log-every line
     for epoch in range(1, epochs + 1):
         net.train()
         perm = given["shuffles"][epoch - 1] if given else torch.randperm(len(tr_x), generator=generator)
@@ -185,10 +186,13 @@ def run(seed, args):
             else:
                 loss = criterion(net(inputs), tr_y[rows])
             loss.backward()
-            logged.append(loss.item())
-            if args.log_every and len(logged) % args.log_every == 0:
-                print(f"seed {seed} step {len(logged)}: mean loss"
-                      f" {sum(logged[-args.log_every:]) / args.log_every:.7f}", flush=True)
+            step += 1
+            if args.log_every:
+                window += loss.item()
+                if step % args.log_every == 0:
+                    print(f"seed {seed} step {step}: mean loss {window / args.log_every:.7f}",
+                          flush=True)
+                    window = 0.0
             if args.sam:
                 sam_second_pass(net, criterion, inputs, tr_y[rows], args.sam)
             opt.step()
