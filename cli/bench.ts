@@ -107,7 +107,7 @@ async function main() {
     if (activation === "sigmoid") {
       report.kernels = await opTable(model, plan, timings, reps, say);
     }
-    // 2. End to end, as `train` runs (a wait for the device every 10 steps): a short warm-up run
+    // 2. End to end, as `train` runs (a check of the device every 10 steps): a short warm-up run
     // compiles everything, then a timed one.
     await train(model, { train: head(data.train, 2 * batch) }, { epochs: 1, batchSize: batch });
     const history = await train(model, { train: head(data.train, steps * batch) }, {

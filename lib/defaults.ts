@@ -38,8 +38,9 @@ export interface Defaults {
   /** Log the mean training loss every this many steps. */
   readonly logEvery: number;
   /**
-   * Wait for the device every this many steps, so that progress and timing are real while the
-   * queue stays full (each wait costs ~12 ms in Deno).
+   * Check the device every this many steps, one check point behind, so that progress and timing
+   * stay real while the queue stays full (a wait for the latest step would let it run dry, and
+   * costs ~12 ms in Deno).
    */
   readonly syncEvery: number;
   /** The optimiser of `deno task train`. */

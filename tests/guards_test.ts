@@ -64,6 +64,29 @@ Deno.test("a NaN training loss stops training with the step named", async () => 
   );
 });
 
+Deno.test("a NaN loss is named to the same step however often the device is checked", async () => {
+  const data = await fashionMnist();
+  const steps: number[] = [];
+  // Checked every step, and every 7 (one check point behind, the copies read late): the ring of
+  // losses names the first non-finite step either way, with no step skipped or checked twice.
+  for (const syncEvery of [1, 7]) {
+    using model = new Model(await gpu, lenet5({ activation: "relu", pool: "max" }));
+    const optimizer = new Adam({ lr: 1e30 });
+    const err = await train(model, { train: head(data.train, 2048) }, {
+      epochs: 1,
+      batchSize: 64,
+      optimizer,
+      syncEvery,
+      logEvery: 1000,
+    }).catch((e) => e);
+    optimizer.dispose();
+    assert(err instanceof NonFiniteError, String(err));
+    steps.push(err.step!);
+  }
+  assert(steps[0] >= 2, `step ${steps[0]}`);
+  assertEquals(steps[1], steps[0]);
+});
+
 Deno.test("a batch beyond the adapter's buffer limit is refused before anything is allocated", async () => {
   using model = new Model(await gpu, lenet5());
   const max = model.maxBatchSize("train");

@@ -17,7 +17,14 @@ import type { Model } from "./model.ts";
 import { Adam, type Optimizer } from "./optimizer.ts";
 import { compilePass, passSteps } from "./pass.ts";
 import { type PlanOp, stepCalls } from "./plan.ts";
-import { readTotals, resetTotals, TOTALS, totalsBuffer } from "./totals.ts";
+import {
+  readTotals,
+  resetTotals,
+  snapshotTotals,
+  TOTALS,
+  totalsBuffer,
+  type TotalsSnapshot,
+} from "./totals.ts";
 import { checkSchedule, type LrSchedule, scheduledLr } from "./schedule.ts";
 import type { Augment } from "../../kernels/batch.ts";
 import {
@@ -129,7 +136,11 @@ export interface TrainOptions {
   seed?: number;
   /** Log the mean loss every this many steps, default 100. */
   logEvery?: number;
-  /** Wait for the device every this many steps so that progress and timing are real; default 10. */
+  /**
+   * Check the device every this many steps (the losses and errors up to the check point before,
+   * so the queue never runs dry): progress, timing and a NaN loss lag it by at most twice this;
+   * default 10.
+   */
   syncEvery?: number;
   /** Called after each step (with `loss` at log points). */
   onStep?: (event: StepEvent) => void | Promise<void>;
@@ -353,9 +364,12 @@ class TrainRun {
   /** The optimiser's own rate, which a schedule scales from (restored at the end). */
   #baseLr: number;
   #device: GPUDevice;
-  // Every step's loss lands in a ring of `syncEvery` slots, read at each sync point: a NaN is
-  // caught within `syncEvery` steps and named to the step, at no extra wait.
+  // Every step's loss lands in a ring of `syncEvery` slots, copied at each sync point and checked
+  // at the next: a NaN is caught within two sync points and named to the step, and the queue never
+  // runs dry for it.
   #totals: GPUBuffer;
+  /** The copy taken at the last sync point, not checked yet, and its step. */
+  #pending: { step: number; snapshot: TotalsSnapshot } | null = null;
   #window: GPUBuffer;
   #resident: DeviceSplit[] = [];
   #rng: Random;
@@ -428,11 +442,37 @@ class TrainRun {
 
   /** Waits for the device, then stops the run on a device error or a non-finite loss. */
   async #check() {
-    const ring = this.#settings.syncEvery;
-    const sums = await readTotals(this.#device, this.#totals, ring);
+    // This read comes after the pending copy in the queue and covers its steps.
+    this.#pending?.snapshot.cancel();
+    this.#pending = null;
+    const sums = await readTotals(this.#device, this.#totals, this.#settings.syncEvery);
     checkGpu(this.#model.gpu);
-    for (let s = this.#checked + 1; s <= this.#step; s++) {
-      const loss = sums.ring[s % ring];
+    this.#checkLosses(sums.ring, this.#step);
+    return sums;
+  }
+
+  /**
+   * {@linkcode #check} one sync point behind: copies the totals as they stand after this step,
+   * then checks the copy taken at the last sync point, which the device has made long before it
+   * runs out of queued steps (a wait for this step's would let the queue run dry, ~12 ms each).
+   */
+  async #checkBehind() {
+    const previous = this.#pending;
+    const snapshot = snapshotTotals(this.#device, this.#totals, this.#settings.syncEvery);
+    this.#pending = { step: this.#step, snapshot };
+    if (!previous) return;
+    const sums = await previous.snapshot.totals;
+    checkGpu(this.#model.gpu);
+    this.#checkLosses(sums.ring, previous.step);
+  }
+
+  /**
+   * Throws a {@linkcode NonFiniteError} naming the first unchecked step up to `last` whose loss
+   * in `ring` is not finite.
+   */
+  #checkLosses(ring: Float32Array, last: number) {
+    for (let s = this.#checked + 1; s <= last; s++) {
+      const loss = ring[s % ring.length];
       if (!Number.isFinite(loss)) {
         throw Object.assign(
           new NonFiniteError(
@@ -443,8 +483,7 @@ class TrainRun {
         );
       }
     }
-    this.#checked = this.#step;
-    return sums;
+    this.#checked = last;
   }
 
   /** Every epoch, then a last check (an interrupted epoch's weights must be finite too). */
@@ -533,7 +572,7 @@ class TrainRun {
         seconds: 0,
       };
       if (this.#step % logEvery === 0) event.loss = await this.#logLoss();
-      else if (this.#step % syncEvery === 0) await this.#check();
+      else if (this.#step % syncEvery === 0) await this.#checkBehind();
       event.seconds = (performance.now() - t0) / 1000;
       await this.#options.onStep?.(event);
       if (this.#options.signal?.aborted) {
@@ -585,6 +624,7 @@ class TrainRun {
 
   /** Frees the run's buffers (and an optimiser it made); a schedule's rate goes back to the base. */
   dispose(): void {
+    this.#pending?.snapshot.cancel();
     this.#optimizer.lr = this.#baseLr;
     this.#totals.destroy();
     this.#window.destroy();
