@@ -28,7 +28,7 @@ Deno.test("bench --json prints one object: throughput of both variants and the v
 Deno.test("tools/dispatch_cost.ts: every design it times is a valid dispatch (it fails on a validation error)", async () => {
   const { code, stdout, stderr } = await run("tools/dispatch_cost.ts", []);
   assertEquals(code, 0, stderr);
-  // Five single-dispatch rows in µs, then three designs for each of three view sizes in ms.
-  assertEquals(stdout.match(/^\s+\d+\.\d µs {2}\S/gm)?.length, 5, stdout);
+  // Nine single-dispatch rows in µs, then three designs for each of three view sizes in ms.
+  assertEquals(stdout.match(/^\s+\d+\.\d µs {2}\S/gm)?.length, 9, stdout);
   assertEquals(stdout.match(/^\s+\d+\.\d{3} ms {2}(a dispatch|one dispatch)/gm)?.length, 9, stdout);
 });

@@ -1,6 +1,6 @@
 // What a dispatch costs on this adapter apart from its work, whether a branch that no lane takes
-// costs its body, and whether several 64 KiB uniform views read by one dispatch beat one dispatch
-// per view (README, "Performance"):
+// costs its body (a loop, arithmetic written out, reads written out), and whether several 64 KiB
+// uniform views read by one dispatch beat one dispatch per view (README, "Performance"):
 //
 //   deno run --allow-env --allow-read tools/dispatch_cost.ts
 //
@@ -15,6 +15,11 @@ if (!adapter) {
 const device = await adapter.requestDevice();
 const output = device.createBuffer({ size: 65536, usage: GPUBufferUsage.STORAGE });
 const WORK = "for (var k = 0u; k < 4000u; k++) { a = a * m + 0.5; }";
+// Work written out, as the kernels' unrolled tiles are (no loop): arithmetic, and reads whose
+// address differs per lane (a gather each, like a tile's input reads).
+const STRAIGHT = Array(500).fill("a = a * m + 0.5;").join(" ");
+const GATHERS = Array.from({ length: 2000 }, (_, k) => `a += u0[(lidx * 7u + ${k}u) & 4095u].x;`)
+  .join(" ");
 
 /** A pipeline and the bind groups a round dispatches it with, one dispatch each. */
 interface Design {
@@ -140,12 +145,19 @@ ${viewLoop(0, "X(K)")}`,
   };
 }
 
+// The false conditions read `m`, which the compiler cannot know: a condition it can prove false
+// (say, `lidx >= 100u` with workgroups of 64) is folded away with its body and times nothing.
+const FALSE = "m > 1000.0";
 const rows: [string, string][] = [
   ["no work", ""],
   ["the work (4,000 dependent multiply-adds a lane)", WORK],
-  ["the work behind a workgroup-uniform false branch", `if (wg >= 100000u) { ${WORK} }`],
-  ["the work behind a per-lane false branch", `if (lidx >= 100u) { ${WORK} }`],
+  ["the work behind a workgroup-uniform false branch", `if (${FALSE}) { ${WORK} }`],
+  ["the work behind a per-lane false branch", `if (f32(lidx) * m > 1000.0) { ${WORK} }`],
   ["the work in one lane of each 8 (divergent)", `if (lidx % 8u == 0u) { ${WORK} }`],
+  ["500 multiply-adds written out", STRAIGHT],
+  ["those behind a workgroup-uniform false branch", `if (${FALSE}) { ${STRAIGHT} }`],
+  ["2,000 reads at per-lane addresses written out", GATHERS],
+  ["those behind a workgroup-uniform false branch", `if (${FALSE}) { ${GATHERS} }`],
 ];
 console.log(`adapter: ${adapter.info.description || adapter.info.vendor}`);
 for (const [name, body] of rows) {
