@@ -36,6 +36,7 @@ export {
   type BackwardIO,
   type ForwardIO,
   type Layer,
+  type LayerDescription,
   type Op,
   type Parameter,
   type ParameterSegment,
@@ -55,7 +56,8 @@ export {
   lenetParameters,
   shapeSummary,
 } from "./lib/nn/lenet.ts";
-export { Activation } from "./lib/nn/activation.ts";
+export { Activation, activationLayer } from "./lib/nn/activation.ts";
+export { type BuildOptions, checkChain, LAYER_TYPES, NETWORK_FORMAT } from "./lib/nn/network.ts";
 export { Pool2d, type Pool2dOptions } from "./lib/nn/pool.ts";
 
 // The model's internals, training's state and events, the optimisers' flat form.
@@ -193,13 +195,24 @@ export {
 export { readFloats, readUints, storageBuffer, writeBytes } from "./lib/gpu/buffers.ts";
 export { type Binding, type BindingAccess, kernelSource, type KernelSpec } from "./kernels/spec.ts";
 export { type ChunkPlan, type ImageChunk, uniformChunks } from "./kernels/views.ts";
-export { ACTIVATION_KINDS, type ActivationKind } from "./kernels/activation.ts";
+export {
+  ACTIVATION_KINDS,
+  type ActivationArgs,
+  type ActivationEntry,
+  type ActivationKind,
+  type ActivationOnnxNode,
+  ACTIVATIONS,
+  FUSIBLE_ACTIVATIONS,
+  type FusibleActivation,
+} from "./kernels/activation.ts";
 export type { Conv2dShape, ConvTile } from "./kernels/conv2d.ts";
 export type { WeightGradVariant } from "./kernels/conv2d_weight.ts";
 export {
   type Pool2dShape,
   POOL_KINDS,
   type PoolBackwardVariant,
+  type PoolEntry,
+  POOLINGS,
   type PoolKind,
 } from "./kernels/pool.ts";
 export type { MatmulShape } from "./kernels/linear.ts";

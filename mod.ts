@@ -38,10 +38,11 @@ export { lenet5, type LeNetOptions } from "./lib/nn/lenet.ts";
 export { summary } from "./lib/nn/summary.ts";
 export { Sequential } from "./lib/nn/sequential.ts";
 export { Conv2d } from "./lib/nn/conv2d.ts";
-export { AvgPool2d, MaxPool2d } from "./lib/nn/pool.ts";
-export { ReLU, Sigmoid } from "./lib/nn/activation.ts";
+export { AdaptiveAvgPool2d, AvgPool2d, MaxPool2d } from "./lib/nn/pool.ts";
+export { GELU, LeakyReLU, ReLU, Sigmoid, SiLU, Tanh } from "./lib/nn/activation.ts";
 export { Linear } from "./lib/nn/linear.ts";
 export { Flatten } from "./lib/nn/flatten.ts";
+export { buildNetwork, describe, type NetworkDescription } from "./lib/nn/network.ts";
 
 // The model, training, tuning and evaluation.
 export { Model, type ModelOptions } from "./lib/train/model.ts";

@@ -160,10 +160,10 @@ export const ARCHITECTURE_FLAGS = {
   activation: {
     type: "string",
     default: DEFAULTS.activation,
-    value: "sigmoid|relu",
+    value: ACTIVATION_KINDS.join("|"),
     help: "activation",
   },
-  pool: { type: "string", default: DEFAULTS.pool, value: "avg|max", help: "pooling" },
+  pool: { type: "string", default: DEFAULTS.pool, value: POOL_KINDS.join("|"), help: "pooling" },
   resize: {
     type: "string",
     value: "N",

@@ -13,13 +13,13 @@ export const CHECKPOINT_FLAGS = {
   checkpoint: { type: "string", value: "FILE", help: "safetensors file of the model (required)" },
   activation: {
     type: "string",
-    value: "sigmoid|relu",
+    value: ACTIVATION_KINDS.join("|"),
     help: "activation, when the file does not say (a PyTorch state_dict)",
     default: "the file's, else sigmoid",
   },
   pool: {
     type: "string",
-    value: "avg|max",
+    value: POOL_KINDS.join("|"),
     help: "pooling, when the file does not say",
     default: "the file's, else avg",
   },

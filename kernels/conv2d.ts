@@ -18,7 +18,7 @@
  *
  * @module
  */
-import { activate, type ActivationKind, derivativeFromOutput, isNan } from "./activation.ts";
+import { activate, derivativeFromOutput, type FusibleActivation, isNan } from "./activation.ts";
 import type { PoolKind } from "./pool.ts";
 import { allOf, anyOf, type Binding, ceilDiv, type KernelSpec, u32, unroll } from "./spec.ts";
 import { type ChunkPlan, viewBindings, viewHelpers } from "./views.ts";
@@ -47,12 +47,12 @@ export interface Conv2dKernelOptions {
    */
   uniformWeights?: boolean;
   /** Forward: apply this activation to the output (the activation layer is fused in). */
-  activation?: ActivationKind;
+  activation?: FusibleActivation;
   /**
    * Backward to the input: multiply by this activation's derivative at the input, read from an
    * extra `gate` binding (the input itself, i.e. the activation's output) before dx.
    */
-  gate?: ActivationKind;
+  gate?: FusibleActivation;
   /**
    * Read the streamed operand (x forward, dy backward) through uniform views, one dispatch per
    * chunk: the first binding becomes two, the view and the chunk's constants.
@@ -117,9 +117,9 @@ interface Correlation {
   biasOffset?: number;
   uniformWeights: boolean;
   /** Store f(out) instead of out (an activation fused into the forward pass). */
-  activation?: ActivationKind;
+  activation?: FusibleActivation;
   /** Store out · f'(gate) where gate = f(·) is stored like out (an activation's backward fused in). */
-  gate?: ActivationKind;
+  gate?: FusibleActivation;
   /** Read the input through uniform views, one dispatch per chunk of images. */
   inputPlan?: ChunkPlan;
   /** A 2×2, stride-2 pooling of the (activated) output, fused in: see {@linkcode FusedPool}. */

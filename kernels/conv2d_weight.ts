@@ -8,7 +8,7 @@
  * @module
  */
 import type { Conv2dShape } from "./conv2d.ts";
-import { type ActivationKind, derivativeFromOutput } from "./activation.ts";
+import { derivativeFromOutput, type FusibleActivation } from "./activation.ts";
 import type { PoolKind } from "./pool.ts";
 import {
   allOf,
@@ -141,7 +141,7 @@ export interface PooledDy {
   /** Average or max pooling. */
   kind: PoolKind;
   /** The activation between the convolution and the pooling, if any. */
-  gate?: ActivationKind;
+  gate?: FusibleActivation;
   /**
    * Read dpool through uniform views chunked like x's (`plan` of the views variant; see
    * {@linkcode conv2dWeightGradViews}), not from storage.

@@ -16,7 +16,7 @@
  *
  * @module
  */
-import { activate, type ActivationKind, derivativeFromOutput } from "./activation.ts";
+import { activate, derivativeFromOutput, type FusibleActivation } from "./activation.ts";
 import { allOf, anyOf, type Binding, ceilDiv, type KernelSpec, u32, unroll } from "./spec.ts";
 import { type ChunkPlan, uniformChunks, viewAccessor, viewBindings, viewHelpers } from "./views.ts";
 
@@ -43,12 +43,12 @@ export interface MatmulShape {
   /** Tile columns per invocation. Default 8 (fewer when N is small). */
   tileN?: number;
   /** Store f(C) (an activation fused into the forward pass). */
-  activation?: ActivationKind;
+  activation?: FusibleActivation;
   /**
    * Store C · f'(gate), gate [M, N] read from an extra binding before c (an activation's
    * backward fused into the backward to the input).
    */
-  gate?: ActivationKind;
+  gate?: FusibleActivation;
 }
 
 /** The value stored for `acc` at C index `at` under the shape's epilogue. */

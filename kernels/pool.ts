@@ -13,7 +13,7 @@
  *
  * @module
  */
-import { type ActivationKind, derivativeFromOutput, isNan } from "./activation.ts";
+import { derivativeFromOutput, type FusibleActivation, isNan } from "./activation.ts";
 import {
   anyOf,
   type Binding,
@@ -47,6 +47,30 @@ export interface Pool2dShape {
 export const POOL_KINDS = ["avg", "max"] as const;
 /** Pooling kind. */
 export type PoolKind = (typeof POOL_KINDS)[number];
+
+/** What every consumer needs to know of one pooling kind besides its kernels. */
+export interface PoolEntry {
+  /** PyTorch's module name. */
+  torch: string;
+  /** The ONNX operator. */
+  onnx: string;
+}
+
+/**
+ * Every pooling kind, one line each (the kernels branch on the kind below). Global average
+ * pooling (`AdaptiveAvgPool2d(1)`) is average pooling with the plane as its window.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { POOLINGS } from "./pool.ts";
+ * assert.equal(POOLINGS.max.onnx, "MaxPool");
+ * ```
+ */
+export const POOLINGS = {
+  avg: { torch: "AvgPool2d", onnx: "AveragePool" },
+  max: { torch: "MaxPool2d", onnx: "MaxPool" },
+} as const satisfies Record<PoolKind, PoolEntry>;
 
 const WG = 64;
 
@@ -153,7 +177,7 @@ export function pool2dForward(kind: PoolKind, s: Pool2dShape): KernelSpec {
 export function pool2dBackward(
   kind: PoolKind,
   s: Pool2dShape,
-  options: { variant: PoolBackwardVariant; gate?: ActivationKind },
+  options: { variant: PoolBackwardVariant; gate?: FusibleActivation },
 ): KernelSpec {
   if (options.variant === "gather") return gatherBackward(kind, s, options.gate);
   if (!windowsTileInput(s)) {
@@ -162,7 +186,7 @@ export function pool2dBackward(
   return tiledBackward(kind, s, options.gate);
 }
 
-function bindingsBackward(kind: PoolKind, gate?: ActivationKind): Binding[] {
+function bindingsBackward(kind: PoolKind, gate?: FusibleActivation): Binding[] {
   return [
     { name: "dy", type: "array<f32>", access: "read" },
     ...(kind === "max" ? [{ name: "idx", type: "array<u32>", access: "read" as const }] : []),
@@ -171,7 +195,7 @@ function bindingsBackward(kind: PoolKind, gate?: ActivationKind): Binding[] {
   ];
 }
 
-function tiledBackward(kind: PoolKind, s: Pool2dShape, gate?: ActivationKind): KernelSpec {
+function tiledBackward(kind: PoolKind, s: Pool2dShape, gate?: FusibleActivation): KernelSpec {
   const d = dims(s);
   const n = d.BC * d.OH * d.OW;
   const max = kind === "max";
@@ -196,7 +220,7 @@ ${unroll(d.KH, (ky) => unroll(d.KW, (kx) => write(ky, kx)))}`,
   };
 }
 
-function gatherBackward(kind: PoolKind, s: Pool2dShape, gate?: ActivationKind): KernelSpec {
+function gatherBackward(kind: PoolKind, s: Pool2dShape, gate?: FusibleActivation): KernelSpec {
   const d = dims(s);
   const n = d.BC * d.H * d.W;
   const max = kind === "max";

@@ -175,6 +175,40 @@ export function softmaxCrossEntropy(z: Arr, labels: ArrayLike<number>, B: number
 
 export const sigmoid = (v: number): number => 1 / (1 + Math.exp(-v));
 
+/** erf in double precision: its Taylor series below 3, erfc's continued fraction above. */
+export function erf(x: number): number {
+  const a = Math.abs(x);
+  if (Number.isNaN(x)) return NaN;
+  if (a < 3) {
+    let term = a, sum = a;
+    for (let n = 1; n < 100; n++) {
+      term *= -a * a / n;
+      sum += term / (2 * n + 1);
+    }
+    return Math.sign(x) * sum * 2 / Math.sqrt(Math.PI);
+  }
+  // erfc(a) = e^(-a²)/√π · 1/(a + (1/2)/(a + 1/(a + (3/2)/(a + ...)))), evaluated from the tail.
+  let f = a;
+  for (let k = 60; k >= 1; k--) f = a + (k / 2) / f;
+  return Math.sign(x) * (1 - Math.exp(-a * a) / Math.sqrt(Math.PI) / f);
+}
+
+/** Each activation and its derivative with respect to its input, in double precision. */
+export const ACTIVATION_REFERENCE: Record<
+  string,
+  { f: (x: number) => number; df: (x: number) => number }
+> = {
+  sigmoid: { f: sigmoid, df: (x) => sigmoid(x) * (1 - sigmoid(x)) },
+  relu: { f: (x) => (x > 0 ? x : 0), df: (x) => (x > 0 ? 1 : 0) },
+  tanh: { f: Math.tanh, df: (x) => 1 - Math.tanh(x) ** 2 },
+  gelu: {
+    f: (x) => 0.5 * x * (1 + erf(x / Math.SQRT2)),
+    df: (x) => 0.5 * (1 + erf(x / Math.SQRT2)) + x * Math.exp(-x * x / 2) / Math.sqrt(2 * Math.PI),
+  },
+  silu: { f: (x) => x * sigmoid(x), df: (x) => sigmoid(x) * (1 + x * (1 - sigmoid(x))) },
+  leaky_relu: { f: (x) => (x > 0 ? x : 0.01 * x), df: (x) => (x > 0 ? 1 : 0.01) },
+};
+
 /**
  * A batch as the device gather must assemble it: the images `order[start .. start + batch)`,
  * scaled to [0, 1], resized bilinearly with half-pixel centres and edge clamping (PyTorch's

@@ -23,6 +23,7 @@ import {
   type TuneLevel,
 } from "../../mod.ts";
 import {
+  ACTIVATION_KINDS,
   type ActivationKind,
   historyHtml,
   inspectionSvg,
@@ -167,5 +168,9 @@ $("predictions").addEventListener("click", (event) => {
   const n = [...figure.parentElement.children].indexOf(figure);
   inspectImage(n).catch((e) => status(`Error: ${e instanceof Error ? e.message : e}`));
 });
+// The activation select offers every kind of the table (kernels/activation.ts), ReLU first chosen.
+$<HTMLSelectElement>("activation").replaceChildren(
+  ...ACTIVATION_KINDS.map((kind) => new Option(kind, kind, kind === "relu", kind === "relu")),
+);
 status(navigator.gpu ? "Ready." : "This browser has no WebGPU (navigator.gpu).");
 if (params.has("auto")) start(true);

@@ -1,18 +1,21 @@
 /**
  * ONNX export: a model's network as an ONNX graph (opset 13, IR version 8, float32) that
  * onnxruntime (server, mobile, web) and most tools read. Each layer becomes its operator —
- * Conv, Sigmoid/Relu, AveragePool/MaxPool, Flatten, Gemm — with the weights as initialisers named
- * as in the `state_dict` (`0.weight`, ...). The input is `input`, `[N, 1, S, S]` float32 with a
+ * Conv, AveragePool/MaxPool/GlobalAveragePool, Flatten, Gemm, and each activation the operators
+ * its table entry names (GELU through Erf) — with the weights as initialisers named as in the
+ * `state_dict` (`0.weight`, ...). The input is `input`, `[N, 1, S, S]` float32 with a
  * dynamic batch `N`, pixels already divided by 255 (and resized to S×S when the model was trained
  * with `--resize`); the output is `logits`, `[N, classes]`. The model's metadata says so.
  *
  * @module
  */
+import { type ActivationOnnxNode, ACTIVATIONS } from "../../kernels/activation.ts";
 import { Activation } from "../nn/activation.ts";
 import { Conv2d } from "../nn/conv2d.ts";
 import { Flatten } from "../nn/flatten.ts";
 import { Linear } from "../nn/linear.ts";
-import { Pool2d } from "../nn/pool.ts";
+import { AdaptiveAvgPool2d, Pool2d } from "../nn/pool.ts";
+import { POOLINGS } from "../../kernels/pool.ts";
 import type { Tensor } from "../tensor.ts";
 import type { Model } from "../train/model.ts";
 import { ProtoWriter } from "./_protobuf.ts";
@@ -81,6 +84,37 @@ function valueInfo(name: string, dims: readonly (number | string)[]): ProtoWrite
   return new ProtoWriter().string(1, name).message(2, new ProtoWriter().message(1, tensor));
 }
 
+/** A scalar float constant the graph needs (an activation's), named for its value. */
+function constantName(value: number): string {
+  return `const_${value}`;
+}
+
+/** An activation's nodes from its table entry, the last writing `y`. */
+function activationNodes(layer: Activation, x: string, y: string, path: string): Node[] {
+  const steps = ACTIVATIONS[layer.kind].onnx(layer.args) as readonly ActivationOnnxNode[];
+  let prev = x;
+  return steps.map((step, k) => {
+    const output = k === steps.length - 1 ? y : `h${path}_${k}`;
+    const inputs = step.inputs.map((v) => v === "x" ? x : v === "prev" ? prev : constantName(v));
+    const attributes = Object.fromEntries(
+      Object.entries(step.floats ?? {}).map(([name, v]) => [name, { float: v }]),
+    );
+    prev = output;
+    return { op: step.op, inputs, output, attributes };
+  });
+}
+
+/** The constants the nodes name (`const_<value>`), as scalar initialisers. */
+function constants(graphNodes: readonly Node[]): Map<string, Tensor> {
+  const out = new Map<string, Tensor>();
+  for (const input of graphNodes.flatMap((n) => n.inputs)) {
+    if (input.startsWith("const_")) {
+      out.set(input, { shape: [], data: Float32Array.of(Number(input.slice(6))) });
+    }
+  }
+  return out;
+}
+
 /** The graph's nodes, one per layer (Flatten included: ONNX has no implicit reshape). */
 function nodes(model: Model): Node[] {
   const out: Node[] = [];
@@ -102,7 +136,7 @@ function nodes(model: Model): Node[] {
         },
       });
     } else if (layer instanceof Activation) {
-      out.push({ op: layer.kind === "relu" ? "Relu" : "Sigmoid", inputs: [x], output: y });
+      out.push(...activationNodes(layer, x, y, path));
     } else if (layer instanceof Pool2d) {
       const attributes: Record<string, Attribute> = {
         kernel_shape: layer.kernelSize,
@@ -111,12 +145,9 @@ function nodes(model: Model): Node[] {
       };
       // PyTorch's AvgPool2d counts padding in the divisor by default.
       if (layer.kind === "avg") attributes.count_include_pad = 1;
-      out.push({
-        op: layer.kind === "max" ? "MaxPool" : "AveragePool",
-        inputs: [x],
-        output: y,
-        attributes,
-      });
+      out.push({ op: POOLINGS[layer.kind].onnx, inputs: [x], output: y, attributes });
+    } else if (layer instanceof AdaptiveAvgPool2d) {
+      out.push({ op: "GlobalAveragePool", inputs: [x], output: y });
     } else if (layer instanceof Flatten) {
       out.push({ op: "Flatten", inputs: [x], output: y, attributes: { axis: 1 } });
     } else if (layer instanceof Linear) {
@@ -153,9 +184,11 @@ function nodes(model: Model): Node[] {
 export async function exportOnnx(model: Model, options: OnnxOptions = {}): Promise<Uint8Array> {
   const weights = await model.stateDict();
   const graph = new ProtoWriter();
-  nodes(model).forEach((node, k) => graph.message(1, nodeProto(node, k)));
+  const graphNodes = nodes(model);
+  graphNodes.forEach((node, k) => graph.message(1, nodeProto(node, k)));
   graph.string(2, "lenet");
   for (const [name, t] of Object.entries(weights)) graph.message(5, tensorProto(name, t));
+  for (const [name, t] of constants(graphNodes)) graph.message(5, tensorProto(name, t));
   graph.message(11, valueInfo("input", ["N", ...model.inputShape]));
   graph.message(12, valueInfo("logits", ["N", model.classes]));
   const side = model.inputShape.at(-1);

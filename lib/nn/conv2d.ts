@@ -33,6 +33,7 @@ import {
   expectShape,
   type ForwardIO,
   type Layer,
+  type LayerDescription,
   type Op,
   pair,
   type Parameter,
@@ -318,6 +319,18 @@ export class Conv2d extends ParametricLayer implements Layer {
       });
     }
     return ops;
+  }
+
+  /** The layer as data, in PyTorch's terms. */
+  describe(): LayerDescription {
+    return {
+      type: "Conv2d",
+      in_channels: this.inChannels,
+      out_channels: this.outChannels,
+      kernel_size: [...this.kernelSize],
+      stride: [...this.stride],
+      padding: [...this.padding],
+    };
   }
 
   /** PyTorch's repr. */

@@ -5,7 +5,7 @@
  * @module
  */
 import { sizeOf } from "../tensor.ts";
-import type { Layer, Op, Parameter, Shape, Workspace } from "./layer.ts";
+import type { Layer, LayerDescription, Op, Parameter, Shape, Workspace } from "./layer.ts";
 
 /**
  * Flattens every dimension but the batch.
@@ -37,6 +37,10 @@ export class Flatten implements Layer {
   /** No kernel: dx is dy. */
   backward(): Op[] {
     return [];
+  }
+  /** The layer as data, in PyTorch's terms. */
+  describe(): LayerDescription {
+    return { type: "Flatten" };
   }
   /** PyTorch's repr. */
   toString(): string {

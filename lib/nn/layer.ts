@@ -10,7 +10,7 @@
  *
  * @module
  */
-import type { ActivationKind } from "../../kernels/activation.ts";
+import type { ActivationKind, FusibleActivation } from "../../kernels/activation.ts";
 import type { BufferSlice, KernelCall } from "../gpu/kernel_runner.ts";
 import type { Shape } from "../tensor.ts";
 import { Random } from "../random.ts";
@@ -49,7 +49,7 @@ export interface ForwardIO {
   /** The scratch buffers the layer asked for in `workspace`. */
   work: Readonly<Record<string, BufferSlice>>;
   /** Apply this activation to y (the activation layer that follows is fused in). */
-  activation?: ActivationKind;
+  activation?: FusibleActivation;
   /**
    * A 2×2, stride-2 pooling layer that follows (after the activation) is fused in: write its
    * output to `out`; y (and max pooling's `argmax`) only with `keepInput` (training).
@@ -77,7 +77,7 @@ export interface BackwardIO extends ForwardIO {
    * Multiply dx by this activation's derivative at x (x is that activation's output): the
    * backward of the activation layer before this one, fused in.
    */
-  gate?: ActivationKind;
+  gate?: FusibleActivation;
   /**
    * dy is not stored: it is the backward of the 2×2 pooling after this layer (from its gradient
    * `dpool` and, for max, its `argmax`), times the derivative of the activation between them
@@ -87,7 +87,7 @@ export interface BackwardIO extends ForwardIO {
     kind: PoolKind;
     dpool: BufferSlice;
     argmax?: BufferSlice;
-    gate?: ActivationKind;
+    gate?: FusibleActivation;
   };
 }
 
@@ -127,6 +127,18 @@ export interface Op {
   bytes: number;
   /** The kernel calls, in order. */
   calls: KernelCall[];
+}
+
+/**
+ * A layer in PyTorch's terms, as JSON: its module name and its constructor's arguments with
+ * PyTorch's names, e.g. `{ type: "Conv2d", in_channels: 1, out_channels: 6, kernel_size: 5,
+ * stride: 1, padding: 2 }`. `buildNetwork` (lib/nn/network.ts) makes the layer again.
+ */
+export interface LayerDescription {
+  /** PyTorch's module name, e.g. `Conv2d`. */
+  readonly type: string;
+  /** Its arguments. */
+  readonly [argument: string]: unknown;
 }
 
 /** A layer: forward and backward as ops over buffers it is given. */
@@ -176,6 +188,8 @@ export interface Layer {
   multAdds?(input: Shape): number;
   /** PyTorch-style description, e.g. `Conv2d(1, 6, kernel_size=(5, 5), padding=(2, 2))`. */
   toString(): string;
+  /** The layer as data (see {@linkcode LayerDescription}); a layer without it cannot be saved with its network. */
+  describe?(): LayerDescription;
 }
 
 /**

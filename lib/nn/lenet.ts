@@ -11,7 +11,7 @@
  */
 import { ACTIVATION_KINDS, type ActivationKind } from "../../kernels/activation.ts";
 import { POOL_KINDS, type PoolKind } from "../../kernels/pool.ts";
-import { ReLU, Sigmoid } from "./activation.ts";
+import { activationLayer } from "./activation.ts";
 import { Conv2d } from "./conv2d.ts";
 import { Flatten } from "./flatten.ts";
 import type { Layer } from "./layer.ts";
@@ -59,7 +59,7 @@ export function lenet5(options: LeNetOptions = {}): Sequential {
     throw new RangeError(`lenet5: pool must be one of ${POOL_KINDS.join(", ")}, got "${poolKind}"`);
   }
   const rng = new Random(options.seed ?? DEFAULTS.seed);
-  const act = (): Layer => activation === "relu" ? new ReLU() : new Sigmoid();
+  const act = (): Layer => activationLayer(activation);
   const pool = (): Layer => poolKind === "max" ? new MaxPool2d(2) : new AvgPool2d(2);
   const side = options.inputSize ?? DEFAULTS.inputSize;
   const classes = options.numClasses ?? DEFAULTS.numClasses;

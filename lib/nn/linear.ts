@@ -26,6 +26,7 @@ import {
   expectShape,
   type ForwardIO,
   type Layer,
+  type LayerDescription,
   type Op,
   type Parameter,
   ParametricLayer,
@@ -227,6 +228,11 @@ export class Linear extends ParametricLayer implements Layer {
   /** Multiply-adds of the forward pass for one sample: in × out. */
   multAdds(): number {
     return this.inFeatures * this.outFeatures;
+  }
+
+  /** The layer as data, in PyTorch's terms. */
+  describe(): LayerDescription {
+    return { type: "Linear", in_features: this.inFeatures, out_features: this.outFeatures };
   }
 
   /** PyTorch's repr. */

@@ -12,6 +12,7 @@ import {
   pool2dBackward,
   pool2dForward,
   type Pool2dShape,
+  POOLINGS,
   type PoolKind,
 } from "../../kernels/pool.ts";
 import { windowOutputSize } from "../../kernels/spec.ts";
@@ -22,6 +23,7 @@ import {
   expectShape,
   type ForwardIO,
   type Layer,
+  type LayerDescription,
   type Op,
   pair,
   type Parameter,
@@ -153,9 +155,19 @@ export abstract class Pool2d implements Layer {
     }];
   }
 
+  /** The layer as data, in PyTorch's terms. */
+  describe(): LayerDescription {
+    return {
+      type: POOLINGS[this.kind].torch,
+      kernel_size: [...this.kernelSize],
+      stride: [...this.stride],
+      padding: [...this.padding],
+    };
+  }
+
   /** PyTorch's repr. */
   toString(): string {
-    const name = this.kind === "avg" ? "AvgPool2d" : "MaxPool2d";
+    const name = POOLINGS[this.kind].torch;
     return `${name}(kernel_size=${this.kernelSize[0]}, stride=${this.stride[0]}, padding=${
       this.padding[0]
     })`;
@@ -190,4 +202,78 @@ export class AvgPool2d extends Pool2d {
 export class MaxPool2d extends Pool2d {
   /** Pooling kind. */
   readonly kind: PoolKind = "max";
+}
+
+/**
+ * PyTorch's `AdaptiveAvgPool2d(1)`: the mean of each channel's whole plane, [C, H, W] → [C, 1, 1]
+ * (global average pooling). It runs the average-pooling kernels with the plane as the window.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { AdaptiveAvgPool2d } from "./pool.ts";
+ * const gap = new AdaptiveAvgPool2d(1);
+ * assert.deepEqual(gap.outputShape([64, 7, 7]), [64, 1, 1]);
+ * assert.equal(String(gap), "AdaptiveAvgPool2d(output_size=1)");
+ * assert.throws(() => new AdaptiveAvgPool2d(2), /output_size 1/);
+ * ```
+ */
+export class AdaptiveAvgPool2d implements Layer {
+  /** No parameters. */
+  readonly parameters: readonly Parameter[] = [];
+  /** Fuses the backward of a preceding activation into its dx. */
+  readonly fuses: { readonly gate: true } = { gate: true };
+  /** The output side (1: one value per channel). */
+  readonly outputSize: 1 = 1;
+
+  /** `AdaptiveAvgPool2d(output_size)`; only 1 (or [1, 1]) is supported. */
+  constructor(outputSize: number | [number, number] = 1) {
+    const [h, w] = pair(outputSize);
+    if (h !== 1 || w !== 1) {
+      throw new RangeError(
+        `AdaptiveAvgPool2d: only output_size 1 (global average pooling) is supported, got ${outputSize}`,
+      );
+    }
+  }
+
+  /** The average pooling this is for an input: one window over the whole plane. */
+  #pool(input: Shape): AvgPool2d {
+    expectShape(this, input, input.length === 3, "[C, H, W]");
+    return new AvgPool2d([input[1], input[2]]);
+  }
+
+  /** [C, 1, 1] for [C, H, W]. */
+  outputShape(input: Shape): Shape {
+    return this.#pool(input).outputShape(input);
+  }
+
+  /** No scratch buffers. */
+  workspace(): Workspace {
+    return {};
+  }
+
+  /** Its kind when it can run inside the previous layer's forward (a 2×2 input). */
+  fusiblePooling(input: Shape): PoolKind | null {
+    return this.#pool(input).fusiblePooling(input);
+  }
+
+  /** y = each plane's mean. */
+  forward(io: ForwardIO): Op[] {
+    return this.#pool(io.input).forward(io);
+  }
+
+  /** dx = dy / (H·W) over each plane (gated by a fused activation). */
+  backward(io: BackwardIO): Op[] {
+    return this.#pool(io.input).backward(io);
+  }
+
+  /** The layer as data, in PyTorch's terms. */
+  describe(): LayerDescription {
+    return { type: "AdaptiveAvgPool2d", output_size: 1 };
+  }
+
+  /** PyTorch's repr. */
+  toString(): string {
+    return "AdaptiveAvgPool2d(output_size=1)";
+  }
 }

@@ -5,10 +5,12 @@
  *
  * @module
  */
+import { type FusibleActivation, isFusible } from "../../kernels/activation.ts";
 import type { Layer, Shape } from "../nn/layer.ts";
 
 /**
- * Which activation layers are fused into their neighbours: those between a layer that applies
+ * Which activation layers are fused into their neighbours: those of a fusible kind (the
+ * derivative taken from the output, no arguments: `ACTIVATIONS`) between a layer that applies
  * an activation to its output (`fuses.activation`) and one that folds its derivative into its
  * input gradient (`fuses.gate`).
  *
@@ -24,9 +26,27 @@ import type { Layer, Shape } from "../nn/layer.ts";
 export function fusedActivations(layers: readonly Layer[]): boolean[] {
   const n = layers.length;
   return layers.map((layer, i) =>
-    layer.activation !== undefined && i > 0 && i + 1 < n &&
+    fusibleKind(layer) !== undefined && i > 0 && i + 1 < n &&
     layers[i - 1].fuses?.activation === true && layers[i + 1].fuses?.gate === true
   );
+}
+
+/**
+ * The activation kind of an activation layer whose kind may be fused, else undefined.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { fusibleKind } from "./fusion.ts";
+ * import { GELU, Tanh } from "../nn/activation.ts";
+ * assert.equal(fusibleKind(new Tanh()), "tanh");
+ * assert.equal(fusibleKind(new GELU()), undefined); // its derivative needs its input
+ * ```
+ */
+export function fusibleKind(layer: Layer): FusibleActivation | undefined {
+  return layer.activation !== undefined && isFusible(layer.activation)
+    ? layer.activation
+    : undefined;
 }
 
 /**

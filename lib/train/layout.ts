@@ -11,11 +11,11 @@
  *
  * @module
  */
-import type { ActivationKind } from "../../kernels/activation.ts";
+import type { FusibleActivation } from "../../kernels/activation.ts";
 import type { Tuning } from "../nn/choose.ts";
 import type { PlacedLayer } from "../nn/sequential.ts";
 import { type Shape, sizeOf } from "../tensor.ts";
-import { type FusionGroup, fusionGroups } from "./fusion.ts";
+import { fusibleKind, type FusionGroup, fusionGroups } from "./fusion.ts";
 
 /**
  * Train: forward, loss with its gradient, backward. Eval: forward and loss. Saliency: forward,
@@ -81,7 +81,7 @@ export interface StepLayout {
   /** Each layer's slots. */
   slots: readonly LayerSlots[];
   /** The activation whose derivative each layer's backward multiplies its dx by (fused). */
-  gates: readonly (ActivationKind | undefined)[];
+  gates: readonly (FusibleActivation | undefined)[];
 }
 
 /**
@@ -127,7 +127,7 @@ export function stepLayout(model: LayoutModel, batch: number, mode: Mode): StepL
     what: `the input x [${batched(0)}]`,
   });
   const slots: LayerSlots[] = [];
-  const gates: (ActivationKind | undefined)[] = [];
+  const gates: (FusibleActivation | undefined)[] = [];
   let x = "x";
   let dx = mode === "saliency"
     ? add({
@@ -165,7 +165,7 @@ export function stepLayout(model: LayoutModel, batch: number, mode: Mode): StepL
       }
       slots[i] = { x, y, dx, dy, work: {} };
       gates[i] = i > 0 && groups.some((g) => g.activation === i - 1)
-        ? layers[i - 1].activation
+        ? fusibleKind(layers[i - 1])
         : undefined;
       x = y;
       dx = dy;

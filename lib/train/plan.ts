@@ -27,7 +27,7 @@ import { constantBuffer, storageBuffer } from "../gpu/buffers.ts";
 import { type BufferSlice, type KernelCall, KernelRunner } from "../gpu/kernel_runner.ts";
 import type { BackwardIO, ForwardIO, Op } from "../nn/layer.ts";
 import type { Shape } from "../tensor.ts";
-import type { FusionGroup } from "./fusion.ts";
+import { fusibleKind, type FusionGroup } from "./fusion.ts";
 import {
   type LayoutModel,
   type LayoutTensor,
@@ -233,7 +233,7 @@ class StepOps {
         Object.entries(slots.work).map(([slot, name]) => [slot, this.#slice(name)]),
       ),
       activation: i === group.producer && group.activation !== undefined
-        ? layers[group.activation].layer.activation
+        ? fusibleKind(layers[group.activation].layer)
         : undefined,
       tuning: this.#model.tuning,
     };
@@ -288,7 +288,7 @@ class StepOps {
           dpool: this.#slice(slots[group.pool!].dy!),
           gate: group.activation === undefined
             ? undefined
-            : layers[group.activation].layer.activation,
+            : fusibleKind(layers[group.activation].layer),
         }
         : undefined,
     };
