@@ -1,9 +1,10 @@
 // PyTorch parity: fixtures written by tools/make_parity_fixtures.py with torch 1.13 (fixed
 // weights, 8 real test images): logits, loss, every gradient, and one Adam and one SGD step.
-import { assert } from "./_assert.ts";
+import { assert, assertEquals } from "./_assert.ts";
 import { testGpu } from "./_gpu.ts";
 import { decodeSafetensors, float32Tensors } from "../lib/io/safetensors.ts";
 import { lenet5 } from "../lib/nn/lenet.ts";
+import { buildNetwork } from "../lib/nn/network.ts";
 import { Model } from "../lib/train/model.ts";
 import type { Tensor } from "../lib/tensor.ts";
 import { trainOnBatch } from "../lib/train/trainer.ts";
@@ -87,5 +88,53 @@ for (const [activation, pool] of [["sigmoid", "avg"], ["relu", "max"]] as const)
       new SGD({ lr: 0.1, momentum: 0.9, weightDecay: 5e-4 }),
     );
     report("after SGD", await flatToNamed(model, model.parameterBuffer), prefixed(t, "sgd"), 1e-3);
+  });
+}
+
+// Networks that are not LeNet-5, built from the description PyTorch's fixture carries: every
+// activation kind, stride 2, global average pooling, and tanh where the engine fuses it.
+for (const name of ["every_layer", "tanh_fused"]) {
+  Deno.test(`PyTorch parity, network "${name}" from its description: logits, loss, gradients, an SGD step`, async () => {
+    const file = `tests/fixtures/parity_${name}.safetensors`;
+    const decoded = decodeSafetensors(await Deno.readFile(file), file);
+    const t = float32Tensors(decoded, file);
+    using model = new Model(await testGpu(), buildNetwork(JSON.parse(decoded.metadata.network)));
+    const names = model.parameters.map((p) => p.name);
+    const prefix = (p: string) => Object.fromEntries(names.map((n) => [n, t[`${p}.${n}`]]));
+    model.loadStateDict(prefix("weight"));
+    const images = t.input.data, labels = t.labels.data;
+
+    const loss = await trainOnBatch(model, images, labels);
+    const plan = await model.plan(labels.length, "train");
+    // tanh runs inside its neighbours' kernels there; GELU, SiLU and LeakyReLU run alone.
+    const alone = plan.forward.flatMap((op) =>
+      op.name.endsWith("relu.forward") || /^(tanh|gelu|silu)/.test(op.name) ? [op.name] : []
+    );
+    assertEquals(
+      alone,
+      name === "tanh_fused" ? [] : ["gelu.forward", "silu.forward", "leaky_relu.forward"],
+    );
+    const logits = compare(await readFloats(model.gpu.device, plan.logits), t.logits.data, 1);
+    const lossDiff = Math.abs(loss - t.loss.data[0]);
+    console.log(`logits ${logits.abs.toExponential(2)}, loss ${lossDiff.toExponential(2)}`);
+    assert(logits.abs < 1e-4 && lossDiff < 1e-4, `logits ${logits.abs}, loss ${lossDiff}`);
+
+    const check = (what: string, got: Record<string, Float32Array>, want: string) => {
+      for (const n of names) {
+        const ref = t[`${want}.${n}`].data;
+        const scale = ref.reduce((m, v) => Math.max(m, Math.abs(v)), 0);
+        const d = compare(got[n], ref, scale);
+        assert(d.rel < 1e-3, `${what} ${n}: relative difference ${d.rel}`);
+      }
+    };
+    check("gradient", await flatToNamed(model, model.gradientBuffer), "grad");
+    model.loadStateDict(prefix("weight"));
+    await trainOnBatch(
+      model,
+      images,
+      labels,
+      new SGD({ lr: 0.1, momentum: 0.9, weightDecay: 5e-4 }),
+    );
+    check("after SGD", await flatToNamed(model, model.parameterBuffer), "sgd");
   });
 }

@@ -48,6 +48,20 @@ def lenet(act, pool):
         nn.Flatten(), nn.Linear(16 * 5 * 5, 120), A(), nn.Linear(120, 84), A(), nn.Linear(84, 10))
 
 
+def _pair(v):
+    return tuple(v) if isinstance(v, list) else v
+
+
+def build_from_description(desc):
+    """The nn.Sequential of a network description (lib/nn/network.ts's JSON), default-initialised."""
+    def layer(d):
+        kind, args = d["type"], {k: _pair(v) for k, v in d.items() if k != "type"}
+        if kind == "Sequential":
+            return nn.Sequential(*[layer(x) for x in d["layers"]])
+        return getattr(nn, kind)(**args)
+    return nn.Sequential(*[layer(d) for d in desc["layers"]])
+
+
 def load_safetensors(path):
     with open(path, "rb") as f:
         raw = f.read()
