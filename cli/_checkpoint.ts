@@ -1,10 +1,21 @@
-// A LeNet-5 from a checkpoint file, for the commands that read one (eval, predict).
+// The model of a checkpoint file, for the commands that read one (eval, predict, export): the
+// network the file describes, or LeNet-5 for a file that does not (older files, PyTorch's).
 import { ACTIVATION_KINDS, type ActivationKind } from "../kernels/activation.ts";
 import { POOL_KINDS, type PoolKind } from "../kernels/pool.ts";
 import { choiceFlag, UsageError } from "./_args.ts";
 import { commandGpu } from "./_gpu.ts";
 import { readRegularFile } from "../deno/files.ts";
-import { DataError, DEFAULTS, type Gpu, lenet5, loadCheckpoint, Model } from "../mod.ts";
+import {
+  type Architecture,
+  buildNetwork,
+  DataError,
+  DEFAULTS,
+  type Gpu,
+  lenet5,
+  loadCheckpoint,
+  Model,
+  type NetworkDescription,
+} from "../mod.ts";
 import { checkLenetSize } from "../lib/nn/lenet.ts";
 import { checkpointArchitecture, checkpointMetadata } from "../engine.ts";
 
@@ -14,13 +25,13 @@ export const CHECKPOINT_FLAGS = {
   activation: {
     type: "string",
     value: ACTIVATION_KINDS.join("|"),
-    help: "activation, when the file does not say (a PyTorch state_dict)",
+    help: "LeNet-5's activation, when the file does not say (a PyTorch state_dict)",
     default: "the file's, else sigmoid",
   },
   pool: {
     type: "string",
     value: POOL_KINDS.join("|"),
-    help: "pooling, when the file does not say",
+    help: "LeNet-5's pooling, when the file does not say",
     default: "the file's, else avg",
   },
   "allow-nonfinite": { type: "boolean", help: "load weights that hold NaN or infinity" },
@@ -34,10 +45,12 @@ export interface LoadedModel {
   gpu: Gpu;
   /** The model with the file's weights. */
   model: Model;
-  /** Its activation. */
-  activation: ActivationKind;
-  /** Its pooling. */
-  pool: PoolKind;
+  /** LeNet-5's activation; undefined for a network of another shape. */
+  activation?: ActivationKind;
+  /** LeNet-5's pooling; undefined for a network of another shape. */
+  pool?: PoolKind;
+  /** What the network is, for messages: `LeNet-5 (relu, max pooling)` or `a 9-layer network`. */
+  name: string;
 }
 
 /**
@@ -53,6 +66,9 @@ export async function modelFromCheckpoint(
   if (typeof file !== "string" || !file) throw new UsageError("--checkpoint FILE is required");
   const bytes = await readRegularFile(file);
   const saved = checkpointArchitecture(checkpointMetadata(bytes, file), file);
+  if (saved.network) {
+    return await describedModel(file, bytes, { ...saved, network: saved.network }, flags);
+  }
   const architecture = (key: "activation" | "pool", choices: readonly string[]) => {
     const flag = flags[key] === undefined ? undefined : choiceFlag(key, flags[key], choices, "");
     const value = saved[key];
@@ -99,5 +115,34 @@ export async function modelFromCheckpoint(
   const gpu = await commandGpu();
   const model = new Model(gpu, lenet5({ activation, pool, inputSize }));
   loadCheckpoint(model, bytes, file, { allowNonFinite: flags["allow-nonfinite"] === true });
-  return { file, gpu, model, activation, pool };
+  return { file, gpu, model, activation, pool, name: `LeNet-5 (${activation}, ${pool} pooling)` };
+}
+
+/**
+ * The network a file describes, with its weights. `--activation` and `--pool` may only repeat
+ * what a LeNet-5 file says; a network of another shape has neither to choose.
+ */
+async function describedModel(
+  file: string,
+  bytes: Uint8Array,
+  saved: Partial<Architecture> & { network: NetworkDescription },
+  flags: Record<string, string | boolean | undefined>,
+): Promise<LoadedModel> {
+  for (const key of ["activation", "pool"] as const) {
+    const flag = flags[key];
+    if (flag === undefined || flag === saved[key]) continue;
+    throw new UsageError(
+      saved[key] === undefined
+        ? `--${key} applies to LeNet-5 files; ${file} describes its own network, which has no ${key} to choose`
+        : `--${key} ${flag} disagrees with ${file}, which was saved with ${key} ${saved[key]}`,
+    );
+  }
+  const gpu = await commandGpu();
+  const model = new Model(gpu, buildNetwork(saved.network));
+  loadCheckpoint(model, bytes, file, { allowNonFinite: flags["allow-nonfinite"] === true });
+  const { activation, pool } = saved;
+  const name = activation && pool
+    ? `LeNet-5 (${activation}, ${pool} pooling)`
+    : `a ${model.network.flat().length}-layer network`;
+  return { file, gpu, model, activation, pool, name };
 }

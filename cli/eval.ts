@@ -65,7 +65,7 @@ async function main() {
   if (predictions !== undefined) await outputFile("--predictions", predictions);
   const out = typeof flags.out === "string" && flags.out ? flags.out : undefined;
   if (out) await outputFolder("--out", out);
-  const { gpu, model, activation, pool } = await modelFromCheckpoint(flags);
+  const { gpu, model, activation, pool, name } = await modelFromCheckpoint(flags);
   const data = await loadFashionMnist({
     dataDir: flags["data-dir"] as string | undefined,
     splits: ["test"],
@@ -95,6 +95,7 @@ async function main() {
     test_accuracy: result.accuracy,
     test_loss: result.loss,
     count: result.count,
+    network: name,
     activation,
     pool,
     class_names: data.classNames,
@@ -110,7 +111,7 @@ async function main() {
     return;
   }
   console.log(`adapter: ${describeGpu(gpu)}`);
-  console.log(`${file} (${activation}, ${pool} pooling) on ${result.count} test images:`);
+  console.log(`${file} (${name}) on ${result.count} test images:`);
   console.log(
     `test loss ${result.loss.toFixed(4)}, test accuracy ${result.accuracy.toFixed(4)} (${
       result.seconds.toFixed(1)

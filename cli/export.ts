@@ -33,7 +33,7 @@ async function main() {
   }
   await outputFile("--out", out);
   // The graph needs the architecture: a file that does not say it takes it from the flags.
-  const { file, model, activation, pool } = await modelFromCheckpoint(flags, {
+  const { file, model, name } = await modelFromCheckpoint(flags, {
     requireArchitecture: true,
   });
   const bytes = await exportOnnx(model, {
@@ -45,7 +45,7 @@ async function main() {
   await writeAtomic(out, bytes);
   model.dispose();
   console.log(
-    `${out}: LeNet-5 (${activation}, ${pool} pooling) as ONNX opset 13, input [N, ${
+    `${out}: ${name} as ONNX opset 13, input [N, ${
       model.inputShape.join(", ")
     }] of pixels / 255, output logits [N, ${model.classes}], ${bytes.length} bytes`,
   );

@@ -24,6 +24,7 @@ import {
   AdamW,
   DataError,
   DEFAULTS,
+  describe,
   describeGpu,
   type EpochMetrics,
   evaluate,
@@ -481,7 +482,13 @@ function runFiles(
       epochs: config.epochs,
     };
     const weights = await model.stateDict();
-    const state = { model: weights, optimizer: await optimizer.stateDict(), progress, settings };
+    const state = {
+      model: weights,
+      optimizer: await optimizer.stateDict(),
+      progress,
+      settings,
+      network: describe(model.network, model.inputShape),
+    };
     const lines = epochs.map((e) => JSON.stringify(e)).join("\n") + (epochs.length ? "\n" : "");
     const metadata = runMetadata(config, epochs, progress, stepsPerEpoch);
     // The weights of the best validation epoch so far, saved when they are the current ones.

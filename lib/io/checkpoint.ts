@@ -11,10 +11,16 @@ import { DataError } from "../../errors.ts";
 import { Activation } from "../nn/activation.ts";
 import { Pool2d } from "../nn/pool.ts";
 import type { Model } from "../train/model.ts";
+import { buildNetwork, describe, type NetworkDescription } from "../nn/network.ts";
 import { decodeSafetensors, encodeSafetensors, float32Tensors } from "./safetensors.ts";
 
-/** The architecture a LeNet-5 checkpoint records in its metadata (`activation`, `pool`, `input_size`). */
+/**
+ * The architecture a checkpoint records in its metadata: the network's description (`network`,
+ * written since descriptions exist) and LeNet-5's variant (`activation`, `pool`, `input_size`).
+ */
 export interface Architecture {
+  /** The network as data (see `describe`): any network, rebuilt by `buildNetwork`. */
+  network: NetworkDescription;
   /** Activation after each conv and hidden linear layer. */
   activation: ActivationKind;
   /** Pooling. */
@@ -33,11 +39,16 @@ export interface Architecture {
  * import assert from "node:assert/strict";
  * import { checkpointArchitecture } from "./checkpoint.ts";
  * assert.deepEqual(checkpointArchitecture({ activation: "relu", input_size: "32" }, "m.safetensors"), {
+ *   network: undefined,
  *   activation: "relu",
  *   pool: undefined,
  *   inputSize: 32,
  * });
- * assert.throws(() => checkpointArchitecture({ activation: "tanh" }, "m.safetensors"), /m\.safetensors: metadata activation is "tanh"/);
+ * assert.throws(() => checkpointArchitecture({ activation: "swish" }, "m.safetensors"), /m\.safetensors: metadata activation is "swish"/);
+ * assert.throws(
+ *   () => checkpointArchitecture({ network: '{"layers": [{"type": "Softmax"}]}' }, "m.safetensors"),
+ *   /m\.safetensors: metadata network: layer 0: unknown type "Softmax"/,
+ * );
  * assert.throws(() => checkpointArchitecture({ input_size: "28.5" }, "m.safetensors"), /input_size is "28\.5"/);
  * ```
  */
@@ -61,10 +72,47 @@ export function checkpointArchitecture(
     );
   }
   return {
+    network: metadata.network === undefined ? undefined : networkOf(metadata.network, file),
     activation: choice("activation", ACTIVATION_KINDS),
     pool: choice("pool", POOL_KINDS),
     inputSize: size === undefined ? undefined : Number(size),
   };
+}
+
+/** A description from a file's metadata, checked by building it once. */
+function networkOf(json: string, file: string): NetworkDescription {
+  let description: unknown;
+  try {
+    description = JSON.parse(json);
+  } catch {
+    throw new DataError(file, "metadata network is not JSON");
+  }
+  try {
+    buildNetwork(description);
+  } catch (e) {
+    throw new DataError(file, `metadata network: ${(e as Error).message}`);
+  }
+  return description as NetworkDescription;
+}
+
+/**
+ * Throws unless `model`'s network is the one `saved` describes, naming the first layer that
+ * differs (compared as PyTorch's repr, so `kernel_size: 5` and `[5, 5]` agree).
+ */
+function checkSameNetwork(model: Model, saved: NetworkDescription, file: string): void {
+  const theirs = buildNetwork(saved).flat(), ours = model.network.flat();
+  for (let i = 0; i < Math.max(theirs.length, ours.length); i++) {
+    const a = theirs[i] ? String(theirs[i].layer) : "nothing",
+      b = ours[i] ? String(ours[i].layer) : "nothing";
+    if (a !== b || theirs[i]?.path !== ours[i]?.path) {
+      throw new DataError(
+        file,
+        `was saved from another network: its layer ${
+          theirs[i]?.path ?? i
+        } is ${a}, this model's is ${b}`,
+      );
+    }
+  }
 }
 
 /** The activations, poolings and input size of a model's network, as a checkpoint names them. */
@@ -84,7 +132,8 @@ export interface LoadCheckpointOptions {
 }
 
 /**
- * The model's parameters as a safetensors file, with string metadata.
+ * The model's parameters as a safetensors file, with string metadata and the network's
+ * description (`network`, when every layer can describe itself).
  *
  * @example
  * ```ts
@@ -101,7 +150,15 @@ export async function saveCheckpoint(
   model: Model,
   metadata: Record<string, string> = {},
 ): Promise<Uint8Array> {
-  return encodeSafetensors(await model.stateDict(), { format: "pt", ...metadata });
+  let network: string | undefined;
+  try {
+    network = JSON.stringify(describe(model.network, model.inputShape));
+  } catch { /* a layer of the user's own without describe(): saved without a description */ }
+  return encodeSafetensors(await model.stateDict(), {
+    format: "pt",
+    ...(network ? { network } : {}),
+    ...metadata,
+  });
 }
 
 /**
@@ -119,7 +176,7 @@ export async function saveCheckpoint(
  * assert.deepEqual(await b.stateDict(), await a.stateDict());
  * const larger = new Model(gpu, lenet5({ inputSize: 32 })); // Linear(576, 120), not (400, 120)
  * const bytes = await saveCheckpoint(a);
- * assert.throws(() => loadCheckpoint(larger, bytes, "a.safetensors"), /a\.safetensors: .*7\.weight/);
+ * assert.throws(() => loadCheckpoint(larger, bytes, "a.safetensors"), /a\.safetensors: was saved from another network: its layer 7 is Linear\(in_features=400/);
  * [a, b, larger].forEach((m) => m.dispose());
  * ```
  */
@@ -131,6 +188,7 @@ export function loadCheckpoint(
 ): Record<string, string> {
   const decoded = decodeSafetensors(bytes, file);
   const saved = checkpointArchitecture(decoded.metadata, file);
+  if (saved.network) checkSameNetwork(model, saved.network, file);
   const has = modelArchitecture(model);
   for (const key of ["activation", "pool"] as const) {
     const value = saved[key];

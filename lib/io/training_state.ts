@@ -10,6 +10,7 @@
  */
 import { DataError } from "../../errors.ts";
 import type { Tensor } from "../tensor.ts";
+import { buildNetwork, type NetworkDescription } from "../nn/network.ts";
 import type { OptimizerState } from "../train/optimizer.ts";
 import type { EpochMetrics, LossPoint, TrainProgress } from "../train/trainer.ts";
 import { decodeSafetensors, encodeSafetensors, float32Tensors } from "./safetensors.ts";
@@ -31,6 +32,8 @@ export interface TrainingState {
   epochs: EpochMetrics[];
   /** Losses logged so far. */
   losses: LossPoint[];
+  /** The network trained (see `describe`), when known; files written before it had none. */
+  network?: NetworkDescription;
 }
 
 /**
@@ -63,6 +66,7 @@ export function encodeTrainingState(state: TrainingState): Uint8Array {
     settings: JSON.stringify(state.settings),
     epochs: JSON.stringify(state.epochs),
     losses: JSON.stringify(state.losses),
+    ...(state.network ? { network: JSON.stringify(state.network) } : {}),
   });
 }
 
@@ -101,6 +105,14 @@ export function decodeTrainingState(bytes: Uint8Array, file = "training state"):
   ) {
     throw new DataError(file, "metadata epochs, losses or settings are malformed");
   }
+  const network = meta.network === undefined ? undefined : json("network");
+  if (network !== undefined) {
+    try {
+      buildNetwork(network);
+    } catch (e) {
+      throw new DataError(file, `metadata network: ${(e as Error).message}`);
+    }
+  }
   const tensors = float32Tensors(decoded, file);
   const state: TrainingState = {
     model: {},
@@ -109,6 +121,7 @@ export function decodeTrainingState(bytes: Uint8Array, file = "training state"):
     settings,
     epochs,
     losses,
+    ...(network === undefined ? {} : { network }),
   };
   for (const [name, t] of Object.entries(tensors)) {
     if (name.startsWith("model.")) state.model[name.slice(6)] = t;

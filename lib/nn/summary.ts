@@ -6,6 +6,8 @@
  */
 import { type Shape, sizeOf } from "../tensor.ts";
 import type { Sequential } from "./sequential.ts";
+import { Conv2d } from "./conv2d.ts";
+import { Linear } from "./linear.ts";
 
 /** One row of a summary. */
 export interface SummaryRow {
@@ -44,24 +46,44 @@ const group = (n: number) => n.toLocaleString("en-US");
 const mb = (bytes: number) => (bytes / 1e6).toFixed(2);
 
 /**
- * The summary of `network` for one sample of `inputShape` (default: the network's own).
+ * The input shape a network's first layer implies when it fixes one (a `Linear` takes
+ * `[in_features]`); otherwise an error saying how to pass it, since a convolution takes any size.
+ */
+function impliedInputShape(network: Sequential): Shape {
+  const first = network.flat()[0].layer;
+  if (first instanceof Linear) return [first.inFeatures];
+  const channels = first instanceof Conv2d ? String(first.inChannels) : "C";
+  throw new RangeError(
+    `summary: the network has no input shape and its first layer, ${first}, does not fix one: pass it, summary(network, [${channels}, H, W]), or build the network with new Sequential(layers, { inputShape })`,
+  );
+}
+
+/**
+ * The summary of `network` for one sample of `inputShape` (default: the network's own, or the
+ * one its first layer fixes).
  *
  * @example
  * ```ts
  * import assert from "node:assert/strict";
  * import { lenet5 } from "./lenet.ts";
  * import { summary } from "./summary.ts";
+ * import { Sequential } from "./sequential.ts";
+ * import { Linear } from "./linear.ts";
+ * import { Conv2d } from "./conv2d.ts";
  * const s = summary(lenet5());
  * assert.equal(s.totalParams, 61706);
  * assert.equal(s.multAdds, 416520);
  * assert.match(s.text, /├─Conv2d: 1-1 +\[1, 6, 28, 28\] +156/);
+ * // Without an input shape: a first Linear layer fixes it; a convolution does not.
+ * assert.deepEqual(summary(new Sequential([new Linear(784, 10)])).inputShape, [1, 784]);
+ * assert.throws(() => summary(new Sequential([new Conv2d(3, 8, 3)])), /summary\(network, \[3, H, W\]\)/);
  * ```
  */
 export function summary(
   network: Sequential,
   inputShape: Shape | undefined = network.inputShape,
 ): Summary {
-  if (!inputShape) throw new RangeError("summary: the network has no input shape; pass one");
+  inputShape ??= impliedInputShape(network);
   const placed = network.flat();
   const shapes = network.shapes(inputShape);
   const rows: SummaryRow[] = placed.map(({ path, layer }, i) => ({
