@@ -57,6 +57,7 @@ export {
   shapeSummary,
 } from "./lib/nn/lenet.ts";
 export { Activation, activationLayer } from "./lib/nn/activation.ts";
+export { BatchNorm, type BatchNormOptions } from "./lib/nn/batchnorm.ts";
 export { type BuildOptions, checkChain, LAYER_TYPES, NETWORK_FORMAT } from "./lib/nn/network.ts";
 export { Pool2d, type Pool2dOptions } from "./lib/nn/pool.ts";
 

@@ -42,6 +42,7 @@ export { AdaptiveAvgPool2d, AvgPool2d, MaxPool2d } from "./lib/nn/pool.ts";
 export { GELU, LeakyReLU, ReLU, Sigmoid, SiLU, Tanh } from "./lib/nn/activation.ts";
 export { Linear } from "./lib/nn/linear.ts";
 export { Flatten } from "./lib/nn/flatten.ts";
+export { BatchNorm1d, BatchNorm2d } from "./lib/nn/batchnorm.ts";
 export { buildNetwork, describe, type NetworkDescription } from "./lib/nn/network.ts";
 
 // The model, training, tuning and evaluation.

@@ -31,8 +31,18 @@ const placeholder = (label: string) => ({ label, size: 0 }) as unknown as GPUBuf
 function lenetModel(activation: ActivationKind, pool: PoolKind, tuning: Tuning): LayoutModel {
   const network = lenet5({ activation, pool });
   const { segments } = parameterLayout(network, 256 / 4);
-  bindSegments(segments, placeholder("parameters"), placeholder("gradients"), 65536);
-  return { layers: network.flat(), inputShape: [1, 28, 28], classes: 10, tuning };
+  const states = parameterLayout(network, 256 / 4, "buffers").segments;
+  bindSegments(segments, placeholder("parameters"), placeholder("gradients"), 65536, {
+    segments: states,
+    buffer: placeholder("state"),
+  });
+  return {
+    layers: network.flat(),
+    inputShape: [1, 28, 28],
+    classes: 10,
+    tuning,
+    noise: { buffer: placeholder("noise") },
+  };
 }
 
 function describe(model: LayoutModel, mode: Mode): PlanOp[] {

@@ -169,8 +169,8 @@ Deno.test("train --resume checks the state's settings and progress as it checks 
     ],
     ["batch 9999", (s) => (s.progress.batch = 9999), /batch 9999 is not a batch of an epoch of 2/],
     [
-      "activation tanh",
-      (s) => (s.settings as Record<string, unknown>).activation = "tanh",
+      "activation swish",
+      (s) => (s.settings as Record<string, unknown>).activation = "swish",
       /activation/,
     ],
   ];

@@ -80,6 +80,21 @@ NETWORKS = {
         {"type": "Tanh"},
         {"type": "Linear", "in_features": 32, "out_features": 10},
     ],
+    "batchnorm": [
+        {"type": "Conv2d", "in_channels": 1, "out_channels": 6, "kernel_size": 5, "padding": 2},
+        {"type": "BatchNorm2d", "num_features": 6},
+        {"type": "Sigmoid"},
+        {"type": "AvgPool2d", "kernel_size": 2},
+        {"type": "Conv2d", "in_channels": 6, "out_channels": 16, "kernel_size": 5},
+        {"type": "BatchNorm2d", "num_features": 16, "momentum": 0.3},
+        {"type": "ReLU"},
+        {"type": "MaxPool2d", "kernel_size": 2},
+        {"type": "Flatten"},
+        {"type": "Linear", "in_features": 400, "out_features": 120},
+        {"type": "BatchNorm1d", "num_features": 120},
+        {"type": "Tanh"},
+        {"type": "Linear", "in_features": 120, "out_features": 10},
+    ],
 }
 
 
@@ -99,11 +114,17 @@ def network_fixture(name, seed):
     out = {"input": x, "labels": y.float(), "logits": logits, "loss": loss.reshape(1)}
     out.update({f"weight.{k}": v for k, v in start.items()})
     out.update({f"grad.{k}": p.grad for k, p in net.named_parameters()})
+    # One SGD step from the same start (BatchNorm's running statistics too), then the evaluation
+    # mode's logits with the statistics that step left.
+    net.load_state_dict(start)
     net.zero_grad()
     opt = torch.optim.SGD(net.parameters(), lr=0.1, momentum=0.9, weight_decay=5e-4)
     nn.CrossEntropyLoss()(net(x), y).backward()
     opt.step()
     out.update({f"sgd.{k}": v.clone() for k, v in net.state_dict().items()})
+    net.eval()
+    with torch.no_grad():
+        out["eval_logits"] = net(x)
     path = os.path.join(OUT, f"parity_{name}.safetensors")
     save_safetensors(path, out, {"torch": torch.__version__, "seed": str(seed), "images": json.dumps(BATCH),
                                  "network": json.dumps(desc)})
@@ -116,3 +137,4 @@ if __name__ == "__main__":
     fixture("relu", "max", 4321)
     network_fixture("every_layer", 99)
     network_fixture("tanh_fused", 7)
+    network_fixture("batchnorm", 11)

@@ -79,8 +79,10 @@ def load_safetensors(path):
 def save_safetensors(path, tensors, meta):
     header, offset, blobs = {"__metadata__": meta}, 0, []
     for name, t in tensors.items():
-        b = np.ascontiguousarray(t.detach().numpy(), dtype="<f4").tobytes()
-        header[name] = {"dtype": "F32", "shape": list(t.shape), "data_offsets": [offset, offset + len(b)]}
+        # int64 stays int64, as PyTorch's own files keep num_batches_tracked; the rest is float32.
+        dtype, np_dtype = ("I64", "<i8") if t.dtype == torch.int64 else ("F32", "<f4")
+        b = np.ascontiguousarray(t.detach().numpy(), dtype=np_dtype).tobytes()
+        header[name] = {"dtype": dtype, "shape": list(t.shape), "data_offsets": [offset, offset + len(b)]}
         offset += len(b)
         blobs.append(b)
     h = json.dumps(header).encode()

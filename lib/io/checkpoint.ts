@@ -188,7 +188,6 @@ export function loadCheckpoint(
 ): Record<string, string> {
   const decoded = decodeSafetensors(bytes, file);
   const saved = checkpointArchitecture(decoded.metadata, file);
-  if (saved.network) checkSameNetwork(model, saved.network, file);
   const has = modelArchitecture(model);
   for (const key of ["activation", "pool"] as const) {
     const value = saved[key];
@@ -205,6 +204,8 @@ export function loadCheckpoint(
       `was saved from a model of ${saved.inputSize}×${saved.inputSize} inputs; this model takes ${has.inputSize}`,
     );
   }
+  // LeNet-5's variant says what differs in its own words first; then the whole network.
+  if (saved.network) checkSameNetwork(model, saved.network, file);
   const tensors = float32Tensors(decoded, file);
   try {
     model.loadStateDict(tensors, { allowNonFinite: options.allowNonFinite });

@@ -11,6 +11,7 @@
  */
 import { type ActivationOnnxNode, ACTIVATIONS } from "../../kernels/activation.ts";
 import { Activation } from "../nn/activation.ts";
+import { BatchNorm } from "../nn/batchnorm.ts";
 import { Conv2d } from "../nn/conv2d.ts";
 import { Flatten } from "../nn/flatten.ts";
 import { Linear } from "../nn/linear.ts";
@@ -148,6 +149,17 @@ function nodes(model: Model): Node[] {
       out.push({ op: POOLINGS[layer.kind].onnx, inputs: [x], output: y, attributes });
     } else if (layer instanceof AdaptiveAvgPool2d) {
       out.push({ op: "GlobalAveragePool", inputs: [x], output: y });
+    } else if (layer instanceof BatchNorm) {
+      // Inference form: the running statistics normalise.
+      out.push({
+        op: "BatchNormalization",
+        inputs: [
+          x,
+          ...["weight", "bias", "running_mean", "running_var"].map((n) => `${path}.${n}`),
+        ],
+        output: y,
+        attributes: { epsilon: { float: layer.eps }, momentum: { float: 1 - layer.momentum } },
+      });
     } else if (layer instanceof Flatten) {
       out.push({ op: "Flatten", inputs: [x], output: y, attributes: { axis: 1 } });
     } else if (layer instanceof Linear) {
@@ -187,7 +199,10 @@ export async function exportOnnx(model: Model, options: OnnxOptions = {}): Promi
   const graphNodes = nodes(model);
   graphNodes.forEach((node, k) => graph.message(1, nodeProto(node, k)));
   graph.string(2, "lenet");
-  for (const [name, t] of Object.entries(weights)) graph.message(5, tensorProto(name, t));
+  for (const [name, t] of Object.entries(weights)) {
+    // A count the graph has no use for (PyTorch's export leaves it out too).
+    if (!name.endsWith(".num_batches_tracked")) graph.message(5, tensorProto(name, t));
+  }
   for (const [name, t] of constants(graphNodes)) graph.message(5, tensorProto(name, t));
   graph.message(11, valueInfo("input", ["N", ...model.inputShape]));
   graph.message(12, valueInfo("logits", ["N", model.classes]));

@@ -174,7 +174,23 @@ export function decodeSafetensors(bytes: Uint8Array, file = "safetensors"): Safe
 }
 
 /**
- * The float32 tensors of a decoded file; any other dtype is an error naming the tensor.
+ * An int64 tensor (PyTorch's `num_batches_tracked`) as floats, which hold every count up to 2²⁴
+ * exactly; a larger or negative value is an error naming the tensor.
+ */
+function countsAsFloats(t: { shape: number[]; bytes: Uint8Array }, name: string, file: string) {
+  const view = new DataView(t.bytes.buffer, t.bytes.byteOffset, t.bytes.byteLength);
+  return Float32Array.from({ length: t.bytes.length / 8 }, (_, k) => {
+    const v = view.getBigInt64(8 * k, true);
+    if (v < 0n || v > 2n ** 24n) {
+      throw new DataError(file, `tensor "${name}" holds ${v}, expected a count from 0 to 2^24`);
+    }
+    return Number(v);
+  });
+}
+
+/**
+ * The float32 tensors of a decoded file (int64 counts, PyTorch's `num_batches_tracked`,
+ * converted); any other dtype is an error naming the tensor.
  *
  * @example
  * ```ts
@@ -190,6 +206,10 @@ export function float32Tensors(
 ): Record<string, Tensor> {
   const out: Record<string, Tensor> = {};
   for (const [name, t] of Object.entries(decoded.tensors)) {
+    if (t.dtype === "I64") {
+      out[name] = { shape: t.shape, data: countsAsFloats(t, name, file) };
+      continue;
+    }
     if (t.dtype !== "F32") {
       throw new DataError(file, `tensor "${name}" has dtype ${t.dtype}, expected F32 (float32)`);
     }

@@ -48,6 +48,16 @@ export interface ForwardIO {
   y: BufferSlice;
   /** The scratch buffers the layer asked for in `workspace`. */
   work: Readonly<Record<string, BufferSlice>>;
+  /**
+   * PyTorch's `module.training`: batch statistics and dropout (a training step) rather than
+   * running statistics and the identity (evaluation, prediction, inspection).
+   */
+  training: boolean;
+  /**
+   * A uniform `[seed, step, 0, 0]` (u32) the trainer writes before each training step: what a
+   * layer that draws random numbers on the device (Dropout) draws them from.
+   */
+  noise: BufferSlice;
   /** Apply this activation to y (the activation layer that follows is fused in). */
   activation?: FusibleActivation;
   /**
@@ -97,6 +107,8 @@ export interface ParameterSegment {
   params: BufferSlice;
   /** Gradients, same layout. */
   grads: BufferSlice;
+  /** Its buffers (`buffers`: running statistics), kept apart from the parameters. */
+  state?: BufferSlice;
   /**
    * The parameters again, sized for a uniform binding (`array<vec4f>`), when the segment fits
    * the device's uniform limit: uniform reads are much cheaper than storage reads on CPU adapters.
@@ -145,6 +157,11 @@ export interface LayerDescription {
 export interface Layer {
   /** Its parameters (none for activations and pooling). */
   readonly parameters: readonly Parameter[];
+  /**
+   * PyTorch's buffers: state saved with the parameters but not trained (BatchNorm's running
+   * statistics). A model keeps them in a buffer of their own, which no optimiser touches.
+   */
+  readonly buffers?: readonly Parameter[];
   /** Output shape for an input shape; throws when the input does not fit. */
   outputShape(input: Shape): Shape;
   /**

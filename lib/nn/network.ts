@@ -18,6 +18,7 @@ import { DEFAULTS } from "../defaults.ts";
 import { Random } from "../random.ts";
 import type { Shape } from "../tensor.ts";
 import { activationLayer } from "./activation.ts";
+import { BatchNorm1d, BatchNorm2d } from "./batchnorm.ts";
 import { Conv2d } from "./conv2d.ts";
 import { Flatten } from "./flatten.ts";
 import type { Layer, LayerDescription } from "./layer.ts";
@@ -136,6 +137,26 @@ const pooling = (Kind: typeof AvgPool2d | typeof MaxPool2d): Builder => (args, a
   return new Kind(kernel, { stride, padding });
 };
 
+const batchNorm = (Kind: typeof BatchNorm1d | typeof BatchNorm2d): Builder => (args, at) => {
+  at.only(args, ["num_features", "eps", "momentum", "affine", "track_running_stats"]);
+  for (const flag of ["affine", "track_running_stats"]) {
+    if (args[flag] !== undefined && args[flag] !== true) {
+      throw at.error(`only ${flag}=true is supported, got ${JSON.stringify(args[flag])}`);
+    }
+  }
+  const real = (name: string, fallback: number, ok: (v: number) => boolean, what: string) => {
+    const v = args[name] ?? fallback;
+    if (!(typeof v === "number" && ok(v))) {
+      throw at.error(`${name} must be ${what}, got ${JSON.stringify(v)}`);
+    }
+    return v;
+  };
+  return new Kind(at.count(args, "num_features"), {
+    eps: real("eps", 1e-5, (v) => v > 0 && Number.isFinite(v), "a positive number"),
+    momentum: real("momentum", 0.1, (v) => v >= 0 && v <= 1, "in [0, 1]"),
+  });
+};
+
 /** How each layer type is built from its arguments: the one list of types a description may use. */
 const BUILDERS: Readonly<Record<string, Builder>> = {
   Conv2d: (args, at) => {
@@ -163,6 +184,8 @@ const BUILDERS: Readonly<Record<string, Builder>> = {
   },
   AvgPool2d: pooling(AvgPool2d),
   MaxPool2d: pooling(MaxPool2d),
+  BatchNorm1d: batchNorm(BatchNorm1d),
+  BatchNorm2d: batchNorm(BatchNorm2d),
   AdaptiveAvgPool2d: (args, at) => {
     at.only(args, ["output_size"]);
     const [h, w] = at.pair(args, "output_size", undefined, 1);

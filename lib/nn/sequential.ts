@@ -75,6 +75,13 @@ export class Sequential {
     );
   }
 
+  /** Buffers (running statistics) with their `state_dict` names, e.g. `1.running_mean`. */
+  namedBuffers(): NamedParameter[] {
+    return this.flat().flatMap(({ path, layer }) =>
+      (layer.buffers ?? []).map((p) => ({ ...p, qualifiedName: `${path}.${p.name}`, layer }))
+    );
+  }
+
   /** The input shape of every leaf layer, and the final output shape last. */
   shapes(input: Shape): Shape[] {
     const shapes = [input];

@@ -13,6 +13,7 @@
  */
 import type { FusibleActivation } from "../../kernels/activation.ts";
 import type { Tuning } from "../nn/choose.ts";
+import type { BufferSlice } from "../gpu/kernel_runner.ts";
 import type { PlacedLayer } from "../nn/sequential.ts";
 import { type Shape, sizeOf } from "../tensor.ts";
 import { fusibleKind, type FusionGroup, fusionGroups } from "./fusion.ts";
@@ -34,6 +35,8 @@ export interface LayoutModel {
   classes: number;
   /** Measured variant picks and default rules for the choosers. */
   tuning: Tuning;
+  /** The uniform a training step's random draws come from (see `ForwardIO.noise`). */
+  noise: BufferSlice;
 }
 
 /** A tensor of the step, before allocation. */

@@ -12,7 +12,7 @@ import { DeviceLimitError, ModelBusyError } from "../../errors.ts";
 import { rulesFor, type Tuning } from "../nn/choose.ts";
 import { summary } from "../nn/summary.ts";
 import { JUPYTER_DISPLAY, type MediaBundle, summaryHtml } from "../view/html.ts";
-import { readFloats, readUints, storageBuffer, writeBytes } from "../gpu/buffers.ts";
+import { readFloats, readUints, storageBuffer, uniformBuffer, writeBytes } from "../gpu/buffers.ts";
 import { KernelRunner } from "../gpu/kernel_runner.ts";
 import type { PlacedLayer, Sequential } from "../nn/sequential.ts";
 import { DEFAULTS } from "../defaults.ts";
@@ -78,6 +78,13 @@ export class Model {
   readonly parameterBuffer: GPUBuffer;
   /** All gradients, same layout. */
   readonly gradientBuffer: GPUBuffer;
+  /** Every buffer's place (running statistics), in `state_dict` order, in `stateBuffer`. */
+  readonly buffers: readonly ParameterInfo[];
+  /** The layers' buffers, laid out as the parameters are; no optimiser touches them. */
+  readonly stateBuffer: GPUBuffer;
+  /** The uniform `[seed, step]` a training step's random draws come from (`setNoise`). */
+  readonly noiseBuffer: GPUBuffer;
+  #stateOrder: { info: ParameterInfo; source: "params" | "state" }[];
   #layers: readonly PlacedLayer[];
   #plans = new Map<string, Promise<StepPlan>>();
   #predictors = new Map<number, Promise<Predictor>>();
@@ -113,11 +120,46 @@ export class Model {
     this.parameters = layout.parameters;
     this.parameterBuffer = storageBuffer(device, layout.flat, "parameters");
     this.gradientBuffer = storageBuffer(device, this.flatSize * 4, "gradients");
+    const states = parameterLayout(
+      network,
+      device.limits.minStorageBufferOffsetAlignment / 4,
+      "buffers",
+    );
+    this.buffers = states.parameters;
+    this.stateBuffer = storageBuffer(device, states.flat, "buffers");
+    this.noiseBuffer = uniformBuffer(device, "noise");
     bindSegments(
       layout.segments,
       this.parameterBuffer,
       this.gradientBuffer,
       device.limits.maxUniformBufferBindingSize,
+      { segments: states.segments, buffer: this.stateBuffer },
+    );
+    this.#stateOrder = this.#layers.flatMap(({ path }) => {
+      const mine = (list: readonly ParameterInfo[], source: "params" | "state") =>
+        list.filter((p) => p.name.startsWith(`${path}.`)).map((info) => ({ info, source }));
+      return [...mine(this.parameters, "params"), ...mine(this.buffers, "state")];
+    });
+  }
+
+  /**
+   * Sets what the next training step's random draws (Dropout's masks) come from: a seed and the
+   * step's number. The trainer calls it before every step, so a resumed run draws what the
+   * uninterrupted one would have.
+   *
+   * @example
+   * ```ts
+   * import { lenet5, Model, requestGpu } from "../../mod.ts";
+   * using model = new Model(await requestGpu(), lenet5());
+   * model.setNoise(0, 1);
+   * ```
+   */
+  setNoise(seed: number, step: number): void {
+    this.#alive();
+    this.gpu.device.queue.writeBuffer(
+      this.noiseBuffer,
+      0,
+      Uint32Array.of(seed >>> 0, step >>> 0, 0, 0),
     );
   }
 
@@ -158,6 +200,7 @@ export class Model {
       inputShape: this.inputShape,
       classes: this.classes,
       tuning,
+      noise: { buffer: this.noiseBuffer },
     };
   }
 
@@ -248,10 +291,14 @@ export class Model {
    */
   async stateDict(): Promise<Record<string, Tensor>> {
     this.#alive();
-    const flat = await readFloats(this.gpu.device, this.parameterBuffer);
-    return Object.fromEntries(this.parameters.map((p) => [
+    const device = this.gpu.device;
+    const flat = {
+      params: await readFloats(device, this.parameterBuffer),
+      state: this.buffers.length ? await readFloats(device, this.stateBuffer) : new Float32Array(),
+    };
+    return Object.fromEntries(this.#stateOrder.map(({ info: p, source }) => [
       p.name,
-      { shape: p.shape, data: flat.slice(p.offset, p.offset + sizeOf(p.shape)) },
+      { shape: p.shape, data: flat[source].slice(p.offset, p.offset + sizeOf(p.shape)) },
     ]));
   }
 
@@ -280,13 +327,13 @@ export class Model {
     options: { allowNonFinite?: boolean } = {},
   ): void {
     this.#alive();
-    const known = new Set(this.parameters.map((p) => p.name));
+    const known = new Set(this.#stateOrder.map(({ info }) => info.name));
     for (const name of Object.keys(tensors)) {
       if (!known.has(name)) {
         throw new RangeError(`unexpected tensor "${name}"; the model has ${[...known].join(", ")}`);
       }
     }
-    for (const p of this.parameters) {
+    for (const { info: p } of this.#stateOrder) {
       const t = tensors[p.name];
       if (!t) throw new RangeError(`missing tensor "${p.name}" of shape [${p.shape.join(", ")}]`);
       if (t.shape.length !== p.shape.length || t.shape.some((d, i) => d !== p.shape[i])) {
@@ -310,8 +357,9 @@ export class Model {
         );
       }
     }
-    for (const p of this.parameters) {
-      writeBytes(this.gpu.device, this.parameterBuffer, p.offset * 4, tensors[p.name].data);
+    for (const { info: p, source } of this.#stateOrder) {
+      const buffer = source === "params" ? this.parameterBuffer : this.stateBuffer;
+      writeBytes(this.gpu.device, buffer, p.offset * 4, tensors[p.name].data);
     }
   }
 
@@ -397,6 +445,8 @@ export class Model {
     for (const buffer of this.#owned.splice(0)) buffer.destroy();
     this.parameterBuffer.destroy();
     this.gradientBuffer.destroy();
+    this.stateBuffer.destroy();
+    this.noiseBuffer.destroy();
   }
 
   /** Takes ownership of buffers (freed at once when the model is already disposed). */

@@ -236,6 +236,8 @@ class StepOps {
         ? fusibleKind(layers[group.activation].layer)
         : undefined,
       tuning: this.#model.tuning,
+      training: this.#layout.mode === "train",
+      noise: this.#model.noise,
     };
   }
 
@@ -356,6 +358,8 @@ class StepOps {
         return slots[i][slot] ?? "?";
       case "params":
         return `w${path}`;
+      case "state":
+        return `${path}.state`;
       case "grads":
         return `dw${path}`;
       case "pooled":

@@ -1,6 +1,7 @@
 /**
  * Where a network's parameters live: one flat buffer with each layer's weights then bias in a
- * segment of its own (aligned so that it can be bound), and the same layout for the gradients.
+ * segment of its own (aligned so that it can be bound), and the same layout for the gradients;
+ * and, laid out alike in a buffer of their own, the layers' buffers (running statistics).
  * Pure arithmetic here; {@linkcode bindSegments} hands each layer its slices.
  *
  * @module
@@ -55,12 +56,16 @@ export interface ParameterLayout {
  * assert.ok(flatSize >= 61706);
  * ```
  */
-export function parameterLayout(network: Sequential, alignFloats: number): ParameterLayout {
-  const named = network.namedParameters();
+export function parameterLayout(
+  network: Sequential,
+  alignFloats: number,
+  kind: "parameters" | "buffers" = "parameters",
+): ParameterLayout {
+  const named = kind === "parameters" ? network.namedParameters() : network.namedBuffers();
   const segments: Segment[] = [];
   let cursor = 0;
   for (const layer of new Set(named.map((p) => p.layer))) {
-    const size = layer.parameters.reduce((s, p) => s + p.data.length, 0);
+    const size = (layer[kind] ?? []).reduce((s, p) => s + p.data.length, 0);
     segments.push({ layer, offset: cursor, size });
     cursor += Math.ceil(size / alignFloats) * alignFloats;
   }
@@ -79,14 +84,16 @@ export function parameterLayout(network: Sequential, alignFloats: number): Param
 }
 
 /**
- * Binds each layer to its slices of `params` and `grads`, and to a uniform view of its
- * parameters when that fits `maxUniformBytes` (uniform reads are much cheaper on CPU adapters).
+ * Binds each layer to its slices of `params` and `grads`, to a uniform view of its parameters
+ * when that fits `maxUniformBytes` (uniform reads are much cheaper on CPU adapters), and to its
+ * slice of `state` (from `stateSegments`, the buffers' layout) when it has buffers.
  */
 export function bindSegments(
   segments: readonly Segment[],
   params: GPUBuffer,
   grads: GPUBuffer,
   maxUniformBytes: number,
+  states: { segments: readonly Segment[]; buffer: GPUBuffer },
 ): void {
   for (const { layer, offset, size } of segments) {
     if (!(layer instanceof ParametricLayer)) {
@@ -99,6 +106,19 @@ export function bindSegments(
       uniformParams: uniformBytes <= maxUniformBytes
         ? { buffer: params, offset: offset * 4, size: uniformBytes }
         : undefined,
+      state: stateOf(layer, states),
     });
   }
+  for (const { layer } of states.segments) {
+    if (!segments.some((s) => s.layer === layer)) {
+      throw new Error(`${layer} has buffers but no parameters: it cannot bind them`);
+    }
+  }
+}
+
+function stateOf(layer: Layer, states: { segments: readonly Segment[]; buffer: GPUBuffer }) {
+  const segment = states.segments.find((s) => s.layer === layer);
+  return segment
+    ? { buffer: states.buffer, offset: segment.offset * 4, size: segment.size * 4 }
+    : undefined;
 }
