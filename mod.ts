@@ -43,6 +43,7 @@ export { GELU, LeakyReLU, ReLU, Sigmoid, SiLU, Tanh } from "./lib/nn/activation.
 export { Linear } from "./lib/nn/linear.ts";
 export { Flatten } from "./lib/nn/flatten.ts";
 export { BatchNorm1d, BatchNorm2d } from "./lib/nn/batchnorm.ts";
+export { Dropout } from "./lib/nn/dropout.ts";
 export { buildNetwork, describe, type NetworkDescription } from "./lib/nn/network.ts";
 
 // The model, training, tuning and evaluation.

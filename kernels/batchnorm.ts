@@ -85,7 +85,9 @@ function runningInvstd(s: BatchNormShape): string {
 export function batchStats(s: BatchNormShape, momentum: number): KernelSpec {
   const N = s.batch * s.spatial, C = s.channels;
   if (N < 2) {
-    throw new RangeError(`BatchNorm: expected more than 1 value per channel when training, got ${N}`);
+    throw new RangeError(
+      `BatchNorm: expected more than 1 value per channel when training, got ${N}`,
+    );
   }
   return {
     name: `batchnorm_stats ${C}x${s.spatial} b${s.batch}`,
@@ -227,9 +229,7 @@ export function batchNormBackwardInput(
         ? `let mean = stats[c];
   let invstd = stats[${C} + c];
   let xhat = (x[i] - mean) * invstd;
-  dx[i] = params[c] * invstd * (dy[i] - grads[${C} + c] / ${f32(N)} - xhat * grads[c] / ${
-          f32(N)
-        });`
+  dx[i] = params[c] * invstd * (dy[i] - grads[${C} + c] / ${f32(N)} - xhat * grads[c] / ${f32(N)});`
         : `dx[i] = params[c] * ${runningInvstd(s)} * dy[i];`
     }`,
   };

@@ -4,6 +4,7 @@ import { assert, assertEquals } from "./_assert.ts";
 import { fashionMnist, head } from "./_data.ts";
 import { testGpu } from "./_gpu.ts";
 import { lenet5 } from "../lib/nn/lenet.ts";
+import { buildNetwork } from "../lib/nn/network.ts";
 import { Model } from "../lib/train/model.ts";
 import { Adam, AdamW, SGD } from "../lib/train/optimizer.ts";
 import { train, type TrainOptions, type TrainProgress } from "../lib/train/trainer.ts";
@@ -19,13 +20,38 @@ function maxDiff(a: Float32Array, b: Float32Array): number {
   return a.reduce((m, v, i) => Math.max(m, Math.abs(v - b[i])), 0);
 }
 
-for (const kind of ["adam", "sgd", "adamw + onecycle + label smoothing + augmentation"] as const) {
+/** A network with BatchNorm (running statistics to carry over) and Dropout (masks to redraw). */
+const normalisedNet = () =>
+  buildNetwork({
+    input_shape: [1, 28, 28],
+    layers: [
+      { type: "Conv2d", in_channels: 1, out_channels: 4, kernel_size: 5, padding: 2 },
+      { type: "BatchNorm2d", num_features: 4 },
+      { type: "ReLU" },
+      { type: "MaxPool2d", kernel_size: 2 },
+      { type: "Flatten" },
+      { type: "Dropout", p: 0.3 },
+      { type: "Linear", in_features: 784, out_features: 32 },
+      { type: "BatchNorm1d", num_features: 32 },
+      { type: "ReLU" },
+      { type: "Dropout", p: 0.5 },
+      { type: "Linear", in_features: 32, out_features: 10 },
+    ],
+  }, { seed: 4 });
+
+const KINDS = [
+  "adam",
+  "sgd",
+  "adamw + onecycle + label smoothing + augmentation",
+  "adam, BatchNorm and Dropout",
+] as const;
+for (const kind of KINDS) {
   Deno.test(`${kind}: resuming after an epoch or in the middle of one gives the uninterrupted run's weights`, async () => {
     const gpu = await testGpu();
     const ds = await fashionMnist();
     const data = { train: head(ds.train, 1024), test: head(ds.test, 256) };
     const optimizer = () =>
-      kind === "adam"
+      kind.startsWith("adam,") || kind === "adam"
         ? new Adam()
         : kind === "sgd"
         ? new SGD({ lr: 0.1, momentum: 0.9 })
@@ -40,7 +66,10 @@ for (const kind of ["adam", "sgd", "adamw + onecycle + label smoothing + augment
         augment: { seed: 4, cropPadding: 2, flip: true, erase: { p: 0.5, min: 4, max: 10 } },
       }
       : options;
-    const net = () => lenet5({ activation: "relu", pool: "max", seed: 4 });
+    const net = () =>
+      kind.includes("Dropout")
+        ? normalisedNet()
+        : lenet5({ activation: "relu", pool: "max", seed: 4 });
 
     using whole = new Model(gpu, net());
     const wholeOpt = optimizer();

@@ -13,6 +13,7 @@ import { type ActivationOnnxNode, ACTIVATIONS } from "../../kernels/activation.t
 import { Activation } from "../nn/activation.ts";
 import { BatchNorm } from "../nn/batchnorm.ts";
 import { Conv2d } from "../nn/conv2d.ts";
+import { Dropout } from "../nn/dropout.ts";
 import { Flatten } from "../nn/flatten.ts";
 import { Linear } from "../nn/linear.ts";
 import { AdaptiveAvgPool2d, Pool2d } from "../nn/pool.ts";
@@ -122,6 +123,8 @@ function nodes(model: Model): Node[] {
   let x = "input";
   for (const [i, { path, layer }] of model.network.flat().entries()) {
     const y = i === model.network.flat().length - 1 ? "logits" : `h${path}`;
+    // Dropout is the identity in inference: left out, unless its output is the graph's.
+    if (layer instanceof Dropout && y !== "logits") continue;
     const pair = (p: readonly [number, number]) => [p[0], p[1], p[0], p[1]];
     if (layer instanceof Conv2d) {
       out.push({
@@ -160,6 +163,8 @@ function nodes(model: Model): Node[] {
         output: y,
         attributes: { epsilon: { float: layer.eps }, momentum: { float: 1 - layer.momentum } },
       });
+    } else if (layer instanceof Dropout) {
+      out.push({ op: "Identity", inputs: [x], output: y });
     } else if (layer instanceof Flatten) {
       out.push({ op: "Flatten", inputs: [x], output: y, attributes: { axis: 1 } });
     } else if (layer instanceof Linear) {

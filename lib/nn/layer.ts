@@ -58,6 +58,8 @@ export interface ForwardIO {
    * layer that draws random numbers on the device (Dropout) draws them from.
    */
   noise: BufferSlice;
+  /** The layer's index among the network's leaf layers: what salts its random draws. */
+  position: number;
   /** Apply this activation to y (the activation layer that follows is fused in). */
   activation?: FusibleActivation;
   /**

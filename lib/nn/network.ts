@@ -20,6 +20,7 @@ import type { Shape } from "../tensor.ts";
 import { activationLayer } from "./activation.ts";
 import { BatchNorm1d, BatchNorm2d } from "./batchnorm.ts";
 import { Conv2d } from "./conv2d.ts";
+import { Dropout } from "./dropout.ts";
 import { Flatten } from "./flatten.ts";
 import type { Layer, LayerDescription } from "./layer.ts";
 import { Linear } from "./linear.ts";
@@ -186,6 +187,17 @@ const BUILDERS: Readonly<Record<string, Builder>> = {
   MaxPool2d: pooling(MaxPool2d),
   BatchNorm1d: batchNorm(BatchNorm1d),
   BatchNorm2d: batchNorm(BatchNorm2d),
+  Dropout: (args, at) => {
+    at.only(args, ["p", "inplace"]);
+    if (args.inplace !== undefined && args.inplace !== false) {
+      throw at.error(`only inplace=false is supported, got ${JSON.stringify(args.inplace)}`);
+    }
+    const p = args.p ?? 0.5;
+    if (!(typeof p === "number" && p >= 0 && p < 1)) {
+      throw at.error(`p must be a number in [0, 1), got ${JSON.stringify(p)}`);
+    }
+    return new Dropout(p);
+  },
   AdaptiveAvgPool2d: (args, at) => {
     at.only(args, ["output_size"]);
     const [h, w] = at.pair(args, "output_size", undefined, 1);

@@ -85,6 +85,7 @@ export class Model {
   /** The uniform `[seed, step]` a training step's random draws come from (`setNoise`). */
   readonly noiseBuffer: GPUBuffer;
   #stateOrder: { info: ParameterInfo; source: "params" | "state" }[];
+  #noiseStep = 0;
   #layers: readonly PlacedLayer[];
   #plans = new Map<string, Promise<StepPlan>>();
   #predictors = new Map<number, Promise<Predictor>>();
@@ -142,6 +143,11 @@ export class Model {
     });
   }
 
+  /** The step number last given to {@linkcode Model.setNoise} (0 before any). */
+  get noiseStep(): number {
+    return this.#noiseStep;
+  }
+
   /**
    * Sets what the next training step's random draws (Dropout's masks) come from: a seed and the
    * step's number. The trainer calls it before every step, so a resumed run draws what the
@@ -156,6 +162,7 @@ export class Model {
    */
   setNoise(seed: number, step: number): void {
     this.#alive();
+    this.#noiseStep = step;
     this.gpu.device.queue.writeBuffer(
       this.noiseBuffer,
       0,

@@ -238,6 +238,7 @@ class StepOps {
       tuning: this.#model.tuning,
       training: this.#layout.mode === "train",
       noise: this.#model.noise,
+      position: i,
     };
   }
 

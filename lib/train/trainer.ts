@@ -554,6 +554,9 @@ class TrainRun {
       // The batch's first index, its loss's ring slot, and the step (the augmentation's counter).
       const window = new Uint32Array([start, this.#step % syncEvery, this.#step, 0]);
       device.queue.writeBuffer(this.#window, 0, window);
+      // Dropout's masks: drawn from the run's seed and the step's number, so a resumed run
+      // draws what the uninterrupted one would have.
+      this.#model.setNoise(this.#options.seed ?? DEFAULTS.seed, this.#step);
       const schedule = this.#options.schedule;
       if (schedule) {
         const total = this.#settings.epochs * steps.length;
@@ -679,6 +682,7 @@ export async function trainOnBatch(
     ]));
     writeBytes(device, plan.x, 0, images);
     writeBytes(device, plan.labels, 0, Uint32Array.from(labels));
+    model.setNoise(DEFAULTS.seed, model.noiseStep + 1);
     optimizer?.beginStep(device);
     runner.submit(dispatches);
     const rowLoss = await readFloats(device, plan.rowLoss, 0, n);
