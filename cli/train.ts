@@ -716,6 +716,7 @@ async function trainReporting(
       schedule: scheduleOf(config.schedule, config.warmupSteps),
       labelSmoothing: config.labelSmoothing,
       augment: augmentOf(config.augment, config.seed),
+      onNote: (note) => console.error(`note: ${note}`),
       onEpoch: async (m, where) => {
         epochs.push(m);
         progress.clear();

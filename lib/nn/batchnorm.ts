@@ -118,6 +118,11 @@ export abstract class BatchNorm extends ParametricLayer implements Layer {
     const n = io.batch * sizeOf(io.input);
     const { params, state } = this.segment;
     const ops: Op[] = [];
+    if (io.training && s.batch * s.spatial < 2) {
+      throw new RangeError(
+        `${this}: expected more than 1 value per channel when training, got a batch of ${io.batch} [${io.input}] (PyTorch's error too)`,
+      );
+    }
     if (io.training) {
       ops.push({
         name: "batchnorm.statistics",

@@ -11,6 +11,7 @@ import { exclusive, runningNow } from "./_guards.ts";
 import { DeviceLimitError, ModelBusyError } from "../../errors.ts";
 import { rulesFor, type Tuning } from "../nn/choose.ts";
 import { summary } from "../nn/summary.ts";
+import { BatchNorm } from "../nn/batchnorm.ts";
 import { JUPYTER_DISPLAY, type MediaBundle, summaryHtml } from "../view/html.ts";
 import { readFloats, readUints, storageBuffer, uniformBuffer, writeBytes } from "../gpu/buffers.ts";
 import { KernelRunner } from "../gpu/kernel_runner.ts";
@@ -284,7 +285,28 @@ export class Model {
   }
 
   /**
-   * Reads every parameter back, keyed by `state_dict` name.
+   * The smallest batch a training step can take: 2 when a BatchNorm would see one value per
+   * channel in a batch of one (BatchNorm1d, or 1×1 maps), as PyTorch refuses that; else 1.
+   *
+   * @example
+   * ```ts
+   * import assert from "node:assert/strict";
+   * import { BatchNorm1d, Linear, Model, requestGpu, Sequential } from "../../mod.ts";
+   * using model = new Model(await requestGpu(), new Sequential([new Linear(4, 3), new BatchNorm1d(3)], { inputShape: [4] }));
+   * assert.equal(model.minTrainingBatch(), 2);
+   * ```
+   */
+  minTrainingBatch(): number {
+    const shapes = this.network.shapes(this.inputShape);
+    const single = this.#layers.some(({ layer }, i) =>
+      layer instanceof BatchNorm && sizeOf(shapes[i]) === shapes[i][0]
+    );
+    return single ? 2 : 1;
+  }
+
+  /**
+   * Reads every parameter back (and every buffer: running statistics), keyed by `state_dict`
+   * name, in PyTorch's order.
    *
    * @example
    * ```ts

@@ -48,7 +48,9 @@ export async function passSteps(
   // evaluation's are evened out (the same predictions; the loss's float sum to rounding),
   // which often saves a plan.
   const most = mode === "eval" ? evenBatchSize(data.count, batchSize) : batchSize;
-  for (const { size, starts } of batchPlan(data.count, most)) {
+  // A batch too small to train on (BatchNorm needs two values per channel) is left out.
+  const least = mode === "train" ? model.minTrainingBatch() : 1;
+  for (const { size, starts } of batchPlan(data.count, most).filter((b) => b.size >= least)) {
     const plan = await model.plan(size, mode, options);
     const ops = [
       gatherOp(plan, data, buffers.window, model.inputShape, options.augment),

@@ -100,6 +100,8 @@ export interface TrainHistory {
   stopped: boolean;
   /** Where the run stands: pass it as `resume` (with the model's and optimiser's state) to go on. */
   progress: TrainProgress;
+  /** What the run changed and why (e.g. a last batch too small for BatchNorm, left out). */
+  notes: string[];
   /** What a notebook shows: the loss curve with the test accuracy, and a table per epoch. */
   [JUPYTER_DISPLAY]?: () => MediaBundle;
 }
@@ -146,6 +148,8 @@ export interface TrainOptions {
   onStep?: (event: StepEvent) => void | Promise<void>;
   /** Called after each epoch. */
   onEpoch?: (metrics: EpochMetrics, progress: TrainProgress) => void | Promise<void>;
+  /** Called with each note as the run makes it (see `TrainHistory.notes`). */
+  onNote?: (note: string) => void;
   /** Stops training after the current step. */
   signal?: AbortSignal;
   /**
@@ -412,6 +416,7 @@ class TrainRun {
       epochs: [],
       stopped: false,
       progress: this.#progress([]),
+      notes: [],
       [JUPYTER_DISPLAY]: () => ({
         "text/plain":
           history.epochs.map((m) =>
@@ -425,6 +430,11 @@ class TrainRun {
       }),
     };
     this.history = history;
+  }
+
+  #note(note: string): void {
+    this.history.notes.push(note);
+    this.#options.onNote?.(note);
   }
 
   /** Where the run stands, for resuming: `totals` are the unfinished epoch's running sums. */
@@ -508,6 +518,14 @@ class TrainRun {
       () => [this.#update],
       { labelSmoothing: this.#options.labelSmoothing, augment: this.#options.augment },
     );
+    const left = split.count - steps.reduce((n, step) => n + step.plan.batch, 0);
+    if (left > 0) {
+      this.#note(
+        `each epoch leaves out its last batch of ${left} image${
+          left === 1 ? "" : "s"
+        }: a BatchNorm needs more than one value per channel in training`,
+      );
+    }
     for (const held of [test, validation]) {
       if (held) await compilePass(this.#model, held, this.#evalBatchSize, "eval");
     }
