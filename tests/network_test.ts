@@ -6,9 +6,12 @@ import { run } from "./_cli.ts";
 import { testGpu } from "./_gpu.ts";
 import { fashionMnist, head } from "./_data.ts";
 import {
+  BatchNorm1d,
+  BatchNorm2d,
   buildNetwork,
   Conv2d,
   describe,
+  Dropout,
   Flatten,
   GELU,
   LeakyReLU,
@@ -20,6 +23,7 @@ import {
   saveCheckpoint,
   Sequential,
   SiLU,
+  Tanh,
   train,
 } from "../mod.ts";
 import { AdaptiveAvgPool2d } from "../lib/nn/pool.ts";
@@ -32,10 +36,15 @@ function smallCnn(rng = new Random(5)): Sequential {
     new GELU(),
     new Sequential([new Conv2d(8, 16, 3, { padding: 1, rng }), new SiLU(), new MaxPool2d(2)]),
     new Conv2d(16, 16, 3, { padding: 1, rng }),
+    new BatchNorm2d(16),
     new LeakyReLU(0.2),
     new AdaptiveAvgPool2d(1),
     new Flatten(),
-    new Linear(16, 10, { rng }),
+    new Dropout(0.2),
+    new Linear(16, 12, { rng }),
+    new BatchNorm1d(12),
+    new Tanh(),
+    new Linear(12, 10, { rng }),
   ], { inputShape: [1, 28, 28] });
 }
 
@@ -63,10 +72,21 @@ Deno.test("describe then buildNetwork gives the same network, with the same weig
     "2.0.bias",
     "3.weight",
     "3.bias",
-    "7.weight",
-    "7.bias",
+    "4.weight",
+    "4.bias",
+    "9.weight",
+    "9.bias",
+    "10.weight",
+    "10.bias",
+    "12.weight",
+    "12.bias",
   ]);
-  assertEquals(describe(cnn).layers[4], { type: "LeakyReLU", negative_slope: 0.2 });
+  assertEquals(rebuilt.namedBuffers().map((p) => p.qualifiedName).slice(0, 3), [
+    "4.running_mean",
+    "4.running_var",
+    "4.num_batches_tracked",
+  ]);
+  assertEquals(describe(cnn).layers[5], { type: "LeakyReLU", negative_slope: 0.2 });
 });
 
 Deno.test("a bad description names the layer and what was expected", () => {
@@ -87,16 +107,28 @@ Deno.test("a bad description names the layer and what was expected", () => {
       /layer 0 \(Conv2d\): unknown argument "dilation"; it takes in_channels/,
     ],
     [
-      at(4, { type: "LeakyReLU", negative_slope: "x" }),
-      /layer 4 \(LeakyReLU\): negative_slope must be a finite number/,
+      at(5, { type: "LeakyReLU", negative_slope: "x" }),
+      /layer 5 \(LeakyReLU\): negative_slope must be a finite number/,
     ],
     [
-      at(5, { type: "AdaptiveAvgPool2d", output_size: 7 }),
-      /layer 5 \(AdaptiveAvgPool2d\): only output_size 1/,
+      at(6, { type: "AdaptiveAvgPool2d", output_size: 7 }),
+      /layer 6 \(AdaptiveAvgPool2d\): only output_size 1/,
     ],
     [
-      at(7, { type: "Linear", in_features: 32, out_features: 10 }),
-      /layer 7 \(Linear\(in_features=32, .*\)\): input shape \[16\] does not fit, expected \[32\]/,
+      at(9, { type: "Linear", in_features: 32, out_features: 10 }),
+      /layer 9 \(Linear\(in_features=32, .*\)\): input shape \[16\] does not fit, expected \[32\]/,
+    ],
+    [
+      at(8, { type: "Dropout", p: 1 }),
+      /layer 8 \(Dropout\): p must be a number in \[0, 1\), got 1/,
+    ],
+    [
+      at(4, { type: "BatchNorm2d", num_features: 8 }),
+      /layer 4 \(BatchNorm2d\(8, .*\)\): input shape \[16, 7, 7\] does not fit, expected \[8, H, W\]/,
+    ],
+    [
+      at(10, { type: "BatchNorm1d", num_features: 12, affine: false }),
+      /layer 10 \(BatchNorm1d\): only affine=true is supported/,
     ],
     [
       at(2, { type: "Sequential", layers: [{ type: "Tanh", x: 1 }] }),
@@ -127,7 +159,7 @@ Deno.test("a described network's checkpoint: eval, predict and export (onnxrunti
     const evaluated = await run("cli/eval.ts", ["--checkpoint", checkpoint, "--json"]);
     assertEquals(evaluated.code, 0, evaluated.stderr);
     const report = JSON.parse(evaluated.stdout);
-    assertEquals(report.network, "a 10-layer network");
+    assertEquals(report.network, "a 15-layer network");
     const ours = await model.predict(Float32Array.from(data.test.images, (v) => v / 255), 10000);
     const correct = ours.classes.filter((c, i) => c === data.test.labels[i]).length;
     assertEquals(report.test_accuracy, correct / 10000);
@@ -145,7 +177,7 @@ Deno.test("a described network's checkpoint: eval, predict and export (onnxrunti
     const onnx = `${dir}/cnn.onnx`;
     const exported = await run("cli/export.ts", ["--checkpoint", checkpoint, "--out", onnx]);
     assertEquals(exported.code, 0, exported.stderr);
-    assertMatch(exported.stdout, /a 10-layer network as ONNX opset 13/);
+    assertMatch(exported.stdout, /a 15-layer network as ONNX opset 13/);
     const ort = await import("onnxruntime-node");
     const session = await ort.InferenceSession.create(await Deno.readFile(onnx));
     const n = 200;
