@@ -98,7 +98,8 @@ export interface FusionGroup {
 /**
  * The fusion groups of a network, in order: every layer is the producer of one group or a
  * member of one (see {@linkcode FusionGroup}); `inputs[i]` is layer i's per-sample input shape;
- * `inputGradient`: the first layer computes the gradient of the input (saliency).
+ * `inputGradient`: the first layer computes the gradient of the input (saliency); `fuse: false`
+ * turns the pass off (every network must run the same without it).
  *
  * @example
  * ```ts
@@ -117,10 +118,12 @@ export interface FusionGroup {
 export function fusionGroups(
   layers: readonly Layer[],
   inputs: readonly Shape[],
-  options: { inputGradient?: boolean } = {},
+  options: { inputGradient?: boolean; fuse?: boolean } = {},
 ): FusionGroup[] {
-  const activations = fusedActivations(layers);
-  const pools = fusedPoolings(layers, activations, inputs);
+  // With the pass off every layer is a group of its own: each runs its own kernels.
+  const off = options.fuse === false;
+  const activations = off ? layers.map(() => false) : fusedActivations(layers);
+  const pools = off ? layers.map(() => false) : fusedPoolings(layers, activations, inputs);
   const groups: FusionGroup[] = [];
   for (let i = 0; i < layers.length; i++) {
     const group: FusionGroup = { producer: i, foldedBackward: false };

@@ -37,6 +37,8 @@ export interface LayoutModel {
   tuning: Tuning;
   /** The uniform a training step's random draws come from (see `ForwardIO.noise`). */
   noise: BufferSlice;
+  /** Whether the fusion pass runs (`fusion.ts`); default true. */
+  fuse?: boolean;
 }
 
 /** A tensor of the step, before allocation. */
@@ -117,7 +119,10 @@ export function stepLayout(model: LayoutModel, batch: number, mode: Mode): StepL
       `the network must end in a layer with [classes] outputs, not ${layers[n - 1]}`,
     );
   }
-  const groups = fusionGroups(layers, shapes, { inputGradient: mode === "saliency" });
+  const groups = fusionGroups(layers, shapes, {
+    inputGradient: mode === "saliency",
+    fuse: model.fuse,
+  });
   const tensors: LayoutTensor[] = [];
   const add = (t: LayoutTensor) => (tensors.push(t), t.name);
   const batched = (i: number): Shape => [batch, ...shapes[i]];

@@ -40,6 +40,12 @@ export interface ModelOptions {
   inputShape?: Shape;
   /** Kernel variant picks (see `tune`); default the rules of the adapter's kind. */
   tuning?: Tuning;
+  /**
+   * Whether the fusion pass runs: activations and 2×2 poolings inside their neighbours' kernels
+   * (`lib/train/fusion.ts`); default true. Off, every layer runs its own kernels, with the same
+   * results to rounding: a check, and a way to run a layer no fusion knows.
+   */
+  fuse?: boolean;
 }
 
 interface Predictor {
@@ -87,6 +93,7 @@ export class Model {
   readonly noiseBuffer: GPUBuffer;
   #stateOrder: { info: ParameterInfo; source: "params" | "state" }[];
   #noiseStep = 0;
+  #fuse: boolean;
   #layers: readonly PlacedLayer[];
   #plans = new Map<string, Promise<StepPlan>>();
   #predictors = new Map<number, Promise<Predictor>>();
@@ -108,6 +115,7 @@ export class Model {
     this.classes = out[0];
     this.#layers = network.flat();
     this.#tuning = options.tuning ?? rulesFor(gpu.info);
+    this.#fuse = options.fuse ?? true;
     const device = gpu.device;
     const layout = parameterLayout(network, device.limits.minStorageBufferOffsetAlignment / 4);
     const limit = Math.min(device.limits.maxStorageBufferBindingSize, device.limits.maxBufferSize);
@@ -209,6 +217,7 @@ export class Model {
       classes: this.classes,
       tuning,
       noise: { buffer: this.noiseBuffer },
+      fuse: this.#fuse,
     };
   }
 
