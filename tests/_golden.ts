@@ -1,9 +1,10 @@
 // The golden files: the step plans of both LeNet variants (train and eval, batch 256, the
-// built-in CPU rules) as `formatPlan` prints them, every op's candidates, and the WGSL of every
-// kernel each candidate runs. Built without a device: layers are bound to placeholder buffers and
+// built-in CPU rules) as `formatPlan` prints them, every op's candidates, the WGSL of the kernels
+// the rules pick, and a manifest with the SHA-256 of every other candidate's kernels. Built without a device: layers are bound to placeholder buffers and
 // the plan is described, not allocated, so a change to a kernel or to the plan shows as a diff.
 import type { ActivationKind } from "../kernels/activation.ts";
 import type { PoolKind } from "../kernels/pool.ts";
+import { createHash } from "node:crypto";
 import { kernelSource } from "../kernels/spec.ts";
 import { CPU_RULES, type Tuning } from "../lib/nn/choose.ts";
 import { lenet5 } from "../lib/nn/lenet.ts";
@@ -57,7 +58,54 @@ function describe(model: LayoutModel, mode: Mode): PlanOp[] {
 
 const fileName = (s: string) => s.replace(/[^A-Za-z0-9.+-]+/g, "_").replace(/_+$/, "");
 
-/** Every golden file (path relative to {@linkcode GOLDEN_DIR} → text), in a stable order. */
+/** The manifest of the candidates' kernels not kept as files: a line each, `<sha256>  <path>`. */
+export const MANIFEST = "kernels/manifest.txt";
+
+/**
+ * The WGSL of every kernel of every candidate of every op (path → text), and which of those the
+ * built-in CPU rules pick.
+ */
+export function candidateKernels(): { kernels: Map<string, string>; picked: Set<string> } {
+  const kernels = new Map<string, string>(), picked = new Set<string>();
+  for (const [activation, pool] of VARIANTS) {
+    for (const mode of ["train", "eval"] as const) {
+      const base = lenetModel(activation, pool, CPU_RULES);
+      const ops = describe(base, mode);
+      const alternatives = new Map<string, readonly string[]>();
+      for (const op of ops) if (op.tuning) alternatives.set(op.tuning.key, op.tuning.alternatives);
+      const add = (op: PlanOp, rules: boolean) => {
+        const dir = fileName(`${op.layer} ${op.name}`);
+        const texts = [...new Set(op.calls.map((c) => kernelSource(c.kernel)))];
+        // Train and eval share most ops: one file per variant of the network, the same text.
+        const path = `kernels/${activation}_${pool}/${dir}/${fileName(op.variant)}.wgsl`;
+        const text = texts.map((k, i) => `// kernel ${i + 1} of ${texts.length}\n${k}`).join("\n");
+        if ((kernels.get(path) ?? text) !== text) throw new Error(`${path}: two texts`);
+        kernels.set(path, text);
+        if (rules) picked.add(path);
+      };
+      for (const op of ops) add(op, true);
+      // Round r runs every op's r-th candidate: together the rounds run every candidate.
+      const rounds = Math.max(...[...alternatives.values()].map((a) => a.length));
+      for (let round = 0; round < rounds; round++) {
+        const picks: Record<string, string> = {};
+        for (const [key, names] of alternatives) {
+          if (round < names.length) picks[key] = names[round];
+        }
+        for (const op of describe(lenetModel(activation, pool, { picks, defaults: "cpu" }), mode)) {
+          add(op, false);
+        }
+      }
+    }
+  }
+  return { kernels, picked };
+}
+
+/**
+ * Every golden file (path relative to {@linkcode GOLDEN_DIR} → text), in a stable order: the
+ * plans and candidate lists, the WGSL of the kernels the rules pick, and the {@linkcode MANIFEST}
+ * naming every other candidate's kernels by their SHA-256 (`deno task golden --show PATH` prints
+ * one), so that a change to any kernel still fails the test.
+ */
 export function goldenFiles(): Map<string, string> {
   const files = new Map<string, string>();
   for (const [activation, pool] of VARIANTS) {
@@ -75,26 +123,14 @@ export function goldenFiles(): Map<string, string> {
         [...alternatives].map(([key, names]) => `${key}\n${names.map((v) => `  ${v}\n`).join("")}`)
           .join(""),
       );
-      // Round r runs every op's r-th candidate: together the rounds run every candidate.
-      const rounds = Math.max(...[...alternatives.values()].map((a) => a.length));
-      for (let round = 0; round < rounds; round++) {
-        const picks: Record<string, string> = {};
-        for (const [key, names] of alternatives) {
-          if (round < names.length) picks[key] = names[round];
-        }
-        const model = lenetModel(activation, pool, { picks, defaults: "cpu" });
-        for (const op of describe(model, mode)) {
-          const dir = fileName(`${op.layer} ${op.name}`);
-          const kernels = [...new Set(op.calls.map((c) => kernelSource(c.kernel)))];
-          // Train and eval share most ops: one file per variant of the network, the same text.
-          const path = `kernels/${activation}_${pool}/${dir}/${fileName(op.variant)}.wgsl`;
-          const text = kernels.map((k, i) => `// kernel ${i + 1} of ${kernels.length}\n${k}`)
-            .join("\n");
-          if ((files.get(path) ?? text) !== text) throw new Error(`${path}: two texts`);
-          files.set(path, text);
-        }
-      }
     }
   }
+  const { kernels, picked } = candidateKernels();
+  const manifest: string[] = [];
+  for (const [path, text] of [...kernels].sort(([a], [b]) => a.localeCompare(b))) {
+    if (picked.has(path)) files.set(path, text);
+    else manifest.push(`${createHash("sha256").update(text).digest("hex")}  ${path}\n`);
+  }
+  files.set(MANIFEST, manifest.join(""));
   return new Map([...files].sort(([a], [b]) => a.localeCompare(b)));
 }

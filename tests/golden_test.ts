@@ -1,11 +1,13 @@
 // The golden files match what the code generates: the step plans of both LeNet variants, every
-// op's candidates, and the WGSL of every kernel the tuner may pick. Runs without a WebGPU adapter
+// op's candidates, the WGSL of the kernels the rules pick, and the SHA-256 of every other kernel
+// the tuner may pick. Runs without a WebGPU adapter
 // (the adapter is removed before anything runs). `deno task golden` regenerates them.
 import { assert, assertEquals } from "./_assert.ts";
 import { fileURLToPath } from "node:url";
-import { GOLDEN_DIR, goldenFiles } from "./_golden.ts";
+import { candidateKernels, GOLDEN_DIR, goldenFiles, MANIFEST } from "./_golden.ts";
 import { gatherBatch } from "../kernels/batch.ts";
 import { kernelSource } from "../kernels/spec.ts";
+import { createHash } from "node:crypto";
 
 Object.defineProperty(navigator, "gpu", { value: undefined, configurable: true });
 
@@ -48,6 +50,19 @@ Deno.test("golden: the plans name the rules' variants and every op's candidates"
   assertEquals([...files.keys()].some((p) => p.startsWith("kernels/relu_max/")), true);
 });
 
+Deno.test("golden: a change to a candidate kept only in the manifest still fails the test", () => {
+  const files = goldenFiles();
+  const manifest = files.get(MANIFEST)!.trim().split("\n");
+  const { kernels, picked } = candidateKernels();
+  // Every candidate is a file or a manifest line, never both.
+  assertEquals(manifest.length + picked.size, kernels.size);
+  const [hash, path] = manifest[0].split("  ");
+  assert(!files.has(path) && kernels.has(path) && /^[0-9a-f]{64}$/.test(hash));
+  const edited = kernels.get(path)!.replace("let i =", "let  i =");
+  const again = createHash("sha256").update(edited).digest("hex");
+  assert(again !== hash, "an edited kernel would keep its manifest line");
+});
+
 Deno.test("golden: the forward pass written at the top of plan.ts is the one built", async () => {
   const doc = await Deno.readTextFile(new URL("../lib/train/plan.ts", import.meta.url));
   const forward = doc.slice(doc.indexOf("forward   "), doc.indexOf("loss      "));
@@ -72,7 +87,7 @@ Deno.test("golden: the forward pass written at the top of plan.ts is the one bui
 });
 
 Deno.test("golden: no kernel uses WGSL's short-circuit || or && (a branch each; see anyOf)", () => {
-  const kernels = [...goldenFiles()].filter(([path]) => path.endsWith(".wgsl"));
+  const kernels = [...candidateKernels().kernels];
   assert(kernels.length > 100, `${kernels.length} kernels`);
   // And the batch gathers, outside the plans: augmenting (crop, flip, erasing) and resizing.
   const augment = { seed: 1, cropPadding: 2, flip: true, erase: { p: 0.5, min: 4, max: 12 } };
