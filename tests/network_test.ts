@@ -191,6 +191,11 @@ Deno.test("a described network's checkpoint: eval, predict and export (onnxrunti
     for (let i = 0; i < n * 10; i++) worst = Math.max(worst, Math.abs(theirs[i] - ours.logits[i]));
     assert(worst < 1e-5, `onnxruntime's logits differ by ${worst}`);
 
+    const summarised = await run("cli/summary.ts", ["--checkpoint", checkpoint, "--json"]);
+    assertEquals(summarised.code, 0, summarised.stderr);
+    const total = model.parameters.reduce((n, p) => n + p.shape.reduce((a, b) => a * b, 1), 0);
+    assertEquals(JSON.parse(summarised.stdout).totalParams, total);
+
     const flagged = await run("cli/eval.ts", ["--checkpoint", checkpoint, "--activation", "relu"]);
     assertEquals(flagged.code, 2);
     assertMatch(
