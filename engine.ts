@@ -44,6 +44,21 @@ export {
   type Workspace,
 } from "./lib/nn/layer.ts";
 export {
+  type ActivationLayer,
+  activationOf,
+  type FoldedPoolBackward,
+  type FusedBackwardIO,
+  type FusedForwardIO,
+  type FusedPool,
+  type Fuses,
+  fusesOf,
+  type FusiblePoolingLayer,
+  fusiblePoolingOf,
+  fusing,
+  type FusingLayer,
+  type FusionWork,
+} from "./lib/nn/fused.ts";
+export {
   type NamedParameter,
   type PlacedLayer,
   type SequentialOptions,

@@ -214,10 +214,16 @@ export abstract class BatchNorm extends ParametricLayer implements Layer {
   }
 }
 
-/** A number as Python prints a float: `1e-05`, `0.1`, `1.0`. */
+/**
+ * A number as Python's `repr` prints a float: `1.0`, `0.1`, and exponent form with two digits
+ * below 1e-4 (`1e-05`), as PyTorch's module reprs show eps.
+ */
 function pyFloat(v: number): string {
-  if (Number.isInteger(v)) return `${v}.0`;
-  return String(v).replace(/e-(\d)$/, "e-0$1");
+  if (Number.isInteger(v) && Math.abs(v) < 1e16) return `${v}.0`;
+  if (v !== 0 && Math.abs(v) < 1e-4) {
+    return v.toExponential().replace(/e([+-])(\d)$/, "e$10$2");
+  }
+  return String(v);
 }
 
 /**

@@ -27,12 +27,9 @@ import {
   chooseConvForward,
 } from "./conv_candidates.ts";
 import {
-  type BackwardIO,
   defaultInit,
   defaultRandom,
   expectShape,
-  type ForwardIO,
-  type Layer,
   type LayerDescription,
   type Op,
   pair,
@@ -42,6 +39,7 @@ import {
   storedDy,
   type Workspace,
 } from "./layer.ts";
+import type { FusedBackwardIO, FusedForwardIO, FusingLayer, FusionWork } from "./fused.ts";
 
 /** Options of {@linkcode Conv2d}. */
 export interface Conv2dOptions {
@@ -65,7 +63,7 @@ export interface Conv2dOptions {
  * assert.deepEqual(conv.parameters.map((p) => p.shape), [[6, 1, 5, 5], [6]]);
  * ```
  */
-export class Conv2d extends ParametricLayer implements Layer {
+export class Conv2d extends ParametricLayer implements FusingLayer {
   /** Input channels. */
   readonly inChannels: number;
   /** Output channels. */
@@ -160,7 +158,7 @@ export class Conv2d extends ParametricLayer implements Layer {
     input: Shape,
     training: boolean,
     tuning: Tuning,
-    fusion: { pool?: PoolKind; pooledDy?: PoolKind } = {},
+    fusion: FusionWork = {},
   ): Workspace {
     const c = this.#choices(batch, input, tuning, fusion.pool, fusion.pooledDy);
     if (!training) return viewConstants("forward", c.forward);
@@ -194,7 +192,7 @@ export class Conv2d extends ParametricLayer implements Layer {
   }
 
   /** y = conv(x) + bias (then the fused activation and pooling, if any). */
-  forward(io: ForwardIO): Op[] {
+  forward(io: FusedForwardIO): Op[] {
     const pool = io.pool;
     const { shape, forward: choice } = this.#choices(io.batch, io.input, io.tuning, pool?.kind);
     const { inputPlan: plan, uniformWeights, tile } = choice.kernel;
@@ -235,7 +233,7 @@ export class Conv2d extends ParametricLayer implements Layer {
   }
 
   /** Weight and bias gradients, and dx when asked (gated by the fused activation, if any). */
-  backward(io: BackwardIO): Op[] {
+  backward(io: FusedBackwardIO): Op[] {
     const pooled = io.dyPooled;
     if (pooled && io.dx) throw new Error(`${this}: a pooling's backward folded in, but dx asked`);
     const c = this.#choices(io.batch, io.input, io.tuning, undefined, pooled?.kind);

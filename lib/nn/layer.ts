@@ -1,5 +1,7 @@
 /**
- * The layer contract. A layer describes its parameters (with PyTorch's initial values), its
+ * The layer contract: what every layer is — its own forward and backward, nothing of its
+ * neighbours (what a layer does of its neighbours' work when the fusion pass asks is the contract
+ * of `fused.ts`). A layer describes its parameters (with PyTorch's initial values), its
  * output shape, the scratch buffers it needs per batch size, and the ops of its forward and
  * backward passes: named kernel calls with the variant a chooser picked, what they read and
  * write, and their cost. It allocates nothing itself: a model places parameters in one flat
@@ -10,13 +12,11 @@
  *
  * @module
  */
-import type { ActivationKind, FusibleActivation } from "../../kernels/activation.ts";
 import type { BufferSlice, KernelCall } from "../gpu/kernel_runner.ts";
 import type { Shape } from "../tensor.ts";
 import { Random } from "../random.ts";
 import { DEFAULTS } from "../defaults.ts";
 import type { Tuning } from "./choose.ts";
-import type { PoolKind } from "../../kernels/pool.ts";
 
 export type { Shape } from "../tensor.ts";
 
@@ -60,18 +60,6 @@ export interface ForwardIO {
   noise: BufferSlice;
   /** The layer's index among the network's leaf layers: what salts its random draws. */
   position: number;
-  /** Apply this activation to y (the activation layer that follows is fused in). */
-  activation?: FusibleActivation;
-  /**
-   * A 2×2, stride-2 pooling layer that follows (after the activation) is fused in: write its
-   * output to `out`; y (and max pooling's `argmax`) only with `keepInput` (training).
-   */
-  pool?: {
-    kind: PoolKind;
-    out: BufferSlice;
-    argmax?: BufferSlice;
-    keepInput: boolean;
-  };
   /** Measured variant picks and the default rules, for the choosers (`choose.ts`). */
   tuning: Tuning;
 }
@@ -79,28 +67,12 @@ export interface ForwardIO {
 /** The buffers of one backward pass: the forward's, plus the gradients. */
 export interface BackwardIO extends ForwardIO {
   /**
-   * Gradient of the loss with respect to y; null when it is not stored (a following pooling's
-   * backward is folded in: see `dyPooled`).
+   * Gradient of the loss with respect to y; null when it is not stored (the fusion pass folded
+   * the backward of the layer after into this one: see `lib/nn/fused.ts`).
    */
   dy: BufferSlice | null;
   /** Gradient with respect to x, or null when nobody needs it (the first layer). */
   dx: BufferSlice | null;
-  /**
-   * Multiply dx by this activation's derivative at x (x is that activation's output): the
-   * backward of the activation layer before this one, fused in.
-   */
-  gate?: FusibleActivation;
-  /**
-   * dy is not stored: it is the backward of the 2×2 pooling after this layer (from its gradient
-   * `dpool` and, for max, its `argmax`), times the derivative of the activation between them
-   * (`gate`, at y), computed where the weight gradient reads it. Only for a layer with no dx.
-   */
-  dyPooled?: {
-    kind: PoolKind;
-    dpool: BufferSlice;
-    argmax?: BufferSlice;
-    gate?: FusibleActivation;
-  };
 }
 
 /** Where a layer's parameters and their gradients live on the device. */
@@ -168,41 +140,16 @@ export interface Layer {
   outputShape(input: Shape): Shape;
   /**
    * Scratch buffers (name → bytes, or constants) for a batch size, kept from forward to backward;
-   * `training` says whether backward will run; `tuning` is the one the ops will be built with;
-   * `fusion` the pooling fused into its forward (`pool`) and folded into its weight gradient
-   * (`pooledDy`), so that it asks for what the candidates it will run need, and nothing else.
+   * `training` says whether backward will run; `tuning` is the one the ops will be built with, so
+   * that it asks for what the candidates it will run need, and nothing else.
    */
-  workspace(
-    batch: number,
-    input: Shape,
-    training: boolean,
-    tuning: Tuning,
-    fusion?: { pool?: PoolKind; pooledDy?: PoolKind },
-  ): Workspace;
+  workspace(batch: number, input: Shape, training: boolean, tuning: Tuning): Workspace;
   /** Ops of the forward pass. */
   forward(io: ForwardIO): Op[];
   /** Ops of the backward pass: parameter gradients, and dx when asked. */
   backward(io: BackwardIO): Op[];
   /** True when the output is the input reinterpreted (Flatten): no kernel, same buffer. */
   readonly reshapeOnly?: boolean;
-  /** For activation layers: which one. */
-  readonly activation?: ActivationKind;
-  /**
-   * Which fusions the layer supports: `activation` in forward, `gate` in backward, `pool` (a
-   * following 2×2 pooling, see {@linkcode ForwardIO.pool}) in forward, `poolBackward` (that
-   * pooling's backward, see {@linkcode BackwardIO.dyPooled}) in its weight gradient.
-   */
-  readonly fuses?: {
-    readonly activation?: boolean;
-    readonly gate?: boolean;
-    readonly pool?: boolean;
-    readonly poolBackward?: boolean;
-  };
-  /**
-   * For pooling layers: its kind when it can run inside the forward of the layer before it
-   * (2×2 windows, stride 2, no padding, an even input), else null.
-   */
-  fusiblePooling?(input: Shape): PoolKind | null;
   /** Multiply-adds of the forward pass for one sample of `input` (0 when none is counted). */
   multAdds?(input: Shape): number;
   /** PyTorch-style description, e.g. `Conv2d(1, 6, kernel_size=(5, 5), padding=(2, 2))`. */

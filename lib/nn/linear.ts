@@ -20,12 +20,10 @@ import { candidateCalls, viewConstants } from "./_chunked.ts";
 import type { Choice, Tuning } from "./choose.ts";
 import { chooseMatmul, type MatmulKernel } from "./matmul_candidates.ts";
 import {
-  type BackwardIO,
   defaultInit,
   defaultRandom,
   expectShape,
   type ForwardIO,
-  type Layer,
   type LayerDescription,
   type Op,
   type Parameter,
@@ -34,6 +32,7 @@ import {
   storedDy,
   type Workspace,
 } from "./layer.ts";
+import type { FusedBackwardIO, FusedForwardIO, FusingLayer } from "./fused.ts";
 
 type Product = "forward" | "weight" | "input";
 
@@ -49,7 +48,7 @@ type Product = "forward" | "weight" | "input";
  * assert.deepEqual(fc.parameters.map((p) => p.shape), [[120, 400], [120]]);
  * ```
  */
-export class Linear extends ParametricLayer implements Layer {
+export class Linear extends ParametricLayer implements FusingLayer {
   /** Input features. */
   readonly inFeatures: number;
   /** Output features. */
@@ -158,7 +157,7 @@ export class Linear extends ParametricLayer implements Layer {
   }
 
   /** y = x·Wᵀ + b (then the fused activation, if any). */
-  forward(io: ForwardIO): Op[] {
+  forward(io: FusedForwardIO): Op[] {
     const shape = { ...this.#shapes(io.batch).forward, activation: io.activation };
     return [
       this.#op(
@@ -176,7 +175,7 @@ export class Linear extends ParametricLayer implements Layer {
   }
 
   /** dW, db, and dx when asked (gated by the fused activation, if any). */
-  backward(io: BackwardIO): Op[] {
+  backward(io: FusedBackwardIO): Op[] {
     const dy = storedDy(this, io);
     const { inFeatures: I, outFeatures: O } = this;
     const shapes = this.#shapes(io.batch);

@@ -19,10 +19,8 @@ import { windowOutputSize } from "../../kernels/spec.ts";
 import { sizeOf } from "../tensor.ts";
 import { choosePoolBackward } from "./pool_candidates.ts";
 import {
-  type BackwardIO,
   expectShape,
   type ForwardIO,
-  type Layer,
   type LayerDescription,
   type Op,
   pair,
@@ -31,6 +29,7 @@ import {
   storedDy,
   type Workspace,
 } from "./layer.ts";
+import type { FusedBackwardIO, FusiblePoolingLayer, FusingLayer } from "./fused.ts";
 
 /** Options of a pooling layer. */
 export interface Pool2dOptions {
@@ -51,7 +50,7 @@ export interface Pool2dOptions {
  * assert.deepEqual([pool.kernelSize, pool.stride, pool.padding], [[3, 3], [3, 3], [1, 1]]);
  * ```
  */
-export abstract class Pool2d implements Layer {
+export abstract class Pool2d implements FusingLayer, FusiblePoolingLayer {
   /** No parameters. */
   readonly parameters: readonly Parameter[] = [];
   /** Fuses the backward of a preceding activation into its dx. */
@@ -130,7 +129,7 @@ export abstract class Pool2d implements Layer {
   }
 
   /** dx = dy spread over each window, or sent to its winner (gated by a fused activation). */
-  backward(io: BackwardIO): Op[] {
+  backward(io: FusedBackwardIO): Op[] {
     const dy = storedDy(this, io);
     if (!io.dx) return [];
     const max = this.kind === "max";
@@ -218,7 +217,7 @@ export class MaxPool2d extends Pool2d {
  * assert.throws(() => new AdaptiveAvgPool2d(2), /output_size 1/);
  * ```
  */
-export class AdaptiveAvgPool2d implements Layer {
+export class AdaptiveAvgPool2d implements FusingLayer, FusiblePoolingLayer {
   /** No parameters. */
   readonly parameters: readonly Parameter[] = [];
   /** Fuses the backward of a preceding activation into its dx. */
@@ -263,7 +262,7 @@ export class AdaptiveAvgPool2d implements Layer {
   }
 
   /** dx = dy / (H·W) over each plane (gated by a fused activation). */
-  backward(io: BackwardIO): Op[] {
+  backward(io: FusedBackwardIO): Op[] {
     return this.#pool(io.input).backward(io);
   }
 

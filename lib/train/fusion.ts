@@ -7,12 +7,13 @@
  */
 import { type FusibleActivation, isFusible } from "../../kernels/activation.ts";
 import type { Layer, Shape } from "../nn/layer.ts";
+import { activationOf, fusesOf, fusiblePoolingOf } from "../nn/fused.ts";
 
 /**
  * Which activation layers are fused into their neighbours: those of a fusible kind (the
  * derivative taken from the output, no arguments: `ACTIVATIONS`) between a layer that applies
  * an activation to its output (`fuses.activation`) and one that folds its derivative into its
- * input gradient (`fuses.gate`).
+ * input gradient (`fuses.gate`): the contract of `lib/nn/fused.ts`.
  *
  * @example
  * ```ts
@@ -27,7 +28,7 @@ export function fusedActivations(layers: readonly Layer[]): boolean[] {
   const n = layers.length;
   return layers.map((layer, i) =>
     fusibleKind(layer) !== undefined && i > 0 && i + 1 < n &&
-    layers[i - 1].fuses?.activation === true && layers[i + 1].fuses?.gate === true
+    fusesOf(layers[i - 1]).activation === true && fusesOf(layers[i + 1]).gate === true
   );
 }
 
@@ -44,9 +45,8 @@ export function fusedActivations(layers: readonly Layer[]): boolean[] {
  * ```
  */
 export function fusibleKind(layer: Layer): FusibleActivation | undefined {
-  return layer.activation !== undefined && isFusible(layer.activation)
-    ? layer.activation
-    : undefined;
+  const kind = activationOf(layer);
+  return kind !== undefined && isFusible(kind) ? kind : undefined;
 }
 
 /**
@@ -73,8 +73,8 @@ export function fusedPoolings(
 ): boolean[] {
   return layers.map((layer, i) => {
     const producer = i - (i > 0 && activations[i - 1] ? 2 : 1);
-    return producer >= 0 && layers[producer].fuses?.pool === true &&
-      (layer.fusiblePooling?.(inputs[i]) ?? null) !== null;
+    return producer >= 0 && fusesOf(layers[producer]).pool === true &&
+      fusiblePoolingOf(layer, inputs[i]) !== null;
   });
 }
 
@@ -133,7 +133,7 @@ export function fusionGroups(
       // A producer without dx (the first layer, unless the input's gradient is asked for)
       // takes the pooling's backward into its weight gradient when it can.
       group.foldedBackward = group.producer === 0 && !options.inputGradient &&
-        layers[group.producer].fuses?.poolBackward === true;
+        fusesOf(layers[group.producer]).poolBackward === true;
     }
     groups.push(group);
   }

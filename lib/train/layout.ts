@@ -17,6 +17,7 @@ import type { BufferSlice } from "../gpu/kernel_runner.ts";
 import type { PlacedLayer } from "../nn/sequential.ts";
 import { type Shape, sizeOf } from "../tensor.ts";
 import { fusibleKind, type FusionGroup, fusionGroups } from "./fusion.ts";
+import { fusiblePoolingOf, fusing } from "../nn/fused.ts";
 
 /**
  * Train: forward, loss with its gradient, backward. Eval: forward and loss. Saliency: forward,
@@ -203,13 +204,16 @@ function addWorkspaces(
   add: (t: LayoutTensor) => string,
 ): void {
   const pooling = (i: number | undefined) =>
-    i === undefined ? undefined : model.layers[i].layer.fusiblePooling?.(shapes[i]) ?? undefined;
+    i === undefined ? undefined : fusiblePoolingOf(model.layers[i].layer, shapes[i]) ?? undefined;
   const fusion = new Map(groups.map((g) => [g.producer, {
     pool: pooling(g.pool),
     pooledDy: g.foldedBackward ? pooling(g.pool) : undefined,
   }]));
   model.layers.forEach(({ path, layer }, i) => {
-    const requests = layer.workspace(batch, shapes[i], training, model.tuning, fusion.get(i));
+    const fused = fusion.get(i);
+    const requests = fused && (fused.pool || fused.pooledDy)
+      ? fusing(layer, "pool").workspace(batch, shapes[i], training, model.tuning, fused)
+      : layer.workspace(batch, shapes[i], training, model.tuning);
     for (const [slot, request] of Object.entries(requests)) {
       const name = `${path}.${slot}`;
       const what = `${name} of ${layer}`;

@@ -28,6 +28,7 @@ import { type BufferSlice, type KernelCall, KernelRunner } from "../gpu/kernel_r
 import type { BackwardIO, ForwardIO, Op } from "../nn/layer.ts";
 import type { Shape } from "../tensor.ts";
 import { fusibleKind, type FusionGroup } from "./fusion.ts";
+import { fusiblePoolingOf, fusing } from "../nn/fused.ts";
 import {
   type LayoutModel,
   type LayoutTensor,
@@ -220,10 +221,9 @@ class StepOps {
     return this.#tensors.get(name)!.slice;
   }
 
-  /** Layer `i`'s forward buffers (with the activation of its group fused in); backward adds. */
-  #io(i: number, group: FusionGroup): ForwardIO {
+  /** Layer `i`'s forward buffers; backward adds its gradients. */
+  #io(i: number): ForwardIO {
     const slots = this.#layout.slots[i];
-    const layers = this.#model.layers;
     return {
       batch: this.#layout.batch,
       input: this.#layout.shapes[i],
@@ -232,9 +232,6 @@ class StepOps {
       work: Object.fromEntries(
         Object.entries(slots.work).map(([slot, name]) => [slot, this.#slice(name)]),
       ),
-      activation: i === group.producer && group.activation !== undefined
-        ? fusibleKind(layers[group.activation].layer)
-        : undefined,
       tuning: this.#model.tuning,
       training: this.#layout.mode === "train",
       noise: this.#model.noise,
@@ -245,25 +242,35 @@ class StepOps {
   /** The group's pooling: its kind, output and argmax. */
   #pooling(group: FusionGroup) {
     const j = group.pool!;
-    const pooling = this.#model.layers[j].layer;
     const argmax = this.#layout.slots[j].work.argmax;
     return {
-      kind: pooling.fusiblePooling!(this.#layout.shapes[j])!,
+      kind: fusiblePoolingOf(this.#model.layers[j].layer, this.#layout.shapes[j])!,
       out: this.#slice(this.#layout.slots[j].y),
       argmax: argmax === undefined ? undefined : this.#slice(argmax),
     };
   }
 
+  /** The activation fused into the group's producer, if any. */
+  #activation(group: FusionGroup) {
+    const j = group.activation;
+    return j === undefined ? undefined : fusibleKind(this.#model.layers[j].layer);
+  }
+
   /** The forward ops of a group: its producer's, with the activation and pooling fused in. */
   forward(group: FusionGroup): PlanOp[] {
     const i = group.producer;
+    const layer = this.#model.layers[i].layer;
+    if (group.activation === undefined && group.pool === undefined) {
+      return this.#place(i, group, layer.forward(this.#io(i)));
+    }
     const pool = group.pool === undefined
       ? undefined
       : { ...this.#pooling(group), keepInput: this.#layout.mode !== "eval" };
+    const producer = fusing(layer, pool ? "pool" : "activation");
     return this.#place(
       i,
       group,
-      this.#model.layers[i].layer.forward({ ...this.#io(i, group), pool }),
+      producer.forward({ ...this.#io(i), activation: this.#activation(group), pool }),
     );
   }
 
@@ -279,23 +286,24 @@ class StepOps {
 
   #backwardOf(i: number, group: FusionGroup): PlanOp[] {
     const { slots, gates } = this.#layout;
-    const layers = this.#model.layers;
+    const layer = this.#model.layers[i].layer;
     const io: BackwardIO = {
-      ...this.#io(i, group),
+      ...this.#io(i),
       dy: slots[i].dy ? this.#slice(slots[i].dy!) : null,
       dx: slots[i].dx ? this.#slice(slots[i].dx!) : null,
-      gate: gates[i],
-      dyPooled: i === group.producer && group.foldedBackward
-        ? {
-          ...this.#pooling(group),
-          dpool: this.#slice(slots[group.pool!].dy!),
-          gate: group.activation === undefined
-            ? undefined
-            : fusibleKind(layers[group.activation].layer),
-        }
-        : undefined,
     };
-    return this.#place(i, group, layers[i].layer.backward(io));
+    const gate = gates[i];
+    const dyPooled = i === group.producer && group.foldedBackward
+      ? {
+        ...this.#pooling(group),
+        dpool: this.#slice(slots[group.pool!].dy!),
+        gate: this.#activation(group),
+      }
+      : undefined;
+    if (!gate && !dyPooled) return this.#place(i, group, layer.backward(io));
+    const fused = fusing(layer, dyPooled ? "poolBackward" : "gate");
+    const activation = i === group.producer ? this.#activation(group) : undefined;
+    return this.#place(i, group, fused.backward({ ...io, activation, gate, dyPooled }));
   }
 
   /** The loss op (and, when training, the logit gradient). */
