@@ -32,10 +32,14 @@ export function isGzip(bytes: Uint8Array): boolean {
 }
 
 /**
- * Decompresses gzip bytes with the web `DecompressionStream`, streaming, and stops with a
- * {@linkcode DataError} as soon as the output is not an IDX file of unsigned bytes or grows past
- * what its header declares or `maxBytes`; bytes that are not gzip (a plain `.idx` file) are
- * returned as they are. A truncated or corrupt stream is a {@linkcode DataError} too.
+ * Decompresses gzip bytes with the web `DecompressionStream`, fed in slices of
+ * {@linkcode INFLATE_SLICE} bytes, and stops with a {@linkcode DataError} as soon as the output
+ * is not an IDX file of unsigned bytes or grows past what its header declares or `maxBytes`;
+ * bytes that are not gzip (a plain `.idx` file) are returned as they are. A truncated or corrupt
+ * stream is a {@linkcode DataError} too. Fed whole, the decompressor inflates the entire input
+ * before the first read returns (a 23 MB gzip of zeros became 10.6 GB); fed in slices, each read
+ * holds at most a slice's worth (gzip expands at most ~1,032×), so memory stays within the size
+ * the header declares.
  *
  * @example
  * ```ts
@@ -55,8 +59,40 @@ export async function gunzip(
   maxBytes: number = MAX_IDX_BYTES,
 ): Promise<Uint8Array> {
   if (!isGzip(bytes)) return bytes;
-  const reader = new Blob([bytes as Uint8Array<ArrayBuffer>]).stream()
-    .pipeThrough(new DecompressionStream("gzip")).getReader();
+  return await inflateIdx(sliced(bytes), file, maxBytes);
+}
+
+/** Compressed bytes handed to the decompressor at a time: at most ~4 MiB of output each. */
+export const INFLATE_SLICE = 4096;
+
+/** `bytes` as a stream of {@linkcode INFLATE_SLICE}-byte slices, each made only when pulled. */
+export function sliced(bytes: Uint8Array): ReadableStream<Uint8Array> {
+  let offset = 0;
+  return new ReadableStream<Uint8Array>({
+    pull(controller) {
+      if (offset >= bytes.length) return controller.close();
+      controller.enqueue(bytes.slice(offset, offset + INFLATE_SLICE));
+      offset += INFLATE_SLICE;
+    },
+  }, { highWaterMark: 0 });
+}
+
+/**
+ * Inflates a gzip stream into an IDX file's bytes, checking the header as soon as it arrives and
+ * stopping at the size it declares (or `maxBytes`): a gzip bomb costs what the file may hold, not
+ * what it expands to. The source is read only as the output is consumed.
+ */
+export async function inflateIdx(
+  source: ReadableStream<Uint8Array>,
+  file: string,
+  maxBytes: number = MAX_IDX_BYTES,
+): Promise<Uint8Array> {
+  // Its writable side takes any BufferSource; these are Uint8Arrays.
+  const inflate = new DecompressionStream("gzip") as unknown as TransformStream<
+    Uint8Array,
+    Uint8Array
+  >;
+  const reader = source.pipeThrough(inflate).getReader();
   const chunks: Uint8Array[] = [];
   let received = 0, limit = maxBytes;
   try {
@@ -73,8 +109,6 @@ export async function gunzip(
       if (next.done) break;
       chunks.push(next.value);
       received += next.value.length;
-      // Stop at the size the IDX header declares (or the known file's), never past it: a
-      // gzip bomb costs what the file may hold, not what it expands to.
       limit = Math.min(maxBytes, declaredIdxBytes(chunks, received, file) ?? maxBytes);
       if (received > limit) {
         throw new DataError(

@@ -1,5 +1,14 @@
 import { assert, assertEquals, assertRejects, assertThrows } from "./_assert.ts";
-import { decodeIdxImages, decodeIdxLabels, gunzip, sha256Hex } from "../data/idx.ts";
+import {
+  decodeIdxImages,
+  decodeIdxLabels,
+  gunzip,
+  INFLATE_SLICE,
+  inflateIdx,
+  sha256Hex,
+  sliced,
+} from "../data/idx.ts";
+import { createGzip } from "node:zlib";
 import { gzip, idxBytes, tinySplit } from "./_idx.ts";
 
 const oneLine = (re: RegExp) => (e: unknown) => {
@@ -71,4 +80,49 @@ Deno.test("sha256Hex matches a known vector", async () => {
     await sha256Hex(new TextEncoder().encode("abc")),
     "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad",
   );
+});
+
+/** A gzip of an IDX header declaring ten 28×28 images, then `mib` MiB of zeros. */
+async function gzipBomb(mib: number): Promise<Uint8Array> {
+  const gz = createGzip({ level: 9 });
+  const parts: Uint8Array[] = [];
+  gz.on("data", (c: Uint8Array) => parts.push(c));
+  const ended = new Promise((done) => gz.on("end", done));
+  gz.write(new Uint8Array([0, 0, 8, 3, 0, 0, 0, 10, 0, 0, 0, 28, 0, 0, 0, 28]));
+  const zeros = new Uint8Array(1 << 20);
+  for (let i = 0; i < mib; i++) {
+    if (!gz.write(zeros)) await new Promise((drained) => gz.once("drain", drained));
+  }
+  gz.end();
+  await ended;
+  return new Uint8Array(await new Blob(parts as Uint8Array<ArrayBuffer>[]).arrayBuffer());
+}
+
+Deno.test("gunzip refuses a gzip bomb in bounded memory: it stops at the size the IDX header declares", async () => {
+  const bomb = await gzipBomb(512); // 0.5 MB that expands to 512 MiB
+  const before = Deno.memoryUsage().rss;
+  await assertRejects(
+    () => gunzip(bomb, "bomb.gz"),
+    oneLine(/^bomb\.gz: decompresses to more than the 7856 bytes its IDX header declares$/),
+  );
+  const grown = (Deno.memoryUsage().rss - before) / 2 ** 20;
+  console.log(
+    `a ${bomb.length}-byte bomb of 512 MiB: resident memory grew ${grown.toFixed(0)} MiB`,
+  );
+  assert(grown < 64, `resident memory grew ${grown.toFixed(0)} MiB`);
+});
+
+Deno.test("inflateIdx reads the compressed input only as far as it must", async () => {
+  const bomb = await gzipBomb(64);
+  let pulled = 0;
+  const counted = sliced(bomb).pipeThrough(
+    new TransformStream<Uint8Array, Uint8Array>({
+      transform(chunk, out) {
+        pulled += chunk.length;
+        out.enqueue(chunk);
+      },
+    }),
+  );
+  await assertRejects(() => inflateIdx(counted, "bomb.gz"), /its IDX header declares/);
+  assert(pulled <= 8 * INFLATE_SLICE, `${pulled} of ${bomb.length} compressed bytes read`);
 });
