@@ -86,6 +86,39 @@ export async function readRegularFile(
 }
 
 /**
+ * Opens `path` for reading when it is a regular file (checked on the open handle, so a file
+ * swapped for a FIFO in between is refused too); the caller closes it, or streams
+ * `file.readable`, which closes it at the end.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { openRegularFile } from "./files.ts";
+ * const path = await Deno.makeTempFile();
+ * await Deno.writeFile(path, Uint8Array.of(1, 2, 3));
+ * const { file, size } = await openRegularFile(path);
+ * assert.equal(size, 3);
+ * file.close();
+ * await assert.rejects(openRegularFile("/"), /not a regular file/);
+ * await Deno.remove(path);
+ * ```
+ */
+export async function openRegularFile(path: string): Promise<{ file: Deno.FsFile; size: number }> {
+  let file: Deno.FsFile;
+  try {
+    file = await Deno.open(path, { read: true });
+  } catch (e) {
+    throw new Error(`${path}: cannot be read (${errorText(e)})`);
+  }
+  const info = await file.stat();
+  if (!info.isFile) {
+    file.close();
+    throw new Error(`${path}: not a regular file`);
+  }
+  return { file, size: info.size };
+}
+
+/**
  * Writes `bytes` to `path` through a temp file in the same folder and a rename, so a reader never
  * sees a partial file.
  *

@@ -111,7 +111,9 @@ export class Chromium {
 }
 
 /** `deno task web` (cli/web.ts) on a free loopback port: its address, and how to stop it. */
-export async function serveWebPage(): Promise<{ url: string; stop: () => Promise<void> }> {
+export async function serveWebPage(): Promise<
+  { url: string; pid: number; stop: () => Promise<void> }
+> {
   const server = new Deno.Command(Deno.execPath(), {
     args: [
       "run",
@@ -143,5 +145,5 @@ export async function serveWebPage(): Promise<{ url: string; stop: () => Promise
     }
     text += value;
   }
-  return { url: /http:\/\/127\.0\.0\.1:\d+\//.exec(text)![0], stop };
+  return { url: /http:\/\/127\.0\.0\.1:\d+\//.exec(text)![0], pid: server.pid, stop };
 }

@@ -41,3 +41,45 @@ Deno.test({
     }
   },
 });
+
+/** A process's peak resident memory in MB (Linux's VmHWM). */
+async function peakMb(pid: number): Promise<number> {
+  const status = await Deno.readTextFile(`/proc/${pid}/status`);
+  return Number(/VmHWM:\s+(\d+) kB/.exec(status)![1]) / 1024;
+}
+
+Deno.test("the page's server streams its files: 60 concurrent downloads of the training images in bounded memory", async () => {
+  const { url, pid, stop } = await serveWebPage();
+  try {
+    const before = await peakMb(pid);
+    const file = `${url}data/train-images-idx3-ubyte.gz`;
+    const size = Number((await fetch(file, { method: "HEAD" })).headers.get("content-length"));
+    assert(size > 20e6, `${size} bytes`);
+    const answers = await Promise.all(
+      Array.from({ length: 60 }, async () => {
+        const r = await fetch(file);
+        return { status: r.status, bytes: (await r.arrayBuffer()).byteLength };
+      }),
+    );
+    const served = answers.filter((a) => a.status === 200);
+    // Every request is served whole, or told to come back (at most 16 at once).
+    assert(served.length >= 16 && served.every((a) => a.bytes === size), JSON.stringify(answers));
+    assert(answers.every((a) => a.status === 200 || a.status === 503), JSON.stringify(answers));
+    const grown = (await peakMb(pid)) - before;
+    console.log(
+      `${served.length} served whole, ${answers.length - served.length} told to retry; peak grew ${
+        grown.toFixed(0)
+      } MB`,
+    );
+    // Read whole, 16 requests at once would hold ~16 × 26 MB and more.
+    assert(grown < 150, `the server's peak memory grew ${grown.toFixed(0)} MB`);
+    // Every slot came back: the next requests are served, one after another.
+    for (let i = 0; i < 20; i++) {
+      const r = await fetch(`${url}data/t10k-labels-idx1-ubyte.gz`);
+      assert(r.status === 200, `request ${i} after the burst: ${r.status}`);
+      await r.arrayBuffer();
+    }
+  } finally {
+    await stop();
+  }
+});
