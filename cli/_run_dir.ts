@@ -1,6 +1,6 @@
 // Where the commands write: checked before any work, so that a bad path fails first; a training
 // run's folder is never another run's files and never shared by two runs.
-import { errorText, readRegularFile, removeStaleTemps } from "../deno/files.ts";
+import { errorText, readRegularFile, removeStaleTemps, sameFile } from "../deno/files.ts";
 import { atExit, UsageError } from "./_args.ts";
 
 /** The files a run leaves in its folder. */
@@ -121,18 +121,79 @@ export async function outputFolder(flag: string, dir: string): Promise<void> {
   }
 }
 
-/** Checks that the file `path` named by `flag` can be written: its folder exists, it is no folder. */
-export async function outputFile(flag: string, path: string): Promise<void> {
+/**
+ * The one rule for a file a command writes, `path`, named by `flag`, checked before any work:
+ * never one of the command's `inputs` nor a training run's file (a file of `RUN_FILES` in a folder
+ * that holds a run), compared through `..` and symbolic links; an existing FIFO, device or socket
+ * only as `-`, standard output, where `stdout` allows it (then `-` is returned); its folder must
+ * exist and be writable, and it must not be a folder. Temp files a killed writer of `path` left
+ * beside it are removed. Returns the path to write, or `-`.
+ */
+export async function outputPath(
+  flag: string,
+  path: string,
+  options: { inputs?: readonly string[]; stdout?: boolean } = {},
+): Promise<string> {
+  if (path === "-") {
+    if (options.stdout) return "-";
+    throw new UsageError(`${flag} - (standard output) is not possible here: give a file`);
+  }
   const cut = path.lastIndexOf("/");
   const folder = cut < 0 ? "." : path.slice(0, cut) || "/";
-  const parent = await Deno.stat(folder).catch(() => undefined);
-  if (!parent?.isDirectory) {
-    throw new UsageError(`${flag} ${path}: the folder ${folder} does not exist`);
+  const name = path.slice(cut + 1);
+  await existingFolder(flag, path, folder);
+  for (const input of options.inputs ?? []) {
+    if (await sameFile(path, input)) {
+      throw new UsageError(
+        `${flag} ${path} is ${input}, which this command reads: choose another file`,
+      );
+    }
+  }
+  if ((RUN_FILES as readonly string[]).includes(name) && await holdsRun(folder)) {
+    throw new UsageError(
+      `${flag} ${path} is a file of the training run in ${folder}: choose another file`,
+    );
   }
   const info = await Deno.stat(path).catch(() => undefined);
   if (info?.isDirectory) throw new UsageError(`${flag} ${path} is a folder, not a file`);
+  if (info && !info.isFile) {
+    throw new UsageError(
+      `${flag} ${path} is not a regular file (a FIFO, device or socket)${
+        options.stdout ? ": for standard output give -" : ""
+      }`,
+    );
+  }
+  await provenWritable(flag, path, folder);
+  await removeStaleTemps(folder, [name]).catch(() => {});
+  return path;
+}
+
+/** Whether `folder` holds a training run (its state or its lock). */
+async function holdsRun(folder: string): Promise<boolean> {
+  for (const marker of ["training_state.safetensors", LOCK]) {
+    if (await Deno.stat(`${folder}/${marker}`).then(() => true, () => false)) return true;
+  }
+  return false;
+}
+
+/** Throws a usage error naming the real cause unless `folder`, where `path` goes, is a folder. */
+async function existingFolder(flag: string, path: string, folder: string): Promise<void> {
+  let parent: Deno.FileInfo;
   try {
-    // Proves the folder writable without touching `path` itself.
+    parent = await Deno.stat(folder);
+  } catch (e) {
+    throw new UsageError(
+      e instanceof Deno.errors.NotFound
+        ? `${flag} ${path}: the folder ${folder} does not exist`
+        : `${flag} ${path}: cannot use the folder ${folder} (${errorText(e)})`,
+    );
+  }
+  if (!parent.isDirectory) throw new UsageError(`${flag} ${path}: ${folder} is not a folder`);
+}
+
+/** Proves the folder writable without touching `path` itself. */
+async function provenWritable(flag: string, path: string, folder: string): Promise<void> {
+  try {
     const probe = await Deno.makeTempFile({
       dir: folder,
       prefix: ".lenet-webgpu-",

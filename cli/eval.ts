@@ -8,8 +8,8 @@
 import { helpText, numberFlag, parseFlags, runCli, UsageError } from "./_args.ts";
 import { CHECKPOINT_FLAGS, modelFromCheckpoint } from "./_checkpoint.ts";
 import { confusionMatrixSvg, DEFAULTS, describeGpu, evaluate, loadFashionMnist } from "../mod.ts";
-import { sameFile, writeAtomic } from "../deno/files.ts";
-import { outputFile, outputFolder } from "./_run_dir.ts";
+import { writeAllTo, writeAtomic } from "../deno/files.ts";
+import { outputFolder, outputPath } from "./_run_dir.ts";
 
 const FLAGS = {
   ...CHECKPOINT_FLAGS,
@@ -56,15 +56,22 @@ async function main() {
     integer: true,
     min: 1,
   });
-  const predictions = typeof flags.predictions === "string" ? flags.predictions : undefined;
-  if (predictions !== undefined && await sameFile(predictions, file)) {
-    throw new UsageError(
-      `--predictions ${predictions} is the checkpoint itself: choose another file`,
-    );
+  const inputs = [file];
+  const predictions = typeof flags.predictions === "string"
+    ? await outputPath("--predictions", flags.predictions, { inputs, stdout: true })
+    : undefined;
+  if (predictions === "-" && flags.json) {
+    throw new UsageError("--predictions - and --json both write to standard output: choose one");
   }
-  if (predictions !== undefined) await outputFile("--predictions", predictions);
+  // With the CSV on standard output, the report goes to standard error.
+  const say = predictions === "-" ? console.error : console.log;
   const out = typeof flags.out === "string" && flags.out ? flags.out : undefined;
-  if (out) await outputFolder("--out", out);
+  if (out) {
+    await outputFolder("--out", out);
+    for (const name of ["confusion.svg", "evaluation.json"]) {
+      await outputPath("--out", `${out}/${name}`, { inputs });
+    }
+  }
   const { gpu, model, activation, pool, name } = await modelFromCheckpoint(flags);
   const data = await loadFashionMnist({
     dataDir: flags["data-dir"] as string | undefined,
@@ -87,7 +94,9 @@ async function main() {
       const row = Array.from(logits.subarray(n * k, (n + 1) * k), (v) => v.toPrecision(9));
       rows.push(`${n},${data.test.labels[n]},${classes[n]},${row.join(",")}`);
     }
-    await writeAtomic(predictions, rows.join("\n") + "\n");
+    const csv = rows.join("\n") + "\n";
+    if (predictions === "-") await writeAllTo(Deno.stdout, new TextEncoder().encode(csv));
+    else await writeAtomic(predictions, csv);
   }
   const matrix = result.confusionMatrix!, perClass = result.perClassAccuracy!;
   const report = {
@@ -110,15 +119,15 @@ async function main() {
     console.log(JSON.stringify(report));
     return;
   }
-  console.log(`adapter: ${describeGpu(gpu)}`);
-  console.log(`${file} (${name}) on ${result.count} test images:`);
-  console.log(
+  say(`adapter: ${describeGpu(gpu)}`);
+  say(`${file} (${name}) on ${result.count} test images:`);
+  say(
     `test loss ${result.loss.toFixed(4)}, test accuracy ${result.accuracy.toFixed(4)} (${
       result.seconds.toFixed(1)
     } s)\n`,
   );
-  console.log(formatReport(matrix, perClass, data.classNames));
-  if (out) console.log(`\nwrote ${out}/confusion.svg and ${out}/evaluation.json`);
+  say(formatReport(matrix, perClass, data.classNames));
+  if (out) say(`\nwrote ${out}/confusion.svg and ${out}/evaluation.json`);
 }
 
 /** Per-class accuracy, then the confusion matrix with short column names (rows: true class). */

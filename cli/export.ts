@@ -8,8 +8,8 @@
 import { helpText, parseFlags, runCli, UsageError } from "./_args.ts";
 import { CHECKPOINT_FLAGS, modelFromCheckpoint } from "./_checkpoint.ts";
 import { exportOnnx, FASHION_MNIST } from "../mod.ts";
-import { sameFile, writeAtomic } from "../deno/files.ts";
-import { outputFile } from "./_run_dir.ts";
+import { writeAllTo, writeAtomic } from "../deno/files.ts";
+import { outputPath } from "./_run_dir.ts";
 
 const FLAGS = {
   ...CHECKPOINT_FLAGS,
@@ -28,10 +28,10 @@ async function main() {
   const out = flags.out;
   if (typeof out !== "string" || !out) throw new UsageError("--out FILE is required");
   const checkpoint = flags.checkpoint;
-  if (typeof checkpoint === "string" && await sameFile(out, checkpoint)) {
-    throw new UsageError(`--out ${out} is the checkpoint itself: choose another file`);
-  }
-  await outputFile("--out", out);
+  const target = await outputPath("--out", out, {
+    inputs: typeof checkpoint === "string" ? [checkpoint] : [],
+    stdout: true,
+  });
   // The graph needs the architecture: a file that does not say it takes it from the flags.
   const { file, model, name } = await modelFromCheckpoint(flags, {
     requireArchitecture: true,
@@ -42,9 +42,11 @@ async function main() {
       checkpoint: file.split("/").at(-1)!,
     },
   });
-  await writeAtomic(out, bytes);
+  if (target === "-") await writeAllTo(Deno.stdout, bytes);
+  else await writeAtomic(out, bytes);
   model.dispose();
-  console.log(
+  // With the graph on standard output, the report goes to standard error.
+  (target === "-" ? console.error : console.log)(
     `${out}: ${name} as ONNX opset 13, input [N, ${
       model.inputShape.join(", ")
     }] of pixels / 255, output logits [N, ${model.classes}], ${bytes.length} bytes`,

@@ -21,7 +21,7 @@ import {
   splitFromArrays,
 } from "../mod.ts";
 import { inspectionSvg } from "../engine.ts";
-import { outputFolder } from "./_run_dir.ts";
+import { outputFolder, outputPath } from "./_run_dir.ts";
 
 const FLAGS = {
   ...CHECKPOINT_FLAGS,
@@ -104,6 +104,10 @@ async function main() {
       label: test.labels[index],
     });
   }
+  // Every explanation's file is named and checked before the model loads.
+  const explained = explain
+    ? await explanationPaths(inputs, explain, [...files, String(flags.checkpoint)])
+    : [];
   const { model } = await modelFromCheckpoint(flags);
   // Through the same device gather as training and evaluation (it resizes for resized models).
   const pixels = new Uint8Array(inputs.length * 28 * 28);
@@ -134,25 +138,41 @@ async function main() {
       console.log(`${input.name}: ${guesses}  [${input.note}]`);
     }
   });
-  if (explain) await explainAll(model, inputs, explain);
+  if (explain) await explainAll(model, inputs, explained);
 }
 
 /**
- * One SVG per input in `dir` (named after the input, made unique): the input as the model saw
- * it, its feature maps, the saliency map of the predicted class and the top 3 (see `inspect`).
+ * The SVG each input's explanation goes to in `dir` (named after the input, made unique), each
+ * checked as every output is: never an input or the checkpoint, never a run's file.
  */
-async function explainAll(model: Model, inputs: Input[], dir: string): Promise<void> {
-  const side = model.inputShape.at(-1)!;
+async function explanationPaths(
+  inputs: readonly Input[],
+  dir: string,
+  readsFrom: readonly string[],
+): Promise<string[]> {
   const used = new Set<string>();
+  const paths: string[] = [];
   for (const input of inputs) {
-    const image = modelInput(input.pixels, 28, 28, side);
-    const result = await inspect(model, image, { classNames: FASHION_MNIST.classNames });
     const stem = input.name.split("/").at(-1)!.replace(/\.[^.]*$/, "").replace(/[^\w.-]+/g, "_");
     let name = stem;
     for (let n = 2; used.has(name); n++) name = `${stem}-${n}`;
     used.add(name);
-    await writeAtomic(`${dir}/${name}.svg`, inspectionSvg(result));
-    console.log(`${input.name}: explained in ${dir}/${name}.svg`);
+    paths.push(await outputPath("--explain", `${dir}/${name}.svg`, { inputs: readsFrom }));
+  }
+  return paths;
+}
+
+/**
+ * One SVG per input at `paths`: the input as the model saw it, its feature maps, the saliency
+ * map of the predicted class and the top 3 (see `inspect`).
+ */
+async function explainAll(model: Model, inputs: Input[], paths: readonly string[]): Promise<void> {
+  const side = model.inputShape.at(-1)!;
+  for (const [k, input] of inputs.entries()) {
+    const image = modelInput(input.pixels, 28, 28, side);
+    const result = await inspect(model, image, { classNames: FASHION_MNIST.classNames });
+    await writeAtomic(paths[k], inspectionSvg(result));
+    console.log(`${input.name}: explained in ${paths[k]}`);
   }
 }
 

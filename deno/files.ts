@@ -119,6 +119,22 @@ export async function openRegularFile(path: string): Promise<{ file: Deno.FsFile
 }
 
 /**
+ * Writes all of `bytes` to `writer` (standard output, say), however many writes that takes.
+ *
+ * @example
+ * ```ts
+ * import { writeAllTo } from "./files.ts";
+ * await writeAllTo(Deno.stdout, new TextEncoder().encode(""));
+ * ```
+ */
+export async function writeAllTo(
+  writer: { write(p: Uint8Array): Promise<number> },
+  bytes: Uint8Array,
+): Promise<void> {
+  for (let done = 0; done < bytes.length;) done += await writer.write(bytes.subarray(done));
+}
+
+/**
  * Writes `bytes` to `path` through a temp file in the same folder and a rename, so a reader never
  * sees a partial file.
  *

@@ -7,6 +7,8 @@ import { lenet5 } from "../lib/nn/lenet.ts";
 import { loadCheckpoint } from "../lib/io/checkpoint.ts";
 import { Model } from "../lib/train/model.ts";
 import { testGpu } from "./_gpu.ts";
+import { fashionMnist } from "./_data.ts";
+import { pngBytes } from "./_photos.ts";
 
 /** One line on stderr, starting `error: `, matching `pattern`; no stack trace. */
 function oneLine(stderr: string, pattern: RegExp): void {
@@ -303,3 +305,97 @@ Deno.test("without XDG_RUNTIME_DIR the commands print no loader warning", async 
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("an output never lands on an input, a run's file, a FIFO or a device; - is standard output", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const model = `${dir}/m.safetensors`;
+    await checkpoint(model, { activation: "relu", pool: "max" });
+    // A picture whose name ends .svg, as an explanation's would (predict sniffs the content).
+    const picture = `${dir}/shoe.svg`;
+    const { test } = await fashionMnist();
+    await Deno.writeFile(
+      picture,
+      pngBytes({ width: 28, height: 28, data: grey(test.images.subarray(0, 784)) }),
+    );
+    const pictureBefore = await Deno.readFile(picture);
+    // A training run's folder, through a link and `..`.
+    const runDir = `${dir}/runs/x`;
+    await Deno.mkdir(runDir, { recursive: true });
+    await Deno.writeTextFile(`${runDir}/training_state.safetensors`, "state");
+    await Deno.symlink(runDir, `${dir}/latest`);
+    await new Deno.Command("mkfifo", { args: [`${dir}/pipe`] }).output();
+    const cases: [string, string[], RegExp][] = [
+      [
+        "cli/predict.ts",
+        ["--checkpoint", model, "--explain", dir, picture],
+        /--explain .*shoe\.svg is .*shoe\.svg, which this command reads/,
+      ],
+      [
+        "cli/eval.ts",
+        ["--checkpoint", model, "--predictions", `${dir}/latest/training_state.safetensors`],
+        /is a file of the training run in/,
+      ],
+      [
+        "cli/eval.ts",
+        ["--checkpoint", model, "--predictions", `${runDir}/../x/model.safetensors`],
+        /is a file of the training run in/,
+      ],
+      [
+        "cli/eval.ts",
+        ["--checkpoint", model, "--predictions", `${dir}/runs/../m.safetensors`],
+        /which this command reads/,
+      ],
+      [
+        "cli/export.ts",
+        ["--checkpoint", model, "--out", `${dir}/pipe`],
+        /--out .*pipe is not a regular file \(a FIFO, device or socket\): for standard output give -/,
+      ],
+      [
+        "cli/export.ts",
+        ["--checkpoint", model, "--out", "/dev/full"],
+        /--out \/dev\/full: (cannot use the folder \/dev|is not a regular file)/,
+      ],
+      [
+        "cli/eval.ts",
+        ["--checkpoint", model, "--predictions", "-", "--json"],
+        /--predictions - and --json both write to standard output/,
+      ],
+    ];
+    for (const [script, args, message] of cases) {
+      const r = await run(script, args);
+      assertEquals(r.code, 2, `${args.join(" ")}: ${r.stderr}`);
+      oneLine(r.stderr, message);
+    }
+    assertEquals(await Deno.readFile(picture), pictureBefore);
+    assertEquals(await Deno.readTextFile(`${runDir}/training_state.safetensors`), "state");
+    assert((await Deno.lstat(`${dir}/pipe`)).isFifo, "the FIFO is still a FIFO");
+
+    // `-` writes the ONNX graph to standard output, the report to standard error.
+    const piped = await new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", "cli/export.ts", "--checkpoint", model, "--out", "-"],
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    assertEquals(piped.code, 0, new TextDecoder().decode(piped.stderr));
+    assert(new TextDecoder().decode(piped.stdout).includes("MaxPool"), "the graph on stdout");
+    assertMatch(new TextDecoder().decode(piped.stderr), /-: LeNet-5 \(relu, max pooling\) as ONNX/);
+
+    // What a writer killed mid-way (kill -9) left beside its output is cleared by the next one.
+    const stale = `${dir}/m.onnx.0a1b2c3d.tmp`;
+    await Deno.writeTextFile(stale, "a complete graph nobody renamed");
+    const exported = await run("cli/export.ts", ["--checkpoint", model, "--out", `${dir}/m.onnx`]);
+    assertEquals(exported.code, 0, exported.stderr);
+    assert(!(await Deno.stat(stale).then(() => true, () => false)), "the stale temp file is gone");
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+/** Grey pixels as RGBA. */
+function grey(pixels: Uint8Array): Uint8Array {
+  return Uint8Array.from(
+    { length: pixels.length * 4 },
+    (_, i) => (i % 4 === 3 ? 255 : pixels[i >> 2]),
+  );
+}
