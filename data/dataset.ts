@@ -187,9 +187,13 @@ export function splitFromArrays(
  * import { head, splitFromArrays } from "./dataset.ts";
  * const split = splitFromArrays(new Uint8Array(3 * 4), Uint8Array.of(1, 2, 3), 2, 2);
  * assert.deepEqual([...head(split, 2).labels], [1, 2]);
+ * assert.throws(() => head(split, -1), /head: n must be a whole number of at least 0, got -1/);
  * ```
  */
 export function head(split: Split, n: number): Split {
+  if (!(typeof n === "number" && (Number.isInteger(n) || n === Infinity) && n >= 0)) {
+    throw new RangeError(`head: n must be a whole number of at least 0, got ${n}`);
+  }
   const count = Math.min(n, split.count), px = split.rows * split.cols;
   return {
     ...split,

@@ -1,11 +1,19 @@
 // Inspection: the saliency map from the device's backward pass equals the finite differences of
 // the model's own logits; the feature maps are the layers' outputs; the mistakes are mistakes,
 // most confident first; `predict --explain` draws one SVG per input.
-import { assert, assertEquals, assertMatch, assertRejects } from "./_assert.ts";
+import { assert, assertEquals, assertMatch, assertRejects, assertThrows } from "./_assert.ts";
 import { run } from "./_cli.ts";
 import { testGpu } from "./_gpu.ts";
 import { fashionMnist, head } from "./_data.ts";
-import { confidentMistakes, inspect, lenet5, Model, saveCheckpoint, train } from "../mod.ts";
+import {
+  confidentMistakes,
+  inspect,
+  lenet5,
+  Model,
+  saveCheckpoint,
+  splitFromArrays,
+  train,
+} from "../mod.ts";
 
 const data = await fashionMnist();
 const image = Float32Array.from(data.test.images.subarray(0, 784), (v) => v / 255);
@@ -123,4 +131,16 @@ Deno.test("predict --explain DIR writes one SVG per input; a file for DIR is ref
   assertEquals(bad.code, 2);
   assertMatch(bad.stderr, /--explain .* is a file, not a folder/);
   await Deno.remove(dir, { recursive: true });
+});
+
+Deno.test("confidentMistakes and head check their counts where they enter", async () => {
+  using model = new Model(await testGpu(), lenet5());
+  const split = splitFromArrays(new Uint8Array(4 * 784), Uint8Array.of(0, 1, 2, 3), 28, 28);
+  for (const bad of [-1, NaN, 2.5, Infinity]) {
+    await assertRejects(() => confidentMistakes(model, split, bad), /count must be a whole number/);
+  }
+  for (const bad of [-1, NaN, 1.5]) {
+    assertThrows(() => head(split, bad), /head: n must be a whole number of at least 0/);
+  }
+  assertEquals(head(split, 0).count, 0);
 });

@@ -42,6 +42,34 @@ Deno.test({
   },
 });
 
+Deno.test({
+  name:
+    "the page checks its numbers where they enter: ?subset=-1 and ?epochs=1.5 are named, nothing trains",
+  ignore: !chromium,
+  fn: async () => {
+    const { url, stop } = await serveWebPage();
+    let browser: Chromium | undefined;
+    try {
+      browser = await Chromium.launch(chromium!);
+      for (
+        const [query, message] of [
+          ["subset=-1", /\?subset= expects a whole number from 1 to 60000, got "-1"/],
+          ["epochs=1.5", /\?epochs= expects a whole number from 1 to 1000, got "1\.5"/],
+        ] as const
+      ) {
+        await browser.send("Page.navigate", { url: `${url}?auto&${query}` });
+        const result = JSON.parse(
+          await browser.waitFor("document.getElementById('result')?.textContent", 60_000),
+        );
+        assert(message.test(result.error ?? ""), JSON.stringify(result));
+      }
+    } finally {
+      await browser?.close();
+      await stop();
+    }
+  },
+});
+
 /** A process's peak resident memory in MB (Linux's VmHWM). */
 async function peakMb(pid: number): Promise<number> {
   const status = await Deno.readTextFile(`/proc/${pid}/status`);

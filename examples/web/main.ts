@@ -38,6 +38,32 @@ const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as 
 const status = (text: string) => ($("status").textContent = text);
 const params = new URLSearchParams(location.search);
 
+/**
+ * `raw` (a query parameter or a form field, named `label`) as a whole number from `min` to `max`,
+ * `fallback` when absent; anything else throws an error naming it, as the command line's flags do.
+ */
+function wholeNumber(
+  label: string,
+  raw: string | null,
+  fallback: number,
+  min: number,
+  max: number,
+) {
+  if (raw === null || raw === "") return fallback;
+  const v = Number(raw);
+  if (!(raw.trim() !== "" && Number.isInteger(v) && v >= min && v <= max)) {
+    throw new RangeError(`${label} expects a whole number from ${min} to ${max}, got "${raw}"`);
+  }
+  return v;
+}
+
+/** Query parameter `name` checked by {@linkcode wholeNumber}. */
+const intParam = (name: string, fallback: number, min: number, max: number) =>
+  wholeNumber(`?${name}=`, params.get(name), fallback, min, max);
+
+/** The training images there are: the most `subset` can take. */
+const TRAIN_IMAGES = FASHION_MNIST.counts!.train;
+
 function loadData() {
   return fetchIdxDataset(FASHION_MNIST, new URL("./data/", location.href).href);
 }
@@ -48,6 +74,9 @@ let trained: { model: Model; test: Split; classNames: readonly string[] } | unde
 /** Shows what the trained network makes of test image `n` (what a click on it does). */
 async function inspectImage(n: number) {
   if (!trained) return undefined;
+  if (!(Number.isInteger(n) && n >= 0 && n < trained.test.count)) {
+    throw new RangeError(`test image ${n} is not one of 0 to ${trained.test.count - 1}`);
+  }
   const { model, test, classNames } = trained;
   const image = Float32Array.from(test.images.subarray(n * 784, (n + 1) * 784), (v) => v / 255);
   const result = await inspect(model, image, { classNames });
@@ -132,8 +161,8 @@ async function run(
 
 function options() {
   return {
-    epochs: Number($<HTMLInputElement>("epochs").value) || 1,
-    subset: Number($<HTMLInputElement>("subset").value) || 8192,
+    epochs: wholeNumber("epochs", $<HTMLInputElement>("epochs").value, 1, 1, 1000),
+    subset: wholeNumber("subset", $<HTMLInputElement>("subset").value, 8192, 1, TRAIN_IMAGES),
     activation: $<HTMLSelectElement>("activation").value as ActivationKind,
     recipe: $<HTMLSelectElement>("recipe").value as RecipeName,
   };
@@ -144,15 +173,16 @@ async function start(auto: boolean) {
     const outcome = await run(
       auto
         ? {
-          epochs: Number(params.get("epochs") ?? 1),
-          subset: Number(params.get("subset") ?? 2048),
+          epochs: intParam("epochs", 1, 1, 1000),
+          subset: intParam("subset", 2048, 1, TRAIN_IMAGES),
           activation: "relu",
           recipe: (params.get("recipe") ?? "reference") as RecipeName,
         }
         : options(),
     );
-    const n = params.get("inspect");
-    const inspected = auto && n !== null ? await inspectImage(Number(n)) : undefined;
+    const inspected = auto && params.has("inspect")
+      ? await inspectImage(intParam("inspect", 0, 0, 1999))
+      : undefined;
     if (auto) $("result").textContent = JSON.stringify({ ...outcome, inspected });
   } catch (e) {
     const message = e instanceof Error ? e.message : String(e);

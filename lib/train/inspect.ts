@@ -206,6 +206,7 @@ export interface Mistakes {
  * assert.equal(mistakes.length, 5);
  * assert.ok(mistakes[0].confidence >= mistakes[4].confidence);
  * assert.ok(mistakes.every((m) => m.label !== m.predicted));
+ * await assert.rejects(confidentMistakes(model, split, 2.5), /count must be a whole number/);
  * ```
  */
 export async function confidentMistakes(
@@ -214,6 +215,11 @@ export async function confidentMistakes(
   count = 16,
   classNames: readonly string[] = [],
 ): Promise<Mistakes> {
+  if (!(typeof count === "number" && Number.isInteger(count) && count >= 0)) {
+    throw new RangeError(
+      `confidentMistakes: count must be a whole number of at least 0, got ${count}`,
+    );
+  }
   const { predictions } = await evaluate(model, split, { predictions: true });
   const { classes, logits } = predictions!;
   const mistakes: Mistake[] = [];
