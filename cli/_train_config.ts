@@ -8,8 +8,16 @@ import {
   UsageError,
 } from "./_args.ts";
 import { TUNE_FLAG } from "./_tune.ts";
-import { DEFAULTS } from "../mod.ts";
-import { describeRecipe, type Recipe, RECIPE_NAMES, RECIPES, SCHEDULES } from "../engine.ts";
+import { DEFAULTS, FASHION_MNIST } from "../mod.ts";
+import {
+  checkSchedule,
+  describeRecipe,
+  type Recipe,
+  RECIPE_NAMES,
+  RECIPES,
+  scheduleOf,
+  SCHEDULES,
+} from "../engine.ts";
 
 /** Every flag of `deno task train`: type, value, help and default, for the parser and --help. */
 export const FLAGS = {
@@ -241,4 +249,38 @@ function augmentFlag(raw: string | boolean | undefined): string {
     );
   }
   return AUGMENTATIONS.filter((n) => names.includes(n)).join(",");
+}
+
+/**
+ * The run's schedule checked against the steps the run will take, from the flags alone (the
+ * training images are the data set's 60,000, or --subset's, less --validation), so that a bad
+ * combination is refused naming its flags before any data is read.
+ */
+export function checkScheduleFlags(config: RunConfig): void {
+  if (config.schedule === "constant") return;
+  const images = Math.min(config.subset, FASHION_MNIST.counts!.train) - config.validation;
+  if (images < 1) return; // --validation's own check names it, once the data is read
+  const batches = Math.ceil(images / config.batchSize);
+  const steps = config.epochs * batches;
+  const run = `${steps} step${
+    steps === 1 ? "" : "s"
+  } (--epochs ${config.epochs} × ${batches} batch${
+    batches === 1 ? "" : "es"
+  } of --batch-size ${config.batchSize})`;
+  try {
+    checkSchedule(scheduleOf(config.schedule, config.warmupSteps), config.lr, steps);
+  } catch (e) {
+    const message = (e as Error).message;
+    if (/warmupSteps/.test(message)) {
+      throw new UsageError(`--warmup-steps ${config.warmupSteps} must be below the run's ${run}`);
+    }
+    if (/too short to rise/.test(message)) {
+      throw new UsageError(
+        `--schedule onecycle needs a run of at least 4 steps to rise and fall; this one has ${run}`,
+      );
+    }
+    throw new UsageError(
+      `--schedule ${config.schedule}: ${message.replace(/^schedule \w+: /, "")}`,
+    );
+  }
 }

@@ -29,7 +29,7 @@ import {
   type TrainingState,
 } from "../engine.ts";
 import { tuneForCommand, tuneLevel } from "./_tune.ts";
-import { FLAGS, type RunConfig, runConfig, USAGE } from "./_train_config.ts";
+import { checkScheduleFlags, FLAGS, type RunConfig, runConfig, USAGE } from "./_train_config.ts";
 import { resumedState } from "./_train_resume.ts";
 import { measureSelection, runFiles, STATE_FILE } from "./_train_files.ts";
 import { reporter, trainReporting } from "./_train_report.ts";
@@ -134,6 +134,7 @@ async function main() {
   const config = runConfig(flags);
   tuneLevel(flags.tune); // a bad --tune is refused before any work
   const resumed = await resumedState(flags, config);
+  checkScheduleFlags(config);
   const saved = resumed?.state;
   const { say, emit } = reporter(flags.json === true);
   // Claimed (created, locked, checked writable) before anything slow happens.

@@ -40,12 +40,24 @@ Deno.test("flags: negative numbers, seeds past 32 bits and batches past the adap
       /--batch-size 100000 needs buffers larger than .* \d+ or less fits/,
     ],
     [["--resize", "224"], /--batch-size 256 with --resize 224 needs buffers .* \d+ or less fits/],
+    // A schedule the run's steps cannot hold, named by its flags before any data is read.
+    [
+      ["--schedule", "onecycle", "--epochs", "1", "--subset", "100", "--batch-size", "50"],
+      /--schedule onecycle needs a run of at least 4 steps .* 2 steps \(--epochs 1 × 2 batches/,
+    ],
+    [
+      ["--schedule", "cosine", "--warmup-steps", "40", "--epochs", "2", "--subset", "1000"],
+      /--warmup-steps 40 must be below the run's 8 steps \(--epochs 2 × 4 batches/,
+    ],
   ];
   for (const [args, pattern] of cases) {
     const dir = await Deno.makeTempDir();
     const r = await run("cli/train.ts", [...args, "--out", `${dir}/run`]);
     assertEquals(r.code, 2, `${args}: ${r.stderr}`);
     oneLine(r.stderr, pattern);
+    if (args[0] === "--schedule") {
+      assert(!(await Deno.stat(`${dir}/run`).then(() => true, () => false)), "nothing written");
+    }
     await Deno.remove(dir, { recursive: true });
   }
   const e = await run("cli/eval.ts", ["--checkpoint", "x", "--batch-size", "-5"]);
