@@ -48,23 +48,13 @@ export class Chromium {
       stdout: "null",
       stderr: "null",
     }).spawn();
-    // Chromium writes the port it chose into the profile.
-    let port = 0;
-    for (let i = 0; i < 200 && !port; i++) {
-      await new Promise((r) => setTimeout(r, 100));
-      port = Number(
-        (await Deno.readTextFile(`${profile}/DevToolsActivePort`).catch(() => "")).split("\n")[0],
-      );
+    try {
+      return new Chromium(process, await connect(profile), profile);
+    } catch (e) {
+      // A browser that never answered is stopped and its profile removed all the same.
+      await stopAndRemove(process, profile);
+      throw e;
     }
-    if (!port) throw new Error("chromium did not open its DevTools port");
-    const targets = await (await fetch(`http://127.0.0.1:${port}/json/list`)).json();
-    const page = targets.find((t: { type: string }) => t.type === "page");
-    const socket = new WebSocket(page.webSocketDebuggerUrl);
-    await new Promise((resolve, reject) => {
-      socket.onopen = resolve;
-      socket.onerror = reject;
-    });
-    return new Chromium(process, socket, profile);
   }
 
   /** Sends one DevTools command and waits for its answer. */
@@ -102,12 +92,47 @@ export class Chromium {
   /** Closes the browser and removes its profile. */
   async close(): Promise<void> {
     this.#socket.close();
-    try {
-      this.#process.kill("SIGTERM");
-    } catch { /* gone */ }
-    await this.#process.status;
-    await Deno.remove(this.#profile, { recursive: true }).catch(() => {});
+    await stopAndRemove(this.#process, this.#profile);
   }
+}
+
+/** The DevTools socket of the first page of the browser whose profile is `profile`. */
+async function connect(profile: string): Promise<WebSocket> {
+  // Chromium writes the port it chose into the profile.
+  let port = 0;
+  for (let i = 0; i < 200 && !port; i++) {
+    await new Promise((r) => setTimeout(r, 100));
+    port = Number(
+      (await Deno.readTextFile(`${profile}/DevToolsActivePort`).catch(() => "")).split("\n")[0],
+    );
+  }
+  if (!port) throw new Error("chromium did not open its DevTools port");
+  const targets = await (await fetch(`http://127.0.0.1:${port}/json/list`)).json();
+  const page = targets.find((t: { type: string }) => t.type === "page");
+  const socket = new WebSocket(page.webSocketDebuggerUrl);
+  await new Promise((resolve, reject) => {
+    socket.onopen = resolve;
+    socket.onerror = reject;
+  });
+  return socket;
+}
+
+/**
+ * Stops the browser and removes its profile. Its helper processes may still write into the
+ * profile for a moment after the main one exits: the removal is retried until the folder is gone
+ * (one removal left 2 profiles of 10 behind).
+ */
+async function stopAndRemove(process: Deno.ChildProcess, profile: string): Promise<void> {
+  try {
+    process.kill("SIGTERM");
+  } catch { /* gone */ }
+  await process.status;
+  for (let attempt = 0; attempt < 50; attempt++) {
+    await Deno.remove(profile, { recursive: true }).catch(() => {});
+    if (!(await Deno.stat(profile).then(() => true, () => false))) return;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`the browser profile ${profile} could not be removed`);
 }
 
 /** `deno task web` (cli/web.ts) on a free loopback port: its address, and how to stop it. */

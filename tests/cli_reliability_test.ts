@@ -210,7 +210,7 @@ Deno.test("eval: checkpoint metadata is checked, flags must agree with it, broke
       [
         ["--checkpoint", file("relu.safetensors"), "--predictions", file("relu.safetensors")],
         2,
-        /is the checkpoint itself/,
+        /relu\.safetensors, which this command reads: choose another file/,
       ],
       [
         ["--checkpoint", file("relu.safetensors"), "--predictions", "/nonexistent/dir/p.csv"],
@@ -264,6 +264,11 @@ Deno.test("eval: checkpoint metadata is checked, flags must agree with it, broke
       "--json",
     ]);
     assertEquals(nan.code, 0, nan.stderr);
+    // Nothing made of NaN logits is reported as a number: no accuracy, no counts.
+    const report = JSON.parse(nan.stdout);
+    assertEquals([report.test_accuracy, report.test_loss], [null, null]);
+    assert(report.per_class_accuracy.every((v: unknown) => v === null), nan.stdout);
+    assert(report.confusion_matrix.flat().every((v: unknown) => v === null), nan.stdout);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }

@@ -111,3 +111,26 @@ Deno.test("the page's server streams its files: 60 concurrent downloads of the t
     await stop();
   }
 });
+
+Deno.test({
+  name: "the Chromium helper leaves no browser profile behind",
+  ignore: !chromium,
+  fn: async () => {
+    const tmp = Deno.env.get("TMPDIR") ?? "/tmp";
+    const profiles = async () => {
+      const names = new Set<string>();
+      for await (const e of Deno.readDir(tmp)) {
+        if (e.name.startsWith("lenet-webgpu-chromium-")) names.add(e.name);
+      }
+      return names;
+    };
+    const before = await profiles();
+    for (let i = 0; i < 4; i++) {
+      const browser = await Chromium.launch(chromium!);
+      await browser.send("Page.navigate", { url: "about:blank" });
+      await browser.close();
+    }
+    const left = [...await profiles()].filter((name) => !before.has(name));
+    assert(left.length === 0, `profiles left: ${left.join(", ")}`);
+  },
+});

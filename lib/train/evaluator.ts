@@ -40,7 +40,7 @@ export interface EvalResult {
   predictions?: Predictions;
   /**
    * With `predictions`: counts of (true class, predicted class), rows true, as
-   * {@linkcode confusionMatrix} computes them.
+   * {@linkcode confusionMatrix} computes them; all NaN when the logits are not finite.
    */
   confusionMatrix?: number[][];
   /** With `predictions`: each class's accuracy (the diagonal over the row sum; NaN for none). */
@@ -121,11 +121,11 @@ export async function evaluate(
     try {
       const result = await evaluateResident(model, data, options);
       if (result.predictions) {
-        result.confusionMatrix = confusionMatrix(
-          result.predictions.classes,
-          split.labels,
-          model.classes,
-        );
+        // NaN logits (NaN weights) predict no class: no count and no accuracy is made of them.
+        const k = model.classes;
+        result.confusionMatrix = Number.isFinite(result.loss)
+          ? confusionMatrix(result.predictions.classes, split.labels, k)
+          : Array.from({ length: k }, () => new Array<number>(k).fill(NaN));
         result.perClassAccuracy = perClassAccuracy(result.confusionMatrix);
       }
       const names = options.classNames ??
