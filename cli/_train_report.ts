@@ -39,6 +39,7 @@ export async function trainReporting(
     emit: (event: Record<string, unknown>) => void;
     saveRun: (losses: readonly LossPoint[], progress: TrainProgress) => Promise<void>;
     signal: AbortSignal;
+    onPhase: (phase: string) => void;
   },
 ) {
   const { model, data, optimizer, config, epochs, saved, out } = run;
@@ -75,6 +76,7 @@ export async function trainReporting(
       labelSmoothing: config.labelSmoothing,
       augment: augmentOf(config.augment, config.seed),
       onNote: (note) => console.error(`note: ${note}`),
+      onPhase: io.onPhase,
       onEpoch: async (m, where) => {
         epochs.push(m);
         progress.clear();

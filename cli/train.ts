@@ -20,10 +20,12 @@ import {
   type Optimizer,
   type Split,
   summary,
+  type TrainProgress,
 } from "../mod.ts";
 import {
   checkProgress,
   holdOut,
+  type LossPoint,
   optimizerOf,
   shapeSummary,
   type TrainingState,
@@ -34,21 +36,45 @@ import { resumedState } from "./_train_resume.ts";
 import { measureSelection, runFiles, STATE_FILE } from "./_train_files.ts";
 import { reporter, trainReporting } from "./_train_report.ts";
 
+/** How long a signal in training waits for the current phase to end before stopping anyway. */
+const GRACE_MS = 3000;
+
 /**
- * SIGINT and SIGTERM: before training, stop at once; during it, after the current step, with
- * the weights saved; either way the exit code says which signal (130, 143).
+ * SIGINT and SIGTERM: before training, stop at once; during it, after the current step with the
+ * weights saved, unless the phase (compiling, one long step, an evaluation) goes on past 3 s:
+ * then the run stops there, saying what it stopped and what its folder keeps. A save is never cut
+ * short. The exit code says which signal (130, 143). A kernel's compile is one native call that
+ * cannot be interrupted: the run says what it is compiling before it starts, and a signal takes
+ * effect when the call returns (lavapipe spent minutes on one kernel of a 539×539 LeNet).
  */
 function stopOnSignals() {
   const stop = {
     controller: new AbortController(),
     signal: undefined as keyof typeof SIGNAL_EXIT | undefined,
     training: false,
+    phase: "setting up",
+    /** What the run's folder keeps, for a stop that cannot wait for the next save. */
+    kept: () => "",
+  };
+  const stopNow = (signal: keyof typeof SIGNAL_EXIT) => {
+    console.error(
+      `${signal}: stopped while ${stop.phase}${stop.training ? `; ${stop.kept()}` : ""}`,
+    );
+    exit(SIGNAL_EXIT[signal]);
+  };
+  const waitForPhase = (signal: keyof typeof SIGNAL_EXIT) => {
+    if (stop.phase.startsWith("saving")) {
+      Deno.unrefTimer(setTimeout(() => waitForPhase(signal), 250));
+    } else stopNow(signal);
   };
   for (const signal of ["SIGINT", "SIGTERM"] as const) {
     Deno.addSignalListener(signal, () => {
-      stop.signal ??= signal;
-      if (!stop.training) exit(SIGNAL_EXIT[signal]);
+      // Compiling has nothing to save: stop as soon as the native call in progress returns.
+      if (!stop.training || stop.phase.startsWith("compiling")) return stopNow(signal);
+      if (stop.signal) return; // the first one's wait is running
+      stop.signal = signal;
       stop.controller.abort();
+      Deno.unrefTimer(setTimeout(() => waitForPhase(signal), GRACE_MS));
     });
   }
   return stop;
@@ -167,13 +193,28 @@ async function main() {
     ...config,
   });
   const epochs: EpochMetrics[] = [...saved?.epochs ?? []];
-  const saveRun = runFiles(out, { model, optimizer, config, epochs }, stepsPerEpoch);
+  const save = runFiles(out, { model, optimizer, config, epochs }, stepsPerEpoch);
+  const saveRun = async (losses: readonly LossPoint[], progress: TrainProgress) => {
+    const phase = stop.phase;
+    stop.phase = "saving the run's files";
+    await save(losses, progress);
+    stop.phase = phase;
+  };
+  stop.kept = () =>
+    epochs.length
+      ? `${out} keeps the files saved after epoch ${epochs.length}`
+      : `no epoch ended, so ${out} holds no weights of this run`;
   stop.training = true;
   const history = await trainReporting({ model, data, optimizer, config, epochs, saved, out }, {
     say,
     emit,
     saveRun,
     signal: stop.controller.signal,
+    onPhase: (phase) => {
+      stop.phase = phase;
+      // A compile is one native call per kernel: say what is being waited for.
+      if (phase.startsWith("compiling")) say(`${phase}…`);
+    },
   });
   if (history.stopped) {
     say(`${stop.signal ?? "stop"}: interrupted after ${epochs.length} complete epochs`);

@@ -112,6 +112,37 @@ Deno.test("train --out: an earlier run is kept unless --overwrite, a running one
   }
 });
 
+Deno.test("SIGTERM while the kernels compile stops when the compile in progress returns, saying so", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const child = spawn("cli/train.ts", [...quick, "--out", dir]);
+    const lines = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+    let text = "";
+    while (!text.includes("compiling the training step's kernels (batch 64)…")) {
+      const { value, done } = await lines.read();
+      if (done) break;
+      text += value;
+    }
+    const signalled = performance.now();
+    child.kill("SIGTERM");
+    while (!(await lines.read()).done);
+    const stderr = await new Response(child.stderr).text();
+    const { code } = await child.status;
+    const seconds = (performance.now() - signalled) / 1000;
+    assertEquals(code, 143, stderr);
+    // Compiling LeNet's kernels takes lavapipe a second or two: the signal lands in a compile
+    // phase (or, on a fast machine, just after, where the run stops after its step).
+    assertMatch(
+      stderr,
+      /SIGTERM: stopped while compiling the (training step|evaluation)'s kernels|^$/,
+    );
+    assert(seconds < 20, `stopped ${seconds.toFixed(1)} s after the signal`);
+    assert(!(await Deno.stat(`${dir}/.lock`).then(() => true, () => false)), "the lock is gone");
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
 for (const [signal, code] of [["SIGTERM", 143], ["SIGINT", 130]] as const) {
   Deno.test(`${signal} during training stops after the step, saves complete files and exits ${code}`, async () => {
     const dir = await Deno.makeTempDir();

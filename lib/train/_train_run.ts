@@ -216,6 +216,7 @@ class TrainRun {
     if (validation) this.#resident.push(validation);
     const { batchSize, syncEvery: ring, epochs } = this.#settings;
     const buffers = { window: this.#window, totals: this.#totals, ring };
+    this.#options.onPhase?.(`compiling the training step's kernels (batch ${batchSize})`);
     const steps = await passSteps(
       this.#model,
       split,
@@ -233,10 +234,16 @@ class TrainRun {
         }: a BatchNorm needs more than one value per channel in training`,
       );
     }
+    if (test || validation) {
+      this.#options.onPhase?.(
+        `compiling the evaluation's kernels (batch ${this.#evalBatchSize})`,
+      );
+    }
     for (const held of [test, validation]) {
       if (held) await compilePass(this.#model, held, this.#evalBatchSize, "eval");
     }
     for (this.#epoch++; this.#epoch <= epochs && !history.stopped; this.#epoch++) {
+      this.#options.onPhase?.(`training epoch ${this.#epoch}`);
       const t0 = performance.now();
       await this.#epochSteps(split, steps, t0);
       if (history.stopped) break;
@@ -330,6 +337,7 @@ class TrainRun {
     const trainSeconds = (performance.now() - t0) / 1000;
     this.#windowSum += sums.batchLossSum - this.#lastRead;
     const batchSize = this.#evalBatchSize;
+    if (test || validation) this.#options.onPhase?.(`evaluating epoch ${this.#epoch}`);
     const result = test
       ? await evaluateResident(this.#model, test, { batchSize })
       : { loss: NaN, accuracy: NaN, seconds: 0 };

@@ -121,6 +121,12 @@ export interface TrainOptions {
   onEpoch?: (metrics: EpochMetrics, progress: TrainProgress) => void | Promise<void>;
   /** Called with each note as the run makes it (see `TrainHistory.notes`). */
   onNote?: (note: string) => void;
+  /**
+   * Called as the run enters each phase, before it starts: `compiling the training step's
+   * kernels (batch 256)`, `compiling the evaluation's kernels (batch 256)`, `training epoch 3`,
+   * `evaluating epoch 3`. A compile cannot be interrupted; say what is being waited for.
+   */
+  onPhase?: (phase: string) => void;
   /** Stops training after the current step. */
   signal?: AbortSignal;
   /**
