@@ -234,3 +234,37 @@ export function batchNormBackwardInput(
     }`,
   };
 }
+
+/**
+ * Folds an inference BatchNorm into the convolution before it: with s = γ/√(running_var + ε),
+ * folded weights w'[o, ·] = w[o, ·]·s[o] and bias b'[o] = (b[o] - running_mean[o])·s[o] + β[o],
+ * laid out as the convolution's segment (weights then bias). Bindings: conv (its parameters),
+ * params (γ, β), state, folded.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { foldBatchNorm } from "./batchnorm.ts";
+ * const k = foldBatchNorm({ channels: 6, perChannel: 25, eps: 1e-5 });
+ * assert.deepEqual(k.bindings.map((b) => b.name), ["conv", "params", "state", "folded"]);
+ * ```
+ */
+export function foldBatchNorm(
+  s: { channels: number; perChannel: number; eps: number },
+): KernelSpec {
+  const C = s.channels, K = s.perChannel, n = C * K + C;
+  return {
+    name: `batchnorm_fold ${C}x${K}`,
+    bindings: [read("conv"), read("params"), read("state"), write("folded")],
+    workgroupSize: EW,
+    workgroupCount: ceilDiv(n, EW),
+    body: `
+  if (i >= ${u32(n)}) { return; }
+  let weight = i < ${u32(C * K)};
+  let c = select(i - ${u32(C * K)}, i / ${u32(K)}, weight);
+  let scale = params[c] * inverseSqrt(state[${u32(C)} + c] + ${f32(s.eps)});
+  folded[i] = select((conv[i] - state[c]) * scale + params[${
+      u32(C)
+    } + c], conv[i] * scale, weight);`,
+  };
+}

@@ -5,8 +5,10 @@ import { assert, assertEquals, assertRejects } from "./_assert.ts";
 import { randomFloats, testGpu } from "./_gpu.ts";
 import { fashionMnist, head } from "./_data.ts";
 import {
+  Adam,
   BatchNorm1d,
   BatchNorm2d,
+  buildNetwork,
   Conv2d,
   Flatten,
   Linear,
@@ -104,4 +106,50 @@ Deno.test("BatchNorm1d: one value per channel is PyTorch's error; an epoch's las
     "each epoch leaves out its last batch of 1 image: a BatchNorm needs more than one value per channel in training",
   ]);
   assertEquals(history.notes, notes);
+});
+
+Deno.test("in evaluation BatchNorm2d folds into the convolution before it: the same logits, the activation and pooling fused again", async () => {
+  const gpu = await testGpu();
+  const net = () =>
+    buildNetwork({
+      input_shape: [1, 28, 28],
+      layers: [
+        { type: "Conv2d", in_channels: 1, out_channels: 6, kernel_size: 5, padding: 2 },
+        { type: "BatchNorm2d", num_features: 6 },
+        { type: "ReLU" },
+        { type: "MaxPool2d", kernel_size: 2 },
+        { type: "Conv2d", in_channels: 6, out_channels: 8, kernel_size: 3 },
+        { type: "BatchNorm2d", num_features: 8, eps: 1e-3 },
+        { type: "Flatten" },
+        { type: "Linear", in_features: 8 * 12 * 12, out_features: 10 },
+      ],
+    }, { seed: 2 });
+  const { test } = await fashionMnist();
+  const images = Float32Array.from(test.images.subarray(0, 32 * 784), (v) => v / 255);
+  const labels = Array.from(test.labels.subarray(0, 32));
+  using folded = new Model(gpu, net());
+  // A few steps, so that the running statistics and the weights are no longer their first values.
+  const optimizer = new Adam({ lr: 1e-2 });
+  for (let i = 0; i < 5; i++) await trainOnBatch(folded, images, labels, optimizer);
+  optimizer.dispose();
+  using plain = new Model(gpu, net(), { fuse: false });
+  plain.loadStateDict(await folded.stateDict());
+  const plan = await folded.plan(32, "eval");
+  assertEquals(plan.forward.map((op) => op.name), [
+    "batchnorm.fold",
+    "conv2d.forward",
+    "batchnorm.fold",
+    "conv2d.forward",
+    "linear.forward",
+  ]);
+  assert(plan.forward[1].layer.endsWith("Conv2d + BatchNorm2d + ReLU + MaxPool2d"));
+  const a = (await folded.predict(images, 32)).logits, b = (await plain.predict(images, 32)).logits;
+  const scale = b.reduce((m, v) => Math.max(m, Math.abs(v)), 0);
+  const worst = a.reduce((m, v, i) => Math.max(m, Math.abs(v - b[i])), 0) / scale;
+  console.log(`folded vs unfolded logits: relative ${worst.toExponential(2)}`);
+  assert(worst < 1e-5, `relative difference ${worst}`);
+  // Training still normalises with the batch's statistics: nothing folds there.
+  const train = await folded.plan(32, "train");
+  assert(train.forward.some((op) => op.name === "batchnorm.statistics"));
+  assert(!train.forward.some((op) => op.name === "batchnorm.fold"));
 });

@@ -19,7 +19,9 @@ import {
   type BatchNormShape,
   type BatchNormStatistics,
   batchStats,
+  foldBatchNorm,
 } from "../../kernels/batchnorm.ts";
+import type { BufferSlice } from "../gpu/kernel_runner.ts";
 import { sizeOf } from "../tensor.ts";
 import {
   type BackwardIO,
@@ -189,6 +191,31 @@ export abstract class BatchNorm extends ParametricLayer implements Layer {
       });
     }
     return ops;
+  }
+
+  /**
+   * The op that folds this BatchNorm (inference: the running statistics) into the weights of the
+   * convolution before it, whose parameters are `conv`, writing them to `folded`.
+   */
+  foldOp(conv: { params: BufferSlice; perChannel: number }, folded: BufferSlice): Op {
+    const n = this.numFeatures * (conv.perChannel + 1);
+    return {
+      name: "batchnorm.fold",
+      variant: "into the convolution",
+      why: "inference: w·γ/√(var + ε) and (b - mean)·γ/√(var + ε) + β, then one kernel fewer",
+      reads: ["params", "norm.params", "norm.state"],
+      writes: ["work.folded"],
+      flops: 3 * n,
+      bytes: 8 * n,
+      calls: [{
+        kernel: foldBatchNorm({
+          channels: this.numFeatures,
+          perChannel: conv.perChannel,
+          eps: this.eps,
+        }),
+        buffers: [conv.params, this.segment.params, this.segment.state!, folded],
+      }],
+    };
   }
 
   /** Multiply-adds of the forward pass (normalise and scale: one per value). */

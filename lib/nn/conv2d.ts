@@ -186,9 +186,10 @@ export class Conv2d extends ParametricLayer implements FusingLayer {
     return 2 * batch * this.multAdds(input);
   }
 
-  /** The parameter binding: uniform when the chooser says so. */
-  #weights(uniform: boolean) {
-    return uniform ? this.segment.uniformParams! : this.segment.params;
+  /** The parameter binding: uniform when the chooser says so; folded ones when given. */
+  #weights(uniform: boolean, folded?: FusedForwardIO["weights"]) {
+    const source = folded ?? this.segment;
+    return uniform ? source.uniformParams! : source.params;
   }
 
   /** y = conv(x) + bias (then the fused activation and pooling, if any). */
@@ -196,7 +197,7 @@ export class Conv2d extends ParametricLayer implements FusingLayer {
     const pool = io.pool;
     const { shape, forward: choice } = this.#choices(io.batch, io.input, io.tuning, pool?.kind);
     const { inputPlan: plan, uniformWeights, tile } = choice.kernel;
-    const w = this.#weights(uniformWeights);
+    const w = this.#weights(uniformWeights, io.weights);
     const kernel = conv2dForward(shape, {
       uniformWeights,
       tile,
@@ -220,7 +221,7 @@ export class Conv2d extends ParametricLayer implements FusingLayer {
       variant: choice.variant + (pool ? ` + ${pool.kind}pool${keepY ? "" : " only"}` : ""),
       tuning: choice,
       why: choice.why,
-      reads: ["x", "params"],
+      reads: ["x", io.weights?.slot ?? "params"],
       writes: [
         ...(keepY ? ["y"] : []),
         ...(pool ? ["pooled"] : []),

@@ -37,6 +37,11 @@ export interface FusedForwardIO extends ForwardIO {
   activation?: FusibleActivation;
   /** The pooling that follows (after the activation) runs here too. */
   pool?: FusedPool;
+  /**
+   * Parameters to run with instead of its own, laid out as its segment: a BatchNorm after it
+   * folded in (inference). `uniformParams` when its own segment has a uniform view.
+   */
+  weights?: { params: BufferSlice; uniformParams?: BufferSlice; slot: string };
 }
 
 /**

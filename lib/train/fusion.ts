@@ -8,6 +8,8 @@
 import { type FusibleActivation, isFusible } from "../../kernels/activation.ts";
 import type { Layer, Shape } from "../nn/layer.ts";
 import { activationOf, fusesOf, fusiblePoolingOf } from "../nn/fused.ts";
+import { BatchNorm2d } from "../nn/batchnorm.ts";
+import { Conv2d } from "../nn/conv2d.ts";
 
 /**
  * Which activation layers are fused into their neighbours: those of a fusible kind (the
@@ -93,6 +95,8 @@ export interface FusionGroup {
   pool?: number;
   /** The pooling's backward runs inside the producer's weight gradient. */
   foldedBackward: boolean;
+  /** The BatchNorm folded into the producer's weights (inference only), if any. */
+  norm?: number;
 }
 
 /**
@@ -118,18 +122,23 @@ export interface FusionGroup {
 export function fusionGroups(
   layers: readonly Layer[],
   inputs: readonly Shape[],
-  options: { inputGradient?: boolean; fuse?: boolean } = {},
+  options: { inputGradient?: boolean; fuse?: boolean; foldNorms?: boolean } = {},
 ): FusionGroup[] {
   // With the pass off every layer is a group of its own: each runs its own kernels.
   const off = options.fuse === false;
-  const activations = off ? layers.map(() => false) : fusedActivations(layers);
-  const pools = off ? layers.map(() => false) : fusedPoolings(layers, activations, inputs);
+  // A folded BatchNorm is the convolution's: the patterns are found as if it were not there.
+  const folded = off || !options.foldNorms ? layers.map(() => false) : foldedNorms(layers);
+  const kept = layers.flatMap((_, i) => (folded[i] ? [] : [i]));
+  const seen = kept.map((i) => layers[i]), seenInputs = kept.map((i) => inputs[i]);
+  const activations = off ? seen.map(() => false) : fusedActivations(seen);
+  const pools = off ? seen.map(() => false) : fusedPoolings(seen, activations, seenInputs);
   const groups: FusionGroup[] = [];
-  for (let i = 0; i < layers.length; i++) {
-    const group: FusionGroup = { producer: i, foldedBackward: false };
-    if (activations[i + 1]) group.activation = ++i;
-    if (pools[i + 1]) {
-      group.pool = ++i;
+  for (let v = 0; v < seen.length; v++) {
+    const group: FusionGroup = { producer: kept[v], foldedBackward: false };
+    if (folded[kept[v] + 1]) group.norm = kept[v] + 1;
+    if (activations[v + 1]) group.activation = kept[++v];
+    if (pools[v + 1]) {
+      group.pool = kept[++v];
       // A producer without dx (the first layer, unless the input's gradient is asked for)
       // takes the pooling's backward into its weight gradient when it can.
       group.foldedBackward = group.producer === 0 && !options.inputGradient &&
@@ -138,4 +147,24 @@ export function fusionGroups(
     groups.push(group);
   }
   return groups;
+}
+
+/**
+ * Which BatchNorm layers fold into the convolution before them for inference: a `BatchNorm2d`
+ * over a `Conv2d`'s output channels. (In training it normalises with the batch's statistics and
+ * cannot fold.)
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { foldedNorms } from "./fusion.ts";
+ * import { BatchNorm2d, Conv2d, ReLU } from "../../mod.ts";
+ * assert.deepEqual(foldedNorms([new Conv2d(1, 6, 3), new BatchNorm2d(6), new ReLU()]), [false, true, false]);
+ * ```
+ */
+export function foldedNorms(layers: readonly Layer[]): boolean[] {
+  return layers.map((layer, i) =>
+    layer instanceof BatchNorm2d && i > 0 && layers[i - 1] instanceof Conv2d &&
+    (layers[i - 1] as Conv2d).outChannels === layer.numFeatures
+  );
 }

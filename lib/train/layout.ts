@@ -123,6 +123,8 @@ export function stepLayout(model: LayoutModel, batch: number, mode: Mode): StepL
   const groups = fusionGroups(layers, shapes, {
     inputGradient: mode === "saliency",
     fuse: model.fuse,
+    // Inference normalises with fixed statistics: BatchNorm folds into the convolution before.
+    foldNorms: mode === "eval",
   });
   const tensors: LayoutTensor[] = [];
   const add = (t: LayoutTensor) => (tensors.push(t), t.name);
@@ -147,13 +149,16 @@ export function stepLayout(model: LayoutModel, batch: number, mode: Mode): StepL
     })
     : undefined;
   for (const group of groups) {
-    const members = [group.producer, group.activation, group.pool].filter((i) => i !== undefined);
+    const members = [group.producer, group.norm, group.activation, group.pool]
+      .filter((i) => i !== undefined);
     for (const i of members) {
       const out = outputOf(i, group, n);
       const shape = batched(i + 1);
-      // A fused activation's output is its producer's tensor; a Flatten's, a view of its input.
-      const y = i === group.activation ? slots[group.producer].y : out;
-      if (i !== group.activation) {
+      // A fused activation's (or folded BatchNorm's) output is its producer's tensor; a
+      // Flatten's, a view of its input.
+      const inProducer = i === group.activation || i === group.norm;
+      const y = inProducer ? slots[group.producer].y : out;
+      if (!inProducer) {
         const what = `the output of ${describe(i)} [${shape}]`;
         add(
           layers[i].reshapeOnly
@@ -163,8 +168,8 @@ export function stepLayout(model: LayoutModel, batch: number, mode: Mode): StepL
       }
       // The gradient of the output: not stored when a folded pooling's backward computes it.
       const stored = training && !(group.foldedBackward && i !== group.pool);
-      let dy: string | undefined = i === group.activation ? slots[group.producer].dy : undefined;
-      if (stored && i !== group.activation) {
+      let dy: string | undefined = inProducer ? slots[group.producer].dy : undefined;
+      if (stored && !inProducer) {
         const what = `the gradient of the output of ${describe(i)} [${shape}]`;
         dy = add(
           layers[i].reshapeOnly
@@ -184,13 +189,37 @@ export function stepLayout(model: LayoutModel, batch: number, mode: Mode): StepL
     add({ name, shape: [batch], bytes: 4 * batch, what: `the loss's ${name} [${batch}]` });
   }
   addWorkspaces(model, groups, shapes, batch, training, slots, add);
+  addFoldedWeights(model, groups, slots, add);
   return { batch, mode, shapes, groups, tensors, slots, gates };
 }
 
-/** Layer i's output name: `logits` for the last, else `h<i>` (a fused activation's index). */
+/**
+ * Layer i's output name: `logits` for the last, else `h<i>` (for a producer, the index of the
+ * activation or BatchNorm whose output it writes).
+ */
 function outputOf(i: number, group: FusionGroup, n: number): string {
   if (i === n - 1) return "logits";
-  return i === group.producer && group.activation !== undefined ? `h${group.activation}` : `h${i}`;
+  return i === group.producer ? `h${group.activation ?? group.norm ?? i}` : `h${i}`;
+}
+
+/**
+ * The weights of a convolution with its BatchNorm folded in (inference), `<path>.folded`: made
+ * from both layers' parameters by each step's first op, then read as the convolution's own.
+ */
+function addFoldedWeights(
+  model: LayoutModel,
+  groups: readonly FusionGroup[],
+  slots: LayerSlots[],
+  add: (t: LayoutTensor) => string,
+): void {
+  for (const { producer, norm } of groups) {
+    if (norm === undefined) continue;
+    const { path, layer } = model.layers[producer];
+    const floats = layer.parameters.reduce((n, p) => n + p.data.length, 0);
+    const name = `${path}.folded`;
+    const what = `the weights of ${path} ${layer} with ${model.layers[norm].layer} folded in`;
+    slots[producer].work.folded = add({ name, shape: [floats], bytes: 4 * floats, what });
+  }
 }
 
 /** Each layer's scratch buffers, asked with the fusion it runs under, named `<path>.<name>`. */

@@ -29,6 +29,8 @@ import type { BackwardIO, ForwardIO, Op } from "../nn/layer.ts";
 import type { Shape } from "../tensor.ts";
 import { fusibleKind, type FusionGroup } from "./fusion.ts";
 import { fusiblePoolingOf, fusing } from "../nn/fused.ts";
+import type { BatchNorm } from "../nn/batchnorm.ts";
+import type { Conv2d } from "../nn/conv2d.ts";
 import {
   type LayoutModel,
   type LayoutTensor,
@@ -260,18 +262,38 @@ class StepOps {
   forward(group: FusionGroup): PlanOp[] {
     const i = group.producer;
     const layer = this.#model.layers[i].layer;
-    if (group.activation === undefined && group.pool === undefined) {
+    if (group.activation === undefined && group.pool === undefined && group.norm === undefined) {
       return this.#place(i, group, layer.forward(this.#io(i)));
     }
     const pool = group.pool === undefined
       ? undefined
       : { ...this.#pooling(group), keepInput: this.#layout.mode !== "eval" };
     const producer = fusing(layer, pool ? "pool" : "activation");
-    return this.#place(
-      i,
-      group,
-      producer.forward({ ...this.#io(i), activation: this.#activation(group), pool }),
-    );
+    const folding = group.norm === undefined ? undefined : this.#folding(i, group.norm);
+    const io = {
+      ...this.#io(i),
+      activation: this.#activation(group),
+      pool,
+      weights: folding?.weights,
+    };
+    return this.#place(i, group, [...folding?.ops ?? [], ...producer.forward(io)]);
+  }
+
+  /** The op folding BatchNorm `j` into convolution `i`'s weights, and the weights it makes. */
+  #folding(i: number, j: number) {
+    const conv = this.#model.layers[i].layer as Conv2d,
+      norm = this.#model.layers[j].layer as BatchNorm;
+    const folded = this.#slice(this.#layout.slots[i].work.folded);
+    const { params, uniformParams } = conv.segment;
+    const perChannel = conv.parameters[0].data.length / conv.outChannels;
+    return {
+      ops: [norm.foldOp({ params, perChannel }, folded)],
+      weights: {
+        params: folded,
+        uniformParams: uniformParams && { buffer: folded.buffer, size: uniformParams.size },
+        slot: "work.folded",
+      },
+    };
   }
 
   /** The backward ops of a group: a pooling's not folded in, then the producer's. */
@@ -341,7 +363,7 @@ class StepOps {
     const name = (j: number | undefined) =>
       j === undefined ? "" : ` + ${String(this.#model.layers[j].layer).replace(/\(.*$/s, "")}`;
     const label = `${path} ${String(layer).replace(/\(.*$/s, "")}${
-      i === group.producer ? name(group.activation) + name(group.pool) : ""
+      i === group.producer ? name(group.norm) + name(group.activation) + name(group.pool) : ""
     }`;
     const resolve = (slots: readonly string[]) =>
       slots.map((slot) => this.#slotName(i, group, slot));
@@ -369,6 +391,10 @@ class StepOps {
         return `w${path}`;
       case "state":
         return `${path}.state`;
+      case "norm.params":
+        return `w${this.#model.layers[group.norm!].path}`;
+      case "norm.state":
+        return `${this.#model.layers[group.norm!].path}.state`;
       case "grads":
         return `dw${path}`;
       case "pooled":
