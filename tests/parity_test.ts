@@ -9,7 +9,9 @@ import { Model } from "../lib/train/model.ts";
 import type { Tensor } from "../lib/tensor.ts";
 import { trainOnBatch } from "../lib/train/trainer.ts";
 import { Adam, SGD } from "../lib/train/optimizer.ts";
-import { readFloats } from "../lib/gpu/buffers.ts";
+import { readFloats, writeBytes } from "../lib/gpu/buffers.ts";
+import { KernelRunner } from "../lib/gpu/kernel_runner.ts";
+import { stepCalls } from "../lib/train/plan.ts";
 
 const PARAMS = ["0", "3", "7", "9", "11"].flatMap((i) => [`${i}.weight`, `${i}.bias`]);
 
@@ -157,5 +159,41 @@ for (const name of Object.keys(ALONE)) {
     const evaluated = compare(evalLogits, t.eval_logits.data, 1);
     console.log(`evaluation logits ${evaluated.abs.toExponential(2)}`);
     assert(evaluated.abs < 1e-4, `evaluation logits ${evaluated.abs}`);
+
+    // Evaluation mode's gradients (BatchNorm's running statistics, no dropout): the saliency
+    // plan's backward, from the mean cross-entropy's gradient of those logits written by hand.
+    check(
+      "evaluation gradient",
+      await evaluationGradients(model, images, labels),
+      names,
+      "evalgrad",
+    );
   });
+}
+
+/** The parameters' gradients of the mean cross-entropy in evaluation mode (the saliency plan). */
+async function evaluationGradients(
+  model: Model,
+  images: Float32Array,
+  labels: Float32Array,
+): Promise<Record<string, Float32Array>> {
+  const { device } = model.gpu;
+  const runner = KernelRunner.for(device);
+  const n = labels.length, k = model.classes;
+  const plan = await model.plan(n, "saliency");
+  writeBytes(device, plan.x, 0, images);
+  runner.submit(await runner.prepareAll(stepCalls(plan.forward)));
+  const logits = await readFloats(device, plan.logits, 0, n * k);
+  const dlogits = new Float32Array(n * k);
+  for (let b = 0; b < n; b++) {
+    const row = logits.subarray(b * k, (b + 1) * k);
+    const top = Math.max(...row);
+    const sum = row.reduce((s, v) => s + Math.exp(v - top), 0);
+    for (let c = 0; c < k; c++) {
+      dlogits[b * k + c] = (Math.exp(row[c] - top) / sum - (c === labels[b] ? 1 : 0)) / n;
+    }
+  }
+  writeBytes(device, plan.tensors.get("dlogits")!.slice.buffer, 0, dlogits);
+  runner.submit(await runner.prepareAll(stepCalls(plan.backward)));
+  return await flatToNamed(model, model.gradientBuffer);
 }

@@ -35,7 +35,7 @@ def fixture(act, pool, seed):
     loss.backward()
     out = {"input": x, "labels": y.float(), "logits": logits, "loss": loss.reshape(1)}
     out.update({f"weight.{k}": v for k, v in start.items()})
-    out.update({f"grad.{k}": p.grad for k, p in net.named_parameters()})
+    out.update({f"grad.{k}": p.grad.clone() for k, p in net.named_parameters()})
     for name, make in [("adam", lambda ps: torch.optim.Adam(ps, lr=1e-3)),
                        ("sgd", lambda ps: torch.optim.SGD(ps, lr=0.1, momentum=0.9, weight_decay=5e-4))]:
         net.load_state_dict(start)
@@ -113,7 +113,7 @@ def network_fixture(name, seed):
     loss.backward()
     out = {"input": x, "labels": y.float(), "logits": logits, "loss": loss.reshape(1)}
     out.update({f"weight.{k}": v for k, v in start.items()})
-    out.update({f"grad.{k}": p.grad for k, p in net.named_parameters()})
+    out.update({f"grad.{k}": p.grad.clone() for k, p in net.named_parameters()})
     # One SGD step from the same start (BatchNorm's running statistics too), then the evaluation
     # mode's logits with the statistics that step left.
     net.load_state_dict(start)
@@ -122,9 +122,15 @@ def network_fixture(name, seed):
     nn.CrossEntropyLoss()(net(x), y).backward()
     opt.step()
     out.update({f"sgd.{k}": v.clone() for k, v in net.state_dict().items()})
+    # Evaluation mode from there: the logits, and the gradients through the running statistics.
     net.eval()
-    with torch.no_grad():
-        out["eval_logits"] = net(x)
+    net.zero_grad()
+    eval_logits = net(x)
+    eval_loss = nn.CrossEntropyLoss()(eval_logits, y)
+    eval_loss.backward()
+    out["eval_logits"] = eval_logits
+    out["eval_loss"] = eval_loss.reshape(1)
+    out.update({f"evalgrad.{k}": p.grad for k, p in net.named_parameters()})
     path = os.path.join(OUT, f"parity_{name}.safetensors")
     save_safetensors(path, out, {"torch": torch.__version__, "seed": str(seed), "images": json.dumps(BATCH),
                                  "network": json.dumps(desc)})
