@@ -1,7 +1,7 @@
 // BatchNorm beyond the parity fixture: its state_dict (names and order as PyTorch's), the running
 // statistics against a CPU reference over several steps, PyTorch's one-value-per-channel error, and
 // an epoch's last batch of one left out with a note instead of ending the run.
-import { assert, assertEquals, assertRejects } from "./_assert.ts";
+import { assert, assertEquals, assertRejects, assertThrows } from "./_assert.ts";
 import { randomFloats, testGpu } from "./_gpu.ts";
 import { fashionMnist, head } from "./_data.ts";
 import {
@@ -46,6 +46,9 @@ Deno.test("BatchNorm's state_dict: PyTorch's names and order, buffers after para
   ]);
   assertEquals(Array.from(dict["1.running_var"].data), [1, 1, 1]);
   assertEquals(dict["1.num_batches_tracked"].shape, []);
+  // Running statistics from a file are checked as weights are: a NaN is refused, named.
+  dict["1.running_var"].data[1] = NaN;
+  assertThrows(() => model.loadStateDict(dict), /"1\.running_var" has 1 non-finite value/);
 });
 
 Deno.test("BatchNorm2d's running statistics follow the batches' (CPU reference, three steps)", async () => {
