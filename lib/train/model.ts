@@ -41,9 +41,10 @@ export interface ModelOptions {
   /** Kernel variant picks (see `tune`); default the rules of the adapter's kind. */
   tuning?: Tuning;
   /**
-   * Whether the fusion pass runs: activations and 2×2 poolings inside their neighbours' kernels
-   * (`lib/train/fusion.ts`); default true. Off, every layer runs its own kernels, with the same
-   * results to rounding: a check, and a way to run a layer no fusion knows.
+   * Whether the fusion pass runs (`lib/train/fusion.ts`): activations and 2×2 poolings inside
+   * their neighbours' kernels, and in evaluation a BatchNorm2d folded into the convolution
+   * before it; default true. Off, every layer runs its own kernels, with the same results to
+   * rounding: a check, and a way to run a layer no fusion knows.
    */
   fuse?: boolean;
 }
