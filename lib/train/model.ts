@@ -12,6 +12,7 @@ import { DeviceLimitError, ModelBusyError } from "../../errors.ts";
 import { rulesFor, type Tuning } from "../nn/choose.ts";
 import { summary } from "../nn/summary.ts";
 import { BatchNorm } from "../nn/batchnorm.ts";
+import { Dropout } from "../nn/dropout.ts";
 import { JUPYTER_DISPLAY, type MediaBundle, summaryHtml } from "../view/html.ts";
 import { readFloats, readUints, storageBuffer, uniformBuffer, writeBytes } from "../gpu/buffers.ts";
 import { KernelRunner } from "../gpu/kernel_runner.ts";
@@ -94,6 +95,7 @@ export class Model {
   readonly noiseBuffer: GPUBuffer;
   #stateOrder: { info: ParameterInfo; source: "params" | "state" }[];
   #noiseStep = 0;
+  #drawsNoise: boolean;
   #fuse: boolean;
   #layers: readonly PlacedLayer[];
   #plans = new Map<string, Promise<StepPlan>>();
@@ -117,6 +119,7 @@ export class Model {
     this.#layers = network.flat();
     this.#tuning = options.tuning ?? rulesFor(gpu.info);
     this.#fuse = options.fuse ?? true;
+    this.#drawsNoise = this.#layers.some(({ layer }) => layer instanceof Dropout);
     const device = gpu.device;
     const layout = parameterLayout(network, device.limits.minStorageBufferOffsetAlignment / 4);
     const limit = Math.min(device.limits.maxStorageBufferBindingSize, device.limits.maxBufferSize);
@@ -173,6 +176,8 @@ export class Model {
   setNoise(seed: number, step: number): void {
     this.#alive();
     this.#noiseStep = step;
+    // Only Dropout reads it: a network without one writes nothing per step.
+    if (!this.#drawsNoise) return;
     this.gpu.device.queue.writeBuffer(
       this.noiseBuffer,
       0,
