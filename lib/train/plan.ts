@@ -151,13 +151,17 @@ export async function buildStepPlan(
         ? { buffer: constantBuffer(device, t.constants, t.name) }
         : { buffer: storageBuffer(device, t.bytes, t.name) },
   );
-  // Compile everything now, so that the first step is not slower than the rest.
+  // Compile everything now, so that the first step is not slower than the rest: one pipeline at
+  // a time, with a turn of the event loop between two. A compile is a native call that blocks
+  // the thread (lavapipe compiles on it), so a signal (Ctrl-C) can only be handled between two;
+  // started all at once, they ran back to back and a signal waited for the last.
   const runner = KernelRunner.for(device);
-  await Promise.all(
-    stepCalls([...plan.forward, ...plan.loss, ...plan.backward]).map((c) =>
-      runner.pipeline(c.kernel)
-    ),
-  );
+  for (const call of stepCalls([...plan.forward, ...plan.loss, ...plan.backward])) {
+    const before = runner.cachedPipelines;
+    await runner.pipeline(call.kernel);
+    // Only after a real compile: a turn costs ~2 ms, and most calls find their pipeline cached.
+    if (runner.cachedPipelines > before) await new Promise((turn) => setTimeout(turn, 0));
+  }
   return plan;
 }
 
